@@ -1,0 +1,1 @@
+"""The runtime every engine stands on: bounded wire reader, per-connection handler, server runner."""

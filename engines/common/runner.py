@@ -1,0 +1,131 @@
+"""``python -m engines.<name>``: the common start-up of every engine process.
+
+Order matters: stdout is taken away first (the protocol gets a private dup of fd 1
+and fd 1 becomes stderr), so a stray ``print()`` or a library's import banner can
+never corrupt a stdio stream; only then are heavy libraries imported and the model
+loaded and warmed up; only then does the engine listen, so "answers ``describe``"
+means "ready". A start-up failure the user must fix (missing model, bad argument)
+prints one ``sisyphus-engine-fatal:`` line and exits with EXIT_CONFIG, which the
+supervisor shows instead of crash-looping.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from typing import Callable, Sequence
+
+from .errors import EXIT_CONFIG, FATAL_PREFIX, EngineError
+from .handler import Engine
+from .server import EngineServer, check_uri
+from .wire import Limits
+
+_LOG = logging.getLogger("engines")
+
+
+def protect_stdout() -> int:
+    """Return a private fd for the protocol; point fd 1 (and sys.stdout) at stderr."""
+    sys.stdout.flush()
+    proto_fd = os.dup(1)
+    os.dup2(2, 1)
+    return proto_fd
+
+
+def base_parser(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--uri", required=True, help="unix://PATH, tcp://HOST:PORT or stdio://")
+    parser.add_argument("--allow-network", action="store_true", help="allow a tcp URI on a non-loopback address")
+    parser.add_argument("--max-connections", type=int, default=16)
+    parser.add_argument("--max-payload", type=int, default=Limits().payload, help="largest binary payload in bytes")
+    parser.add_argument("--parent-pid", type=int, default=0, help="exit when this process goes away")
+    parser.add_argument("--debug", action="store_true", help="verbose logging")
+    return parser
+
+
+def setup_logging(debug: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def report_fatal(code: str, text: str) -> None:
+    """The one line the supervisor reads to explain why this engine can't start."""
+    sys.stderr.write(FATAL_PREFIX + json.dumps({"code": code, "text": text}) + "\n")
+    sys.stderr.flush()
+
+
+def main(
+    argv: Sequence[str] | None,
+    *,
+    description: str,
+    load: Callable[[argparse.Namespace], Engine],
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> int:
+    proto_fd = protect_stdout()
+    parser = base_parser(description)
+    if add_arguments is not None:
+        add_arguments(parser)
+    args = parser.parse_args(argv)
+    setup_logging(args.debug)
+    try:
+        check_uri(args.uri, args.allow_network)
+    except ValueError as exc:
+        report_fatal("bad_request", str(exc))
+        return EXIT_CONFIG
+    try:
+        engine = load(args)
+    except EngineError as exc:
+        report_fatal(exc.code, exc.text)
+        return EXIT_CONFIG
+    limits = Limits(payload=args.max_payload)
+    try:
+        asyncio.run(_serve(engine, args, proto_fd, limits))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        engine.close()
+    return 0
+
+
+async def _serve(engine: Engine, args: argparse.Namespace, proto_fd: int, limits: Limits) -> None:
+    engine.model_lock = asyncio.Lock()  # bind the lock to this loop
+    server = EngineServer(engine, limits=limits, max_connections=args.max_connections)
+    await server.start(args.uri, proto_fd)
+    stop = asyncio.Event()
+    _on_signals(stop.set)
+    watchers = [asyncio.create_task(stop.wait()), asyncio.create_task(server.wait_stopped())]
+    if args.parent_pid:
+        watchers.append(asyncio.create_task(_watch_parent(args.parent_pid)))
+    await asyncio.wait(watchers, return_when=asyncio.FIRST_COMPLETED)
+    for task in watchers:
+        task.cancel()
+    _LOG.info("shutting down")
+    await server.stop()
+
+
+def _on_signals(callback: Callable[[], None]) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, callback)
+        except (NotImplementedError, RuntimeError):  # Windows event loops
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(callback))
+
+
+async def _watch_parent(pid: int) -> None:
+    """Exit when the daemon that started us is gone (covers platforms without PDEATHSIG)."""
+    while _alive(pid):
+        await asyncio.sleep(1.0)
+    _LOG.warning("parent process %d is gone; exiting", pid)
+
+
+def _alive(pid: int) -> bool:
+    if os.name != "posix":
+        return True  # Windows: the supervisor's job object kills us instead
+    return os.getppid() == pid  # reparented: the daemon died

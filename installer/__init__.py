@@ -1,0 +1,1 @@
+"""Set-up code: engine virtual environments, torch choice, model downloads. Never imported by the daemon at run time."""

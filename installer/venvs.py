@@ -1,0 +1,137 @@
+"""Create and repair one virtual environment per engine.
+
+The engines need incompatible packages (GLM-ASR: transformers 5.x; qwen-tts:
+transformers==4.57.3), so each gets its own venv, built from its pinned
+requirements file. torch is installed first and on its own, so no requirement can
+drag in a different (CUDA) build behind our back. ``sisyphus setup``, CI and the
+engine tests all build venvs through ``create``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+REPO = Path(__file__).resolve().parent.parent
+TORCH_VERSION = os.environ.get("SISYPHUS_TORCH_VERSION", "2.13.0")
+
+
+@dataclass(frozen=True)
+class EngineEnv:
+    name: str
+    requirements: str  # path relative to the repository / installed package root
+    needs_torch: bool
+    module: str  # what must import in the finished venv
+
+
+ENGINES: dict[str, EngineEnv] = {
+    "asr": EngineEnv("asr", "engines/asr/requirements.txt", True, "engines.asr"),
+    "tts": EngineEnv("tts", "engines/tts/requirements.txt", True, "engines.tts"),
+    "whisper": EngineEnv("whisper", "engines/cpu/requirements-whisper.txt", False, "wyoming_faster_whisper"),
+    "piper": EngineEnv("piper", "engines/cpu/requirements-piper.txt", False, "wyoming_piper"),
+}
+
+Progress = Callable[[str], None]
+
+
+def venv_python(dest: Path) -> Path:
+    return dest / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _run(cmd: list[str], progress: Progress) -> None:
+    progress("$ " + " ".join(str(c) for c in cmd))
+    subprocess.run([str(c) for c in cmd], check=True)
+
+
+def _pip(python: Path, uv: str | None) -> list[str]:
+    if uv:
+        return [uv, "pip", "install", "--python", str(python)]
+    return [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+
+
+def torch_args(torch: str, index_url: str | None = None) -> list[str]:
+    """pip arguments for torch: 'cpu' or 'cuda' (the PyPI default build on Linux is CUDA)."""
+    args = [f"torch=={TORCH_VERSION}"]
+    if index_url:
+        args += ["--index-url", index_url]
+    return args
+
+
+def healthy(dest: Path, spec: EngineEnv) -> bool:
+    python = venv_python(dest)
+    if not python.exists():
+        return False
+    probe = subprocess.run([str(python), "-c", f"import {spec.module}"], capture_output=True)
+    return probe.returncode == 0
+
+
+def create(
+    name: str,
+    dest: Path,
+    *,
+    torch: str = "cpu",
+    torch_index_url: str | None = None,
+    project: Path = REPO,
+    editable: bool = False,
+    upgrade: bool = False,
+    progress: Progress = lambda msg: print(msg, file=sys.stderr),
+) -> Path:
+    """Create (or repair) the venv for engine ``name`` at ``dest``; return its python."""
+    spec = ENGINES[name]
+    if healthy(dest, spec) and not upgrade:
+        progress(f"[{name}] venv at {dest} is healthy")
+        return venv_python(dest)
+    uv = shutil.which("uv")
+    python = venv_python(dest)
+    if not python.exists():
+        progress(f"[{name}] creating venv at {dest}")
+        if uv:
+            _run([uv, "venv", "--python", sys.executable, str(dest)], progress)
+        else:
+            venv.EnvBuilder(with_pip=True, clear=dest.exists()).create(dest)
+    pip = _pip(python, uv)
+    if spec.needs_torch:
+        progress(f"[{name}] installing torch {TORCH_VERSION} ({torch})")
+        _run(pip + torch_args(torch, torch_index_url), progress)
+    progress(f"[{name}] installing {spec.requirements}")
+    _run(pip + ["-r", str(project / spec.requirements)], progress)
+    _post_install(name, python, progress)
+    progress(f"[{name}] installing sisyphus into the venv")
+    _run(pip + ["--no-deps"] + (["-e", str(project)] if editable else [str(project)]), progress)
+    if not healthy(dest, spec):
+        raise RuntimeError(f"[{name}] the venv at {dest} was built but `import {spec.module}` fails in it")
+    progress(f"[{name}] ready: {python}")
+    return python
+
+
+def _post_install(name: str, python: Path, progress: Progress) -> None:
+    """Per-engine fix-ups that pip can't express (see installer/fixups.py)."""
+    from . import fixups
+
+    hook = getattr(fixups, name, None)
+    if hook is not None:
+        hook(python, progress)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Create or repair an engine venv.")
+    parser.add_argument("engine", choices=sorted(ENGINES))
+    parser.add_argument("dest", type=Path)
+    parser.add_argument("--torch", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--torch-index-url")
+    parser.add_argument("--editable", action="store_true")
+    parser.add_argument("--upgrade", action="store_true")
+    args = parser.parse_args(argv)
+    create(args.engine, args.dest, torch=args.torch, torch_index_url=args.torch_index_url,
+           editable=args.editable, upgrade=args.upgrade)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
