@@ -1,0 +1,69 @@
+"""Fault knobs shared by the fake engines: the misbehaviour tests need to provoke."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+from dataclasses import dataclass
+
+from engines.common.errors import EngineError, ModelNotFound
+
+_LOG = logging.getLogger(__name__)
+
+
+@dataclass
+class Faults:
+    crash_after: int = 0        # exit hard at the start of request N+1 (0 = never)
+    hang_describe: bool = False  # never answer describe: the whole process stalls
+    slow_start: float = 0.0      # seconds before listening
+    die_mid_stream: bool = False  # exit hard in the middle of a request
+    error_code: str = ""         # answer every request with this error code
+    requests: int = 0
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "Faults":
+        return cls(args.crash_after, args.hang_describe, args.slow_start, args.die_mid_stream, args.error_code)
+
+    def on_describe(self) -> None:
+        if self.hang_describe:
+            _LOG.warning("fault: hanging in describe")
+            while True:
+                time.sleep(3600)
+
+    def on_request(self) -> None:
+        """Called when a request starts."""
+        self.requests += 1
+        if self.crash_after and self.requests > self.crash_after:
+            _LOG.error("fault: crashing at request %d", self.requests)
+            os._exit(3)
+        if self.error_code:
+            raise EngineError(f"fault: scripted error {self.error_code}", self.error_code)
+
+    def mid_stream(self) -> None:
+        if self.die_mid_stream:
+            _LOG.error("fault: dying mid-stream")
+            os._exit(4)
+
+
+def add_fault_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("kind", choices=["asr", "tts"])
+    parser.add_argument("--crash-after", type=int, default=0, metavar="N")
+    parser.add_argument("--hang-describe", action="store_true")
+    parser.add_argument("--slow-start", type=float, default=0.0, metavar="SECONDS")
+    parser.add_argument("--die-mid-stream", action="store_true")
+    parser.add_argument("--error-code", default="")
+    parser.add_argument("--missing-model", default="", metavar="PATH",
+                        help="fail start-up as a missing model at PATH would")
+    parser.add_argument("--transcript", default="", help="fake ASR: the text to answer for speech")
+    parser.add_argument("--chunk-delay", type=float, default=0.0, help="fake TTS: seconds between audio chunks")
+
+
+def start_up(args: argparse.Namespace) -> Faults:
+    if args.missing_model:
+        raise ModelNotFound(
+            f"model not found at {args.missing_model}; run `sisyphus models pull` or fix the path in the config"
+        )
+    if args.slow_start:
+        time.sleep(args.slow_start)
+    return Faults.from_args(args)
