@@ -1,0 +1,126 @@
+"""Audio devices chosen by name, never by index.
+
+PortAudio indexes change whenever a headset is plugged in, so the config stores a name and
+every stream open resolves it again. "default" / "System default" (or an empty name) means
+"whatever the system's default is at the time the stream opens": the stream is opened with
+``device=None`` so it follows the desktop's choice (on PulseAudio/PipeWire the ALSA
+``default`` PCM routes to the current default sink/source).
+
+sounddevice is imported lazily: its Linux wheel ships no PortAudio, and the import itself
+fails without ``libportaudio2``; that must be a clear error at stream-open time, not an
+import crash of the daemon.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Literal
+
+Kind = Literal["input", "output"]
+DEFAULT_NAMES = frozenset({"", "default", "system default", "system"})
+
+
+class AudioError(RuntimeError):
+    """An audio device or stream problem; the message says what and what to do."""
+
+
+class DeviceNotFound(AudioError, LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Device:
+    """What the daemon needs to know about one PortAudio device."""
+
+    index: int | None  # None: the system default (pass device=None to sounddevice)
+    name: str
+    hostapi: str
+    channels: int  # max channels in the requested direction
+    samplerate: int  # the device's default rate: always supported, no resampling in PortAudio
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.hostapi})"
+
+
+def load_sounddevice() -> ModuleType:
+    """Import sounddevice, turning a missing PortAudio into an actionable error."""
+    try:
+        import sounddevice
+    except OSError as exc:
+        hint = {"linux": "install libportaudio2 (Debian/Ubuntu: apt install libportaudio2)",
+                "darwin": "reinstall sounddevice (its macOS wheel bundles PortAudio)"}.get(
+            sys.platform, "reinstall sounddevice (its Windows wheel bundles PortAudio)")
+        raise AudioError(f"PortAudio is not available ({exc}): {hint}") from exc
+    return sounddevice
+
+
+def is_default(name: str | None) -> bool:
+    return name is None or name.strip().lower() in DEFAULT_NAMES
+
+
+def list_devices(kind: Kind, sd: Any = None) -> list[Device]:
+    """All devices that can ``kind`` (record or play), in PortAudio order."""
+    sd = sd or load_sounddevice()
+    hostapis = [h["name"] for h in sd.query_hostapis()]
+    key = f"max_{kind}_channels"
+    return [Device(i, d["name"], hostapis[d["hostapi"]], int(d[key]), int(d["default_samplerate"]))
+            for i, d in enumerate(sd.query_devices()) if d[key] > 0]
+
+
+def device_names(kind: Kind, sd: Any = None) -> list[str]:
+    """Names for the tray menu: "System default" first, then each distinct device name."""
+    names = ["System default"]
+    for dev in list_devices(kind, sd):
+        if dev.name not in names:
+            names.append(dev.name)
+    return names
+
+
+def resolve(name: str | None, kind: Kind, sd: Any = None) -> Device:
+    """The device called ``name``: exact match (case-insensitive) first, else a unique substring.
+
+    Raises :class:`DeviceNotFound` naming the device and listing what exists.
+    """
+    sd = sd or load_sounddevice()
+    if is_default(name):
+        return _system_default(kind, sd)
+    assert name is not None
+    devices = list_devices(kind, sd)
+    wanted = name.strip().lower()
+    matches = [d for d in devices if d.name.lower() == wanted]
+    if not matches:
+        matches = [d for d in devices if wanted in d.name.lower()]
+    if len({d.name for d in matches}) == 1:
+        return matches[0]  # one device, maybe under several host APIs: the first is the default API
+    listing = _listing(devices)
+    if not matches:
+        raise DeviceNotFound(f"no {kind} device named {name!r}. Available {kind} devices: {listing}. "
+                             f"Set the {kind} device to one of these names, or to \"default\".")
+    raise DeviceNotFound(f"{kind} device name {name!r} is ambiguous, it matches "
+                         f"{_listing(matches)}: use more of the name")
+
+
+def _system_default(kind: Kind, sd: Any) -> Device:
+    try:
+        info = sd.query_devices(kind=kind)
+    except sd.PortAudioError as exc:
+        raise DeviceNotFound(f"there is no default {kind} device ({exc}): {_no_device_hint(kind)}") from exc
+    hostapi = sd.query_hostapis(info["hostapi"])["name"]
+    return Device(None, info["name"], hostapi, int(info[f"max_{kind}_channels"]),
+                  int(info["default_samplerate"]))
+
+
+def _listing(devices: list[Device]) -> str:
+    names = sorted({d.name for d in devices})
+    return ", ".join(repr(n) for n in names) if names else "(none)"
+
+
+def _no_device_hint(kind: Kind) -> str:
+    if sys.platform.startswith("linux") and not os.environ.get("PULSE_SERVER") \
+            and not os.path.exists(os.path.join(os.environ.get("XDG_RUNTIME_DIR", "/nonexistent"), "pulse")):
+        return (f"no sound server seems to run; start PulseAudio/PipeWire or plug in a {kind} device, "
+                "then choose it in the tray menu")
+    return f"plug in or enable a {kind} device, then choose it in the tray menu"
