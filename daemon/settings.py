@@ -1,0 +1,136 @@
+"""The settings schema: one frozen dataclass per TOML section, with documented limits.
+
+``daemon.config`` reads and validates a file into ``Settings``; every part of the
+daemon receives only its own section.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def opt(default: Any, doc: str = "", *, choices: tuple = (), min: float | None = None, max: float | None = None):
+    meta = {"doc": doc, "choices": choices, "min": min, "max": max}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    profile: str = opt("auto", "which engines run", choices=("auto", "gpu", "cpu", "fake"))
+    autostart: bool = opt(False, "start at login")
+    log_level: str = opt("info", "log verbosity", choices=("debug", "info", "warning", "error"))
+
+
+@dataclass(frozen=True)
+class LlmSettings:
+    base_url: str = opt("http://127.0.0.1:11434/v1", "OpenAI-compatible endpoint (Ollama's by default)")
+    model: str = opt("llama3.2", "model name sent to the endpoint")
+    api_key: str = opt("", "prefer the LLM_API_KEY / OPENAI_API_KEY environment variables")
+    system_prompt: str = opt(
+        "You are sisyphus, a concise voice assistant. Answer in a few short spoken sentences, without markdown.",
+        "the system prompt",
+    )
+    history_turns: int = opt(10, "turns of conversation kept", min=0, max=200)
+    history_idle_reset_s: float = opt(300.0, "forget the conversation after this many idle seconds", min=0)
+    timeout_s: float = opt(30.0, "seconds to wait for the first token", min=1, max=600)
+    max_retries: int = opt(2, "retries before the first token", min=0, max=10)
+    extra: dict = opt({}, "extra request parameters, e.g. reasoning_effort = \"low\"")
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    uri: str = opt("", "empty: sisyphus runs the engine; tcp://host:port: use a running (remote) engine")
+    command: list = opt([], "run this Wyoming server instead of ours; {uri} is replaced by its URI")
+    model: str = opt("", "model path or hub id (engine default when empty)")
+    device: str = opt("auto", "where the model runs", choices=("auto", "cuda", "cpu"))
+    dtype: str = opt("auto", "model precision", choices=("auto", "bfloat16", "float16", "float32"))
+    ready_timeout_s: float = opt(300.0, "seconds a starting engine may take to answer describe", min=1)
+    idle_unload_min: float = opt(0.0, "unload after this many idle minutes (0: never)", min=0)
+
+
+@dataclass(frozen=True)
+class AsrSettings(EngineSettings):
+    language: str = opt("", "language hint (empty: detect)")
+
+
+@dataclass(frozen=True)
+class TtsSettings(EngineSettings):
+    voice: str = opt("", "preset speaker or cloned voice (empty: the engine's first)")
+    base_model: str = opt("", "Qwen3-TTS Base model for cloned voices (path or hub id)")
+
+
+@dataclass(frozen=True)
+class AudioSettings:
+    input_device: str = opt("default", "microphone by name; default follows the system")
+    output_device: str = opt("default", "speaker by name; default follows the system")
+    earcons: bool = opt(True, "short sounds when listening starts and stops")
+    preroll_ms: int = opt(300, "audio kept from before the key went down", min=0, max=2000)
+    min_press_ms: int = opt(250, "shorter presses are ignored", min=0, max=5000)
+
+
+@dataclass(frozen=True)
+class HotkeySettings:
+    backend: str = opt("auto", "auto, pynput or dummy (control socket only)", choices=("auto", "pynput", "dummy"))
+    chord: str = opt("<ctrl>+<alt>+space", "the push-to-talk chord")
+    mode: str = opt("ptt", "ptt: hold to talk; toggle: press to start and stop", choices=("ptt", "toggle"))
+
+
+@dataclass(frozen=True)
+class TraySettings:
+    backend: str = opt("auto", "auto, pystray or dummy", choices=("auto", "pystray", "dummy"))
+    theme: str = opt("auto", "icon variant for the panel", choices=("auto", "light", "dark"))
+
+
+@dataclass(frozen=True)
+class SupervisorSettings:
+    backoff_initial_s: float = opt(0.5, "first restart delay", min=0.01, max=60)
+    backoff_max_s: float = opt(8.0, "longest restart delay", min=0.01, max=600)
+    max_quick_failures: int = opt(5, "give up after this many failures in a row", min=1, max=100)
+    quick_failure_s: float = opt(30.0, "a run shorter than this counts as a quick failure", min=0)
+    stop_timeout_s: float = opt(5.0, "seconds between terminate and kill", min=0.1, max=120)
+    health_interval_s: float = opt(10.0, "describe probe period for remote engines", min=0.5)
+    probe_timeout_s: float = opt(5.0, "seconds a describe probe may take", min=0.1)
+
+
+@dataclass(frozen=True)
+class VramSettings:
+    enabled: bool = opt(True, "watch GPU memory (needs an NVIDIA driver)")
+    min_free_mb: int = opt(1024, "unload an engine when free VRAM falls below this", min=0)
+    recover_free_mb: int = opt(3072, "reload when free VRAM is back above this", min=0)
+    poll_s: float = opt(2.0, "seconds between readings", min=0.2)
+
+
+@dataclass(frozen=True)
+class Settings:
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    llm: LlmSettings = field(default_factory=LlmSettings)
+    asr: AsrSettings = field(default_factory=AsrSettings)
+    tts: TtsSettings = field(default_factory=TtsSettings)
+    audio: AudioSettings = field(default_factory=AudioSettings)
+    hotkey: HotkeySettings = field(default_factory=HotkeySettings)
+    tray: TraySettings = field(default_factory=TraySettings)
+    supervisor: SupervisorSettings = field(default_factory=SupervisorSettings)
+    vram: VramSettings = field(default_factory=VramSettings)
+
+
+def render_defaults() -> str:
+    """The documented default file (assets/config.toml is this text; a test keeps them equal)."""
+    import tomli_w
+
+    lines = [
+        "# sisyphus settings. Every key is shown with its default, commented out:",
+        "# uncomment and change what you need. `sisyphus config check` validates this file.",
+        "# Secrets: LLM_API_KEY (or OPENAI_API_KEY) in the environment beats api_key here.",
+    ]
+    for section in dataclasses.fields(Settings):
+        lines += ["", f"[{section.name}]"]
+        for f in dataclasses.fields(section.default_factory):
+            default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+            allowed = f" ({', '.join(f.metadata['choices'])})" if f.metadata["choices"] else ""
+            lines.append(f"# {f.metadata['doc']}{allowed}")
+            value = tomli_w.dumps({"v": default}).split("=", 1)[1].strip() if default != {} else "{}"
+            lines.append(f"# {f.name} = {value}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""Keeps the engine processes alive: spawn, probe, restart with backoff, reconnect remote engines."""

@@ -1,0 +1,186 @@
+"""Wyoming clients: one connection per request, as Home Assistant does.
+
+Every failure becomes a daemon error with a stable code: a refused connection is
+``EngineUnavailable``; an ``error`` event, a dropped connection or a malformed
+frame is ``EngineRequestError``. Closing the connection is how a request is
+cancelled (barge-in), so the ``async with`` always closes it.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import AsyncIterator, Callable
+from urllib.parse import urlparse
+
+from wyoming.asr import Transcribe, Transcript, TranscriptChunk
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.error import Error
+from wyoming.event import Event, Eventable
+from wyoming.info import Describe, Info
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped, SynthesizeVoice
+
+from daemon.errors import EngineRequestError, EngineUnavailable
+from engines.common.wire import Limits, ProtocolError, read_event, write_event
+
+LIMITS = Limits(header=64 * 1024, data=4 * 1024 * 1024, payload=16 * 1024 * 1024)
+
+
+class Connection:
+    def __init__(self, name: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.name = name
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, name: str, uri: str, timeout: float = 5.0) -> "Connection":
+        parsed = urlparse(uri)
+        try:
+            if parsed.scheme == "unix":
+                coro = asyncio.open_unix_connection(parsed.path, limit=LIMITS.header)
+            elif parsed.scheme == "tcp":
+                coro = asyncio.open_connection(parsed.hostname, parsed.port, limit=LIMITS.header)
+            else:
+                raise EngineUnavailable(f"{name} engine: unsupported URI {uri!r}")
+            reader, writer = await asyncio.wait_for(coro, timeout)
+        except (OSError, asyncio.TimeoutError) as exc:
+            raise EngineUnavailable(f"{name} engine at {uri} is not reachable ({exc or 'timeout'})") from None
+        return cls(name, reader, writer)
+
+    async def send(self, event: Event | Eventable) -> None:
+        try:
+            await write_event(self.writer, event.event() if isinstance(event, Eventable) else event)
+        except (ConnectionError, OSError) as exc:
+            raise EngineRequestError(f"{self.name} engine closed the connection ({exc})", "engine_died") from None
+
+    async def recv(self) -> Event:
+        """The next event; an ``error`` event, EOF or garbage raises EngineRequestError."""
+        try:
+            event = await read_event(self.reader, LIMITS)
+        except ProtocolError as exc:
+            raise EngineRequestError(f"{self.name} engine sent a malformed frame: {exc}", "engine_protocol") from None
+        except (ConnectionError, OSError) as exc:
+            event = None
+            _ = exc
+        if event is None:
+            raise EngineRequestError(f"{self.name} engine closed the connection mid-request", "engine_died")
+        if Error.is_type(event.type):
+            error = Error.from_event(event)
+            raise EngineRequestError(f"{self.name} engine: {error.text}", error.code or "engine_error")
+        return event
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(Exception):
+            await self.writer.wait_closed()
+
+    async def __aenter__(self) -> "Connection":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+
+async def describe(name: str, uri: str, timeout: float) -> Info:
+    async def ask() -> Info:
+        async with await Connection.open(name, uri, timeout) as conn:
+            await conn.send(Describe())
+            while not Info.is_type((event := await conn.recv()).type):
+                pass
+            return Info.from_event(event)
+
+    try:
+        return await asyncio.wait_for(ask(), timeout)
+    except asyncio.TimeoutError:
+        raise EngineUnavailable(f"{name} engine at {uri} did not answer describe within {timeout:.1f} s") from None
+
+
+async def transcribe(
+    name: str, uri: str, blocks: AsyncIterator[bytes], *, rate: int = 16000, language: str | None = None,
+    on_partial: Callable[[str], None] | None = None,
+) -> str:
+    """Stream 16-bit mono ``blocks`` as they come; return the final transcript."""
+    async with await Connection.open(name, uri) as conn:
+        await conn.send(Transcribe(language=language or None))
+        await conn.send(AudioStart(rate=rate, width=2, channels=1))
+        receiver = asyncio.create_task(_receive_transcript(conn, on_partial))
+        try:
+            async for block in blocks:
+                if receiver.done():
+                    break  # the engine answered or failed early
+                await conn.send(AudioChunk(rate=rate, width=2, channels=1, audio=block))
+            if not receiver.done():
+                await conn.send(AudioStop())
+            return await receiver
+        finally:
+            receiver.cancel()
+            with contextlib.suppress(BaseException):
+                await receiver
+
+
+async def _receive_transcript(conn: Connection, on_partial) -> str:
+    partial = ""
+    while True:
+        event = await conn.recv()
+        if Transcript.is_type(event.type):
+            return Transcript.from_event(event).text
+        if TranscriptChunk.is_type(event.type):
+            partial += TranscriptChunk.from_event(event).text
+            if on_partial:
+                on_partial(partial)
+
+
+@dataclass(frozen=True)
+class Audio:
+    rate: int
+    width: int
+    channels: int
+    data: bytes
+
+
+async def synthesize(
+    name: str, uri: str, texts: AsyncIterator[str], *, voice: str | None = None, streaming: bool = True,
+) -> AsyncIterator[Audio]:
+    """Speak text chunks as they arrive; yield audio as the engine produces it.
+
+    ``streaming`` engines get one synthesize-start/chunk/stop request; others get
+    one ``synthesize`` request per chunk, in order.
+    """
+    wyoming_voice = SynthesizeVoice(name=voice) if voice else None
+    if not streaming:
+        async for text in texts:
+            async with await Connection.open(name, uri) as conn:
+                await conn.send(Synthesize(text=text, voice=wyoming_voice))
+                async for audio in _receive_audio(conn, until=AudioStop):
+                    yield audio
+        return
+    async with await Connection.open(name, uri) as conn:
+        await conn.send(SynthesizeStart(voice=wyoming_voice))
+        sender = asyncio.create_task(_send_texts(conn, texts, wyoming_voice))
+        try:
+            async for audio in _receive_audio(conn, until=SynthesizeStopped):
+                yield audio
+            await sender
+        finally:
+            sender.cancel()
+            with contextlib.suppress(BaseException):
+                await sender
+
+
+async def _send_texts(conn: Connection, texts: AsyncIterator[str], voice) -> None:
+    spoken = []
+    async for text in texts:
+        spoken.append(text)
+        await conn.send(SynthesizeChunk(text=text))
+    await conn.send(Synthesize(text="".join(spoken), voice=voice))
+    await conn.send(SynthesizeStop())
+
+
+async def _receive_audio(conn: Connection, until) -> AsyncIterator[Audio]:
+    while True:
+        event = await conn.recv()
+        if until.is_type(event.type):
+            return
+        if AudioChunk.is_type(event.type):
+            chunk = AudioChunk.from_event(event)
+            yield Audio(chunk.rate, chunk.width, chunk.channels, chunk.audio)

@@ -1,0 +1,30 @@
+"""Restart policy: exponential backoff with jitter, and when to give up. Pure: fed durations."""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RestartPolicy:
+    initial_s: float = 0.5
+    max_s: float = 8.0
+    max_quick_failures: int = 5
+    quick_failure_s: float = 30.0
+    jitter: float = 0.25  # +-25 %
+    give_up: bool = True  # remote engines never give up: the box may come back
+    rng: random.Random = field(default_factory=random.Random)
+    failures: int = 0
+
+    def next_delay(self, run_s: float) -> float | None:
+        """Delay before the next start after a run of ``run_s`` seconds; None = give up (FAILED)."""
+        if run_s >= self.quick_failure_s:
+            self.failures = 0  # it ran fine for a while: a fresh failure, not a crash loop
+        self.failures += 1
+        if self.give_up and self.failures >= self.max_quick_failures:
+            return None
+        base = min(self.max_s, self.initial_s * 2 ** (self.failures - 1))
+        return base * (1 + self.jitter * (2 * self.rng.random() - 1))
+
+    def reset(self) -> None:
+        self.failures = 0

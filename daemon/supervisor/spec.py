@@ -1,0 +1,60 @@
+"""Engine specs: what to run (or where to connect) for each engine, from settings and profile."""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from daemon.settings import EngineSettings, Settings
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    name: str
+    uri: str
+    argv: tuple[str, ...] = ()  # empty: a remote engine we only connect to
+    env: dict = field(default_factory=dict)
+    ready_timeout_s: float = 300.0
+
+    @property
+    def remote(self) -> bool:
+        return not self.argv
+
+
+def engine_uri(name: str, runtime_dir: Path, port: int) -> str:
+    if sys.platform == "win32":
+        return f"tcp://127.0.0.1:{port}"
+    return f"unix://{runtime_dir / f'{name}.sock'}"
+
+
+def fake_spec(name: str, kind: str, uri: str, extra: tuple[str, ...] = (), timeout: float = 30.0) -> EngineSpec:
+    argv = (sys.executable, "-m", "engines.fake", kind, "--uri", uri, "--parent-pid", str(os.getpid()), *extra)
+    return EngineSpec(name, uri, argv, ready_timeout_s=timeout)
+
+
+def from_settings(name: str, engine: EngineSettings, uri: str, default_argv: tuple[str, ...]) -> EngineSpec:
+    """A remote ``uri`` in the settings wins; then a custom ``command``; then our own engine."""
+    if engine.uri:
+        check_remote_uri(engine.uri)
+        return EngineSpec(name, engine.uri, (), ready_timeout_s=engine.ready_timeout_s)
+    if engine.command:
+        argv = tuple(part.replace("{uri}", uri) for part in engine.command)
+        return EngineSpec(name, uri, argv, ready_timeout_s=engine.ready_timeout_s)
+    return EngineSpec(name, uri, default_argv, ready_timeout_s=engine.ready_timeout_s)
+
+
+def check_remote_uri(uri: str) -> None:
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("tcp", "unix") or (parsed.scheme == "tcp" and (not parsed.hostname or not parsed.port)):
+        raise ValueError(f"engine uri {uri!r}: expected tcp://HOST:PORT or unix:///path")
+
+
+def fake_specs(settings: Settings, runtime_dir: Path) -> dict[str, EngineSpec]:
+    asr_uri = engine_uri("asr", runtime_dir, 10300)
+    tts_uri = engine_uri("tts", runtime_dir, 10200)
+    return {
+        "asr": from_settings("asr", settings.asr, asr_uri, fake_spec("asr", "asr", asr_uri).argv),
+        "tts": from_settings("tts", settings.tts, tts_uri, fake_spec("tts", "tts", tts_uri).argv),
+    }
