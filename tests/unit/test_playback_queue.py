@@ -159,3 +159,15 @@ async def test_unknown_device_error_lists_devices() -> None:
     p = Playback("Headset", sd=FakeSd())
     with pytest.raises(LookupError, match=r"no output device named 'Headset'.*'Fake Out'"):
         await p.start()
+
+
+def test_earcons_are_short_quiet_and_distinct() -> None:
+    from daemon.audio.earcons import earcon
+
+    start, stop = (np.frombuffer(earcon(n, RATE), "<i2") for n in ("start", "stop"))
+    assert start.size == stop.size == int(0.12 * RATE)
+    assert 0.2 < np.abs(start).max() / 32767 < 0.3  # -12 dBFS peak
+    assert abs(int(start[0])) < 50 and abs(int(start[-1])) < 50  # faded: no click
+    assert not np.array_equal(start, stop)
+    with pytest.raises(ValueError, match="unknown earcon 'beep'"):
+        earcon("beep")  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Platform integrations: hotkey, tray, autostart; each a neutral base, one module per OS, a dummy."""
