@@ -1,0 +1,208 @@
+"""Qwen3-TTS with streaming audio out: one sentence per talker ``generate()``, frames
+captured by a forward hook as the talker produces them, decoded incrementally.
+
+qwen-tts 0.1.1 only returns whole utterances. Inside HF ``generate()`` every talker
+decode step runs the code predictor and returns the finished 16-code frame in
+``output.hidden_states[1]``; a forward hook on ``model.talker`` sees each frame the
+moment it exists, checks the cancel token (a closed connection stops generation
+within one frame) and hands the frame to a ``FrameDecoder``. We call the inner
+``model.generate()`` with inputs built by the wrapper's own helpers (pinned 0.1.1,
+checked at load by ``check_api``) so no whole-utterance decode runs at the end.
+Every method here runs in a worker thread, never on the event loop.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+
+from engines.common.errors import UNKNOWN_VOICE, UNSUPPORTED, EngineError
+from engines.common.handler import CancelToken
+
+from .store import Voice, VoiceStore
+from .streaming import FrameDecoder
+from .text import max_frames
+
+_LOG = logging.getLogger(__name__)
+ISO_LANGUAGES = {"zh": "chinese", "en": "english", "de": "german", "it": "italian", "pt": "portuguese",
+                 "es": "spanish", "ja": "japanese", "ko": "korean", "fr": "french", "ru": "russian"}
+NATIVE = {"vivian": "zh", "serena": "zh", "uncle_fu": "zh", "dylan": "zh", "eric": "zh",
+          "ryan": "en", "aiden": "en", "ono_anna": "ja", "sohee": "ko"}
+_WRAPPER_API = ("_tokenize_texts", "_build_assistant_text", "_build_ref_text", "_merge_generate_kwargs",
+                "_prompt_items_to_voice_clone_prompt", "create_voice_clone_prompt")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What a request speaks with: a preset speaker or a cloned voice."""
+
+    speaker: str | None = None
+    voice: Voice | None = None
+
+
+def check_api(wrapper: Any) -> None:
+    """Fail at start-up, not mid-request, if a qwen-tts upgrade moved what we rely on."""
+    missing = [name for name in _WRAPPER_API if not hasattr(wrapper, name)]
+    if missing or not hasattr(wrapper.model, "talker"):
+        raise RuntimeError(f"qwen-tts API changed (missing {missing}); engines/tts needs qwen-tts==0.1.1")
+
+
+def language_name(language: str | None, supported: set[str]) -> str:
+    """Wyoming languages are codes ("en", "en_US"); the model wants names ("english")."""
+    if not language:
+        return "auto"
+    lowered = language.lower()
+    name = ISO_LANGUAGES.get(lowered.replace("-", "_").split("_")[0], lowered)
+    if name not in supported:
+        _LOG.warning("language %r is not one the model knows; letting it detect the language", language)
+        return "auto"
+    return name
+
+
+class Synthesizer:
+    """The loaded models (either may be None) and the per-sentence streaming call."""
+
+    def __init__(self, custom: Any | None, base: Any | None, store: VoiceStore, max_new_tokens: int = 2048) -> None:
+        self.custom = custom
+        self.base = base
+        self.store = store
+        self.max_new_tokens = max_new_tokens
+        for wrapper in (custom, base):
+            if wrapper is not None:
+                check_api(wrapper)
+
+    # -- what we offer -------------------------------------------------------------------
+    def presets(self) -> list[str]:
+        return list(self.custom.get_supported_speakers() or []) if self.custom else []
+
+    def languages(self) -> list[str]:
+        wrapper = self.custom or self.base
+        return [lang for lang in wrapper.get_supported_languages() or [] if lang != "auto"]
+
+    def choose(self, name: str | None) -> Choice:
+        """Resolve a voice name: preset speakers first (case-insensitive), then cloned voices."""
+        presets = self.presets()
+        if not name:
+            if presets:
+                return Choice(speaker=presets[0])
+            voices = self.store.list()
+            if not voices:
+                raise EngineError("no voice given and no voice available: add a cloned voice first", UNKNOWN_VOICE)
+            name = voices[0].name
+        if name.lower() in presets:
+            return Choice(speaker=name.lower())
+        voice = self.store.get(name)
+        if voice is None:
+            raise EngineError(f"unknown voice {name!r}; ask describe for the list", UNKNOWN_VOICE)
+        if self.base is None:
+            raise EngineError(f"voice {name!r} is a cloned voice but no Base model is loaded "
+                              "(start the engine with --base-model)", UNSUPPORTED)
+        return Choice(voice=voice)
+
+    # -- one sentence ----------------------------------------------------------------------
+    def speak(self, emit: Callable[[np.ndarray], None], text: str, choice: Choice,
+              language: str | None = None, *, token: CancelToken, cap: int | None = None) -> None:
+        """Generate ``text`` and ``emit`` float32 audio chunks as frames arrive (at most ``cap`` frames)."""
+        wrapper = self.base if choice.voice else self.custom
+        supported = set(wrapper.get_supported_languages() or [])
+        inputs = self._inputs(wrapper, text, choice, language_name(language, supported))
+        decoder = FrameDecoder(decode=_decoder(wrapper))
+        if inputs.get("voice_clone_prompt", {}).get("ref_code", [None])[0] is not None:
+            decoder.prime(list(inputs["voice_clone_prompt"]["ref_code"][0]))
+
+        def on_frame(frame: torch.Tensor | None) -> None:
+            token.check()
+            audio = decoder.push(frame) if frame is not None else None
+            if audio is not None:
+                emit(audio)
+
+        kwargs = wrapper._merge_generate_kwargs(max_new_tokens=cap or max_frames(text, self.max_new_tokens))
+        eos = wrapper.model.config.talker_config.codec_eos_token_id
+        with torch.inference_mode(), frame_hook(wrapper.model.talker, on_frame, eos):
+            wrapper.model.generate(**inputs, **kwargs)
+        tail = decoder.flush()
+        if tail is not None:
+            emit(tail)
+
+    def _inputs(self, wrapper: Any, text: str, choice: Choice, language: str) -> dict:
+        input_ids = wrapper._tokenize_texts([wrapper._build_assistant_text(text)])
+        if choice.speaker:
+            return dict(input_ids=input_ids, instruct_ids=[None], languages=[language], speakers=[choice.speaker],
+                        non_streaming_mode=True)
+        item = self.clone_prompt(choice.voice)
+        ref_ids = [wrapper._tokenize_texts([wrapper._build_ref_text(item.ref_text)])[0] if item.ref_text else None]
+        prompt = wrapper._prompt_items_to_voice_clone_prompt([item])
+        return dict(input_ids=input_ids, ref_ids=ref_ids, voice_clone_prompt=prompt, languages=[language],
+                    non_streaming_mode=False)
+
+    # -- cloned voices ---------------------------------------------------------------------
+    def clone_prompt(self, voice: Voice) -> Any:
+        """The voice's clone prompt, computed once per (model, text) and cached next to it."""
+        from qwen_tts import VoiceClonePromptItem
+
+        if self.base is None:
+            raise EngineError("cloned voices need the Base model (start the engine with --base-model)", UNSUPPORTED)
+        path = voice.prompt_path(_prompt_key(self.base, voice.text))
+        device = self.base.model.talker.device
+        if path.is_file():
+            with contextlib.suppress(Exception):  # a corrupt cache is recomputed, never fatal
+                data = torch.load(path, map_location=device, weights_only=True)
+                return VoiceClonePromptItem(**data)
+        audio, rate = self.store.load_audio(voice)
+        item = self.base.create_voice_clone_prompt((audio, rate), ref_text=voice.text or None,
+                                                   x_vector_only_mode=not voice.text)[0]
+        _save_prompt(path, item)
+        return item
+
+
+@contextlib.contextmanager
+def frame_hook(talker: torch.nn.Module, on_frame: Callable[[torch.Tensor | None], None], eos: int) -> Iterator[None]:
+    """Call ``on_frame(frame[16])`` after every talker step (None on the prefill step)."""
+
+    def hook(_module: Any, _args: Any, output: Any) -> None:
+        codec_ids = output.hidden_states[1]
+        if codec_ids is None or int(codec_ids[0, 0]) == eos:
+            on_frame(None)
+        else:
+            on_frame(codec_ids[0].detach())
+
+    handle = talker.register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+def _decoder(wrapper: Any) -> Callable[[list], np.ndarray]:
+    decoder = wrapper.model.speech_tokenizer.model.decoder
+
+    def decode(frames: list) -> np.ndarray:
+        codes = torch.stack([f.to(decoder_device) for f in frames]).T.unsqueeze(0).clamp(min=0)
+        with torch.inference_mode():
+            wav = decoder(codes)
+        return wav[0, 0].float().clamp(-1, 1).cpu().numpy()
+
+    decoder_device = next(decoder.parameters()).device
+    return decode
+
+
+def _prompt_key(wrapper: Any, text: str) -> str:
+    import hashlib
+
+    ident = f"{wrapper.model.config._name_or_path}|{wrapper.model.config.talker_config.hidden_size}|{text}"
+    return hashlib.sha256(ident.encode()).hexdigest()[:16]
+
+
+def _save_prompt(path: Any, item: Any) -> None:
+    import os
+    import tempfile
+
+    data = {k: (v.detach().cpu() if isinstance(v, torch.Tensor) else v) for k, v in vars(item).items()}
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    os.close(fd)
+    torch.save(data, tmp)
+    os.replace(tmp, path)

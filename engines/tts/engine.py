@@ -1,0 +1,177 @@
+"""The TTS engine object and its per-connection handler (Wyoming TTS + x-voice-* events).
+
+Plain ``synthesize{text}`` answers one audio-start/chunks/audio-stop for the whole
+text. Streaming input (``synthesize-start`` / ``synthesize-chunk``... / ``synthesize-stop``)
+speaks each sentence as soon as its terminator arrives, with audio-start/stop per
+sentence, then ``synthesize-stopped``; the ``synthesize`` a streaming client also
+sends for old servers is ignored, as wyoming-piper does.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.event import Event
+from wyoming.info import Attribution, Info, TtsProgram, TtsVoice
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
+
+from engines.common.errors import BAD_VOICE, EngineError
+from engines.common.handler import Connection, Engine, Handler
+
+from . import reference
+from .backend import NATIVE, ISO_LANGUAGES, Choice, Synthesizer
+from .store import VoiceStore, check_name
+from .streaming import SAMPLE_RATE, split_pcm, to_pcm16
+from .text import split_sentences, take_sentences
+
+_LOG = logging.getLogger(__name__)
+CHUNK_SAMPLES = 960  # 40 ms per audio-chunk event
+ATTRIBUTION = Attribution(name="Qwen (Alibaba)", url="https://github.com/QwenLM/Qwen3-TTS")
+_CODES = {name: code for code, name in ISO_LANGUAGES.items()}
+
+
+class TtsEngine(Engine):
+    def __init__(self, synth: Synthesizer, store: VoiceStore) -> None:
+        super().__init__()
+        self.synth = synth
+        self.store = store
+
+    def info(self) -> Info:
+        codes = [_CODES.get(lang, lang) for lang in self.synth.languages()]
+        voices = [self._preset(name, codes) for name in self.synth.presets()]
+        if self.synth.base is not None:
+            voices += [TtsVoice(name=v.name, description=f"cloned voice {v.name}", attribution=ATTRIBUTION,
+                                installed=True, version=None, languages=codes) for v in self.store.list()]
+        program = TtsProgram(name="sisyphus-qwen3-tts", description="Qwen3-TTS-12Hz, streaming",
+                             attribution=ATTRIBUTION, installed=True, version="0.1.1", voices=voices,
+                             supports_synthesize_streaming=True)
+        return Info(tts=[program])
+
+    @staticmethod
+    def _preset(name: str, codes: list[str]) -> TtsVoice:
+        native = NATIVE.get(name)
+        languages = ([native] if native else []) + [c for c in codes if c != native]
+        return TtsVoice(name=name, description=f"{name.replace('_', ' ').title()} (preset speaker)",
+                        attribution=ATTRIBUTION, installed=True, version=None, languages=languages)
+
+    def new_handler(self, connection: Connection) -> Handler:
+        return TtsHandler(self, connection)
+
+    def on_cuda_oom(self) -> None:
+        import torch
+
+        torch.cuda.empty_cache()
+
+
+class TtsHandler(Handler):
+    engine: TtsEngine
+
+    def __init__(self, engine: TtsEngine, connection: Connection) -> None:
+        super().__init__(engine, connection)
+        self.reset()
+
+    def reset(self) -> None:
+        super().reset()
+        self.streaming = False
+        self.buffer = ""
+        self.choice: Choice | None = None
+        self.language: str | None = None
+
+    async def handle_event(self, event: Event) -> None:
+        if Synthesize.is_type(event.type):
+            if not self.streaming:  # in streaming mode it only duplicates the chunks
+                await self._synthesize(Synthesize.from_event(event))
+        elif SynthesizeStart.is_type(event.type):
+            await self._start(SynthesizeStart.from_event(event))
+        elif SynthesizeChunk.is_type(event.type) and self.streaming:
+            self.buffer += SynthesizeChunk.from_event(event).text
+            sentences, self.buffer = take_sentences(self.buffer)
+            for sentence in sentences:
+                await self._sentence(sentence)
+        elif SynthesizeStop.is_type(event.type) and self.streaming:
+            for sentence in split_sentences(self.buffer):
+                await self._sentence(sentence)
+            await self.send(SynthesizeStopped())
+            self.reset()
+        elif event.type in VOICE_EVENTS:
+            await VOICE_EVENTS[event.type](self, event.data or {}, event.payload)
+        # anything else is ignorable by protocol rule
+
+    # -- synthesis ---------------------------------------------------------------------------
+    def _voice(self, voice: Any) -> None:
+        self.choice = self.engine.synth.choose(voice.name if voice else None)
+        self.language = voice.language if voice else None
+
+    async def _synthesize(self, request: Synthesize) -> None:
+        self._voice(request.voice)
+        await self.send(AudioStart(rate=SAMPLE_RATE, width=2, channels=1))
+        for sentence in split_sentences(request.text):
+            await self._stream(sentence)
+        await self.send(AudioStop())
+        self.reset()
+
+    async def _start(self, request: SynthesizeStart) -> None:
+        self.reset()
+        self._voice(request.voice)
+        self.streaming = True
+
+    async def _sentence(self, sentence: str) -> None:
+        await self.send(AudioStart(rate=SAMPLE_RATE, width=2, channels=1))
+        await self._stream(sentence)
+        await self.send(AudioStop())
+
+    async def _stream(self, sentence: str) -> None:
+        async for audio in self.stream_model(self.engine.synth.speak, sentence, self.choice, self.language):
+            for piece in split_pcm(to_pcm16(audio), CHUNK_SAMPLES):
+                await self.send(AudioChunk(rate=SAMPLE_RATE, width=2, channels=1, audio=piece))
+
+    # -- voice management (x- events, see README.md) -----------------------------------------
+    async def _voice_add(self, data: dict, payload: bytes | None) -> None:
+        name = check_name(data.get("name"))
+        if name.lower() in self.engine.synth.presets():
+            raise EngineError(f"{name!r} is a preset speaker; pick another name for a cloned voice", BAD_VOICE)
+        rate, width, channels = (_int(data, key, default) for key, default in
+                                 (("rate", 0), ("width", 2), ("channels", 1)))
+        audio = reference.from_pcm(payload, rate, width, channels)
+        store = self.engine.store
+        voice = await asyncio.to_thread(store.add, name, audio, rate, str(data.get("text") or ""),
+                                        bool(data.get("replace")))
+        if self.engine.synth.base is not None:  # compute and cache the clone prompt now, not at first use
+            await self.run_model(_prepare, self.engine.synth, voice)
+        await self.send(Event("x-voice-added", data=voice.describe()))
+
+    async def _voice_list(self, data: dict, payload: bytes | None) -> None:
+        voices = await asyncio.to_thread(self.engine.store.list)
+        await self.send(Event("x-voices", data={"voices": [v.describe() for v in voices],
+                                                "presets": self.engine.synth.presets()}))
+
+    async def _voice_remove(self, data: dict, payload: bytes | None) -> None:
+        name = check_name(data.get("name"))
+        await asyncio.to_thread(self.engine.store.remove, name)
+        await self.send(Event("x-voice-removed", data={"name": name}))
+
+    async def _voice_set_text(self, data: dict, payload: bytes | None) -> None:
+        name = check_name(data.get("name"))
+        voice = await asyncio.to_thread(self.engine.store.set_text, name, str(data.get("text") or ""))
+        await self.send(Event("x-voice-updated", data=voice.describe()))
+
+
+def _prepare(synth: Synthesizer, voice: Any, *, token: Any) -> None:
+    synth.clone_prompt(voice)
+
+
+def _int(data: dict, key: str, default: int) -> int:
+    value = data.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise EngineError(f"x-voice-add: {key} must be an integer, got {value!r}", BAD_VOICE)
+    return value
+
+
+VOICE_EVENTS = {
+    "x-voice-add": TtsHandler._voice_add,
+    "x-voice-list": TtsHandler._voice_list,
+    "x-voice-remove": TtsHandler._voice_remove,
+    "x-voice-set-text": TtsHandler._voice_set_text,
+}

@@ -1,0 +1,105 @@
+"""Finding, loading and warming up the Qwen3-TTS models before the engine listens.
+
+A model is a local directory or a hub repo id. A repo id is taken from the local
+hub cache, else downloaded (tqdm progress bars on stderr); offline and not cached
+means ``model_not_found`` with what to do, never a traceback.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engines.common.errors import BAD_REQUEST, EngineError, ModelNotFound
+
+_LOG = logging.getLogger(__name__)
+ATTENTION = ("sdpa", "flash_attention_2", "eager")
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # org/name; paths start with / . ~ or have more parts
+
+
+def resolve(ref: str) -> str:
+    """A local directory for ``ref`` (a path or an ``org/name`` hub repo id)."""
+    path = Path(ref).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelNotFound(f"{path} has no config.json: it is not a Qwen3-TTS model directory")
+        return str(path)
+    if not _REPO_ID.match(ref):
+        raise ModelNotFound(f"model directory {ref} does not exist; pass a local model directory "
+                            "or a hub repo id such as Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice")
+    return _download(ref)
+
+
+def _download(repo_id: str) -> str:
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(repo_id, local_files_only=True)
+    except Exception:
+        pass  # not cached yet
+    try:
+        _LOG.info("downloading %s from the Hugging Face hub", repo_id)
+        return snapshot_download(repo_id)
+    except Exception as exc:
+        raise ModelNotFound(
+            f"model {repo_id} is not in the local hub cache and could not be downloaded "
+            f"({type(exc).__name__}: {str(exc)[:200]}); connect to the internet once, or run "
+            f"`huggingface-cli download {repo_id}` and pass the directory"
+        ) from None
+
+
+def pick_device(device: str) -> str:
+    if device == "auto":
+        return "cuda:0" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise EngineError(f"--device {device}: this torch build or machine has no CUDA; use --device cpu",
+                          BAD_REQUEST)
+    return device
+
+
+def pick_dtype(dtype: str, device: str) -> torch.dtype:
+    if dtype == "auto":
+        if device.startswith("cuda"):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+
+
+def pick_attention(attn: str) -> str:
+    """flash-attn is optional: asked for but absent, fall back to SDPA with a warning."""
+    if attn == "flash_attention_2":
+        import importlib.util
+
+        if importlib.util.find_spec("flash_attn") is None:
+            _LOG.warning("flash-attn is not installed; using SDPA attention")
+            return "sdpa"
+    return attn
+
+
+def load(ref: str, device: str, dtype: torch.dtype, attn: str) -> Any:
+    """Load one model with ``Qwen3TTSModel.from_pretrained`` and log time and memory."""
+    from qwen_tts import Qwen3TTSModel
+
+    path = resolve(ref)
+    started = time.perf_counter()
+    wrapper = Qwen3TTSModel.from_pretrained(path, device_map=device, dtype=dtype, attn_implementation=attn)
+    _LOG.info("loaded %s (%s) on %s as %s with %s attention in %.1f s%s", ref, wrapper.model.tts_model_type,
+              device, str(dtype).replace("torch.", ""), attn, time.perf_counter() - started, gpu_memory())
+    return wrapper
+
+
+def gpu_memory() -> str:
+    if not torch.cuda.is_available():
+        return ""
+    return (f"; GPU memory {torch.cuda.memory_allocated() / 2**30:.2f} GiB allocated, "
+            f"{torch.cuda.max_memory_allocated() / 2**30:.2f} GiB peak")
+
+
+def check_kind(wrapper: Any, expected: str, flag: str) -> None:
+    kind = wrapper.model.tts_model_type
+    if kind != expected:
+        raise ModelNotFound(f"{flag} wants a Qwen3-TTS {expected} model, but the model given is a {kind} model")

@@ -1,0 +1,94 @@
+"""Incremental decoding of codec frames into audio while the talker is still generating.
+
+The 12 Hz speech-tokenizer decoder is causal but has a long receptive field: decoding
+only the new frames pops at every boundary. So each decode re-runs the last
+``left_context`` frames (25 = 2 s, as the package's own chunked decode does) and keeps
+only the samples of the new frames. The first chunk is decoded after very few frames
+(time to first audio), later ones after more (fewer decoder calls, same output).
+
+This module knows nothing of torch: the decode function is injected, so the schedule
+and the bookkeeping are tested without a model.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+SAMPLE_RATE = 24000
+SAMPLES_PER_FRAME = 1920  # 80 ms at 24 kHz
+# Frames per decode: 2 (160 ms) for the first audio, then 4, then 8 (640 ms) from then on.
+DEFAULT_SCHEDULE = (2, 4, 8)
+LEFT_CONTEXT = 25
+
+# decode(frames) -> float32 mono audio of len(frames) * SAMPLES_PER_FRAME samples;
+# frames is a list of 16-code rows (any sequence type the decode function accepts).
+DecodeFn = Callable[[Sequence], np.ndarray]
+
+
+@dataclass
+class FrameDecoder:
+    """Collects frames; returns audio for the new ones whenever a chunk is due."""
+
+    decode: DecodeFn
+    schedule: tuple[int, ...] = DEFAULT_SCHEDULE
+    left_context: int = LEFT_CONTEXT
+    samples_per_frame: int = SAMPLES_PER_FRAME
+    frames: list = field(default_factory=list)
+    emitted: int = 0   # frames (of self.frames) whose audio has been returned
+    primed: int = 0    # leading frames that are context only (a cloned voice's reference codes)
+    chunks: int = 0
+
+    def prime(self, context: Sequence) -> None:
+        """Start from reference frames that give the decoder context but are never returned."""
+        tail = list(context)[-self.left_context:] if self.left_context else []
+        self.frames = tail + self.frames
+        self.primed += len(tail)
+        self.emitted += len(tail)
+
+    def due(self) -> int:
+        """Frames the next chunk waits for."""
+        return self.schedule[min(self.chunks, len(self.schedule) - 1)]
+
+    def push(self, frame) -> np.ndarray | None:
+        """Add one frame; return the audio of the pending frames once a chunk is due."""
+        self.frames.append(frame)
+        if len(self.frames) - self.emitted >= self.due():
+            return self._decode_pending()
+        return None
+
+    def flush(self) -> np.ndarray | None:
+        """Audio of the frames still pending at the end of the utterance."""
+        if len(self.frames) > self.emitted:
+            return self._decode_pending()
+        return None
+
+    def _decode_pending(self) -> np.ndarray:
+        start = max(0, self.emitted - self.left_context)
+        audio = np.asarray(self.decode(self.frames[start:]), dtype=np.float32).reshape(-1)
+        new = audio[(self.emitted - start) * self.samples_per_frame:]
+        self.emitted = len(self.frames)
+        self.chunks += 1
+        self._forget_old()
+        return new
+
+    def _forget_old(self) -> None:
+        """Drop frames that can never be context again (long utterances stay O(1) memory)."""
+        drop = max(0, self.emitted - self.left_context)
+        if drop:
+            del self.frames[:drop]
+            self.emitted -= drop
+
+
+def to_pcm16(audio: np.ndarray) -> bytes:
+    """float32 in [-1, 1] to little-endian s16 bytes."""
+    clipped = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
+    return (clipped * 32767.0).round().astype("<i2").tobytes()
+
+
+def split_pcm(pcm: bytes, samples: int, width: int = 2) -> Iterator[bytes]:
+    """Cut PCM into pieces of ``samples`` samples (the wire's small audio-chunks)."""
+    step = samples * width
+    for offset in range(0, len(pcm), step):
+        yield pcm[offset:offset + step]
