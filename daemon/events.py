@@ -102,3 +102,63 @@ class EventBus:
                 q.put_nowait(event)
 
         return q, self.subscribe(put)
+
+
+@dataclass(frozen=True)
+class TranscriptEvent(Event):
+    kind = "transcript"
+    text: str
+    final: bool
+    turn: int = 0
+
+
+@dataclass(frozen=True)
+class ReplyDelta(Event):
+    kind = "reply"
+    text: str
+    turn: int = 0
+
+
+@dataclass(frozen=True)
+class SpeechChunk(Event):
+    """A chunk of reply text handed to the TTS engine."""
+
+    kind = "speech"
+    text: str
+    turn: int = 0
+
+
+@dataclass(frozen=True)
+class AudioLevel(Event):
+    kind = "level"
+    level: float
+
+
+@dataclass(frozen=True)
+class PlaybackEvent(Event):
+    kind = "playback"
+    started: bool
+    turn: int = 0
+
+
+@dataclass(frozen=True)
+class TurnTimings(Event):
+    """Stage timings of a finished turn, in milliseconds from key-up."""
+
+    kind = "timings"
+    turn: int
+    timings: dict
+
+
+@dataclass(frozen=True)
+class VoicesChanged(Event):
+    kind = "voices"
+    voices: tuple  # of (name, description, cloned)
+
+
+@dataclass(frozen=True)
+class SettingsChanged(Event):
+    kind = "settings"
+    section: str
+    key: str
+    value: Any

@@ -172,6 +172,7 @@ class PystrayTray(TrayBackend):
         if self.name in ("appindicator", "gtk"):
             from gi.repository import GLib
 
+            GLib.set_prgname(self._app_name)  # the icon window's WM_CLASS, whatever the script
             return lambda fn: GLib.idle_add(_once(fn))
         if self.name == "darwin":
             from PyObjCTools import AppHelper

@@ -1,0 +1,248 @@
+"""One spoken turn, from key-down to the last audio sample, every stage streaming into the next.
+
+Listening: audio blocks (after the pre-roll) stream to the ASR engine while the
+key is held. Thinking: the final transcript goes to the LLM; its deltas go through
+the sentence chunker into one streaming TTS request. Speaking: from the first
+sample handed to the output device until the last one played. A key press while
+Thinking or Speaking is a barge-in: the turn task is cancelled (the LLM stream and
+the TTS connection close with it) and queued audio is flushed by generation.
+Every failure ends the turn with an ErrorEvent that says what to do; the next
+turn starts clean.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Protocol
+
+from .errors import SisyphusError
+from .events import (ErrorEvent, EventBus, PlaybackEvent, ReplyDelta, SpeechChunk, State, StateChanged,
+                     TranscriptEvent, TurnTimings)
+from .supervisor import clients
+from .turns import Action, TurnClock, on_press, on_release, on_stop
+
+_LOG = logging.getLogger(__name__)
+_END = None
+
+
+class Mic(Protocol):
+    def preroll(self) -> bytes: ...
+
+
+class Speaker(Protocol):
+    async def play(self, generation: int, audio: clients.Audio) -> None: ...
+    def finish(self, generation: int) -> None: ...
+    def flush(self, generation: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class TurnOptions:
+    mode: str = "ptt"
+    min_press_ms: int = 250
+    language: str = ""
+    voice: str = ""
+    ready_timeout_s: float = 120.0
+
+
+class Assistant:
+    def __init__(self, bus: EventBus, supervisor, llm, history, chunker_factory, mic: Mic, speaker: Speaker,
+                 options: TurnOptions) -> None:
+        self.bus, self.supervisor, self.llm, self.history = bus, supervisor, llm, history
+        self.chunker_factory = chunker_factory
+        self.mic, self.speaker, self.options = mic, speaker, options
+        self.state = State.IDLE
+        self.turn = 0
+        self.last_timings: dict[str, float] = {}
+        self._task: asyncio.Task | None = None
+        self._audio: asyncio.Queue | None = None
+        self._played = asyncio.Event()
+        self._clock = TurnClock()
+        self._pressed_at = 0.0
+
+    # -- inputs (all on the loop) ---------------------------------------------------
+    def press(self) -> None:
+        self._act(on_press(self.state, self.options.mode))
+
+    def release(self) -> None:
+        self._act(on_release(self.state, self.options.mode))
+
+    def toggle(self) -> None:
+        self._act(on_press(self.state, "toggle"))
+
+    def stop(self) -> None:
+        self._act(on_stop(self.state))
+
+    def on_audio(self, block: bytes) -> None:
+        """A 16 kHz mono s16 block from the microphone (handed over by the capture thread)."""
+        if self.state == State.LISTENING and self._audio is not None:
+            self._audio.put_nowait(block)
+
+    def on_playback_start(self, generation: int) -> None:
+        if generation == self.turn and self.state == State.THINKING:
+            self._clock.mark("first_audio", time.monotonic())
+            self._set(State.SPEAKING)
+            self.bus.publish(PlaybackEvent(True, turn=generation))
+
+    def on_playback_end(self, generation: int) -> None:
+        if generation == self.turn:
+            self.bus.publish(PlaybackEvent(False, turn=generation))
+            self._played.set()
+
+    def set_options(self, **changes: Any) -> None:
+        self.options = TurnOptions(**{**self.options.__dict__, **changes})
+
+    # -- actions -------------------------------------------------------------------
+    def _act(self, action: Action) -> None:
+        if action == Action.LISTEN:
+            self._listen()
+        elif action == Action.END_LISTENING and self._audio is not None:
+            self._clock.mark("key_up", time.monotonic())
+            self._audio.put_nowait(_END)
+        elif action in (Action.BARGE_IN, Action.STOP, Action.DISCARD):
+            self._cancel_turn()
+            if action == Action.BARGE_IN:
+                self._listen()
+            else:
+                self._set(State.IDLE)
+
+    def _cancel_turn(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self.speaker.flush(self.turn)
+        self._audio = None
+
+    def _listen(self) -> None:
+        self.turn += 1
+        self._audio = asyncio.Queue()
+        self._played = asyncio.Event()
+        self._clock = TurnClock()
+        self._pressed_at = time.monotonic()
+        preroll = self.mic.preroll()
+        if preroll:
+            self._audio.put_nowait(preroll)
+        self._set(State.LISTENING)
+        self._task = asyncio.create_task(self._run_turn(self.turn, self._audio), name=f"turn-{self.turn}")
+
+    def _set(self, state: State) -> None:
+        if state != self.state:
+            self.state = state
+            self.bus.publish(StateChanged(state, turn=self.turn))
+
+    # -- the turn --------------------------------------------------------------------
+    async def _run_turn(self, turn: int, audio: asyncio.Queue) -> None:
+        reply: list[str] = []
+        try:
+            text = await self._transcribe(turn, audio)
+            if text is None:
+                return
+            await self._respond(turn, text, reply)
+        except asyncio.CancelledError:
+            if reply:
+                self.history.add_assistant("".join(reply), truncated=True)
+            raise
+        except Exception as exc:  # engine, LLM or audio failure; a bug must not take the daemon down either
+            code, text = describe_error(exc)
+            if code == "internal_error":
+                _LOG.exception("turn %d failed", turn)
+            self._fail(turn, code, text, reply)
+        finally:
+            if turn == self.turn and asyncio.current_task() is self._task:
+                self._finish(turn)
+
+    async def _transcribe(self, turn: int, audio: asyncio.Queue) -> str | None:
+        uri = await self.supervisor.ready("asr", self.options.ready_timeout_s)
+        blocks = _drain(audio)
+        text = await clients.transcribe("asr", uri, blocks, language=self.options.language,
+                                        on_partial=lambda t: self.bus.publish(TranscriptEvent(t, False, turn)))
+        self._clock.mark("transcript", time.monotonic())
+        held_ms = (self._clock.marks.get("key_up", time.monotonic()) - self._pressed_at) * 1000
+        if held_ms < self.options.min_press_ms or not text.strip():
+            _LOG.info("turn %d: %s; nothing to answer", turn, "press too short" if text.strip() else "no speech")
+            return None
+        self.bus.publish(TranscriptEvent(text, True, turn))
+        return text
+
+    async def _respond(self, turn: int, text: str, reply: list[str]) -> None:
+        self._set(State.THINKING)
+        self.history.add_user(text, time.monotonic())
+        chunks: asyncio.Queue = asyncio.Queue()
+        producer = asyncio.create_task(self._think(turn, chunks, reply))
+        try:
+            await self._speak(turn, chunks)
+            await producer
+            self.speaker.finish(turn)
+            await self._played.wait()
+            self.history.add_assistant("".join(reply), truncated=False)
+        finally:
+            producer.cancel()
+            with contextlib.suppress(BaseException):
+                await producer
+
+    async def _think(self, turn: int, chunks: asyncio.Queue, reply: list[str]) -> None:
+        chunker = self.chunker_factory()
+        try:
+            async for delta in self.llm.stream(self.history.messages()):
+                self._clock.mark("first_token", time.monotonic())
+                reply.append(delta)
+                self.bus.publish(ReplyDelta(delta, turn))
+                for chunk in chunker.feed(delta):
+                    self._queue_chunk(turn, chunks, chunk)
+            for chunk in chunker.flush():
+                self._queue_chunk(turn, chunks, chunk)
+        finally:
+            chunks.put_nowait(_END)
+
+    def _queue_chunk(self, turn: int, chunks: asyncio.Queue, chunk: str) -> None:
+        self._clock.mark("first_sentence", time.monotonic())
+        self.bus.publish(SpeechChunk(chunk, turn))
+        chunks.put_nowait(chunk)
+
+    async def _speak(self, turn: int, chunks: asyncio.Queue) -> None:
+        first = await chunks.get()
+        if first is _END:
+            return
+        uri = await self.supervisor.ready("tts", self.options.ready_timeout_s)
+        info = self.supervisor["tts"].info
+        streaming = bool(info and info.tts and info.tts[0].supports_synthesize_streaming)
+
+        async def texts() -> AsyncIterator[str]:
+            yield first
+            async for chunk in _drain(chunks):
+                yield chunk
+
+        async for audio in clients.synthesize("tts", uri, texts(), voice=self.options.voice or None,
+                                              streaming=streaming):
+            await self.speaker.play(turn, audio)
+
+    def _fail(self, turn: int, code: str, text: str, reply: list[str]) -> None:
+        _LOG.warning("turn %d failed (%s): %s", turn, code, text)
+        if reply:
+            self.history.add_assistant("".join(reply), truncated=True)
+        self.bus.publish(ErrorEvent(code, text, turn=turn))
+
+    def _finish(self, turn: int) -> None:
+        self._clock.mark("end", time.monotonic())
+        self.last_timings = self._clock.timings()
+        if self.last_timings:
+            _LOG.info("turn %d timings (ms from key-up): %s", turn, self.last_timings)
+            self.bus.publish(TurnTimings(turn, self.last_timings))
+        self._audio = None
+        self._set(State.IDLE)
+
+
+async def _drain(queue: asyncio.Queue) -> AsyncIterator[Any]:
+    while (item := await queue.get()) is not _END:
+        yield item
+
+
+def describe_error(exc: BaseException) -> tuple[str, str]:
+    """(stable code, what failed and what to do) for any error that ends a turn."""
+    if isinstance(exc, SisyphusError):
+        return exc.code, exc.text
+    code, text = getattr(exc, "code", None), getattr(exc, "text", None)
+    if isinstance(code, str) and isinstance(text, str):  # LlmError, audio errors: same shape
+        return code, text
+    return "internal_error", f"{type(exc).__name__}: {exc}"
