@@ -1,0 +1,66 @@
+"""``python -m engines.asr --uri URI --model PATH_OR_REPO_ID [--device] [--dtype]``.
+
+``load`` runs after the runner has taken stdout away from libraries; it resolves the
+model (a missing one ends the process with exit 78 and one fatal line), imports
+torch and transformers, loads, warms up and only then returns, so the engine
+answers ``describe`` only when a request can be served at full speed.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+
+from engines.common import runner
+from engines.common.handler import Engine
+
+from .engine import DEFAULT_MAX_SECONDS, AsrEngine
+from .source import DEFAULT_MODEL, model_name, resolve
+
+_LOG = logging.getLogger("engines.asr")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=DEFAULT_MODEL,
+                        help=f"model directory or Hugging Face repo id (default {DEFAULT_MODEL})")
+    parser.add_argument("--revision", default=None, help="repo revision to download (default: main)")
+    parser.add_argument("--device", default="auto", help="auto (a CUDA GPU when there is one), cuda, cuda:N or cpu")
+    parser.add_argument("--dtype", default="auto", choices=["auto", "bfloat16", "float16", "float32"],
+                        help="auto: bfloat16 on CUDA, float32 on CPU")
+    parser.add_argument("--vad-model", default=None, help="path of silero_vad_v6.onnx (default: the venv's copy)")
+    parser.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS,
+                        help="longest audio accepted in one request")
+
+
+def load(args: argparse.Namespace) -> Engine:
+    started = time.perf_counter()
+    path = resolve(args.model, args.revision)
+    from .vad import SileroVad, find_model
+
+    vad = SileroVad(find_model(args.vad_model))
+    import transformers
+
+    from .transcriber import Transcriber, pick_device, pick_dtype
+
+    device = pick_device(args.device)
+    dtype = pick_dtype(args.dtype, device)
+    transcriber = Transcriber.load(path, device, dtype)
+    loaded = time.perf_counter()
+    transcriber.warm_up()
+    _LOG.info("loaded %s on %s (%s) in %.1f s, warmed up in %.1f s; %s", path, device, str(dtype).split(".")[-1],
+              loaded - started, time.perf_counter() - loaded, transcriber.memory_report())
+    if os.environ.get("SISYPHUS_ASR_FAULT") == "oom-once":
+        _LOG.warning("fault injection: the next model call raises CUDA out of memory")
+        transcriber.inject_oom = True
+    return AsrEngine(transcriber, vad, model_name(args.model), transformers.__version__, args.max_seconds)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return runner.main(argv, description="GLM-ASR speech recognition engine (Wyoming).",
+                       load=load, add_arguments=add_arguments)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

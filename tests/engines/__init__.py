@@ -1,0 +1,1 @@
+"""Real engine subprocesses with tiny random-weight models."""
