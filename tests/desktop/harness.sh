@@ -92,6 +92,20 @@ EOF
       </dev/zero >/dev/null 2>&1 &
     PIDS+=($!)
   done
+  # Right after start-up the sources deliver nothing for ~1.5 s; a test opening a stream then
+  # would read silence. Wait until both sources give at least half of real time.
+  wait_clocked vmic
+  wait_clocked spk.monitor
+}
+
+wait_clocked() {  # wait_clocked SOURCE: 0.3 s reads until one returns >= 4800 bytes (16 kHz s16)
+  local n
+  for _ in $(seq 30); do
+    n=$(timeout 0.3 parec -d "$1" --raw --rate 16000 --channels 1 --format s16le \
+          --latency-msec=20 2>/dev/null | wc -c || true)
+    [ "$n" -ge 4800 ] && return 0
+  done
+  die "PulseAudio source '$1' delivers no audio (got $n bytes in 0.3 s); logs in $WORK"
 }
 
 start_x
