@@ -20,8 +20,8 @@ TOOLTIP_CHARS = 120  # some trays truncate or reject long tooltips
 
 # Error codes a user must act on: they raise a desktop notification, not only a badge.
 ACTIONABLE_CODES = frozenset({
-    "llm_auth", "llm_key_rejected", "model_not_found", "mic_missing",
-    "input_device_missing", "output_device_missing", "engine_failed",
+    "llm_auth", "llm_key_rejected", "llm_unauthorized", "model_not_found", "audio_device",
+    "mic_missing", "input_device_missing", "output_device_missing", "engine_failed",
 })
 _STATE_LABELS = {"idle": "Idle", "listening": "Listening…", "thinking": "Thinking…", "speaking": "Speaking…"}
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
