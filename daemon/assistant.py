@@ -28,10 +28,6 @@ _LOG = logging.getLogger(__name__)
 _END = None
 
 
-class Mic(Protocol):
-    def preroll(self) -> bytes: ...
-
-
 class Speaker(Protocol):
     async def play(self, generation: int, audio: clients.Audio) -> None: ...
     def finish(self, generation: int) -> None: ...
@@ -48,11 +44,11 @@ class TurnOptions:
 
 
 class Assistant:
-    def __init__(self, bus: EventBus, supervisor, llm, history, chunker_factory, mic: Mic, speaker: Speaker,
+    def __init__(self, bus: EventBus, supervisor, llm, history, chunker_factory, speaker: Speaker,
                  options: TurnOptions) -> None:
         self.bus, self.supervisor, self.llm, self.history = bus, supervisor, llm, history
         self.chunker_factory = chunker_factory
-        self.mic, self.speaker, self.options = mic, speaker, options
+        self.speaker, self.options = speaker, options
         self.state = State.IDLE
         self.turn = 0
         self.last_timings: dict[str, float] = {}
@@ -77,7 +73,7 @@ class Assistant:
 
     def on_audio(self, block: bytes) -> None:
         """A 16 kHz mono s16 block from the microphone (handed over by the capture thread)."""
-        if self.state == State.LISTENING and self._audio is not None:
+        if self._audio is not None:
             self._audio.put_nowait(block)
 
     def on_playback_start(self, generation: int) -> None:
@@ -101,6 +97,8 @@ class Assistant:
         elif action == Action.END_LISTENING and self._audio is not None:
             self._clock.mark("key_up", time.monotonic())
             self._audio.put_nowait(_END)
+            self._audio = None
+            self._set(State.THINKING)
         elif action in (Action.BARGE_IN, Action.STOP, Action.DISCARD):
             self._cancel_turn()
             if action == Action.BARGE_IN:
@@ -120,10 +118,7 @@ class Assistant:
         self._played = asyncio.Event()
         self._clock = TurnClock()
         self._pressed_at = time.monotonic()
-        preroll = self.mic.preroll()
-        if preroll:
-            self._audio.put_nowait(preroll)
-        self._set(State.LISTENING)
+        self._set(State.LISTENING)  # the microphone starts delivering (pre-roll first) on this event
         self._task = asyncio.create_task(self._run_turn(self.turn, self._audio), name=f"turn-{self.turn}")
 
     def _set(self, state: State) -> None:
@@ -166,7 +161,6 @@ class Assistant:
         return text
 
     async def _respond(self, turn: int, text: str, reply: list[str]) -> None:
-        self._set(State.THINKING)
         self.history.add_user(text, time.monotonic())
         chunks: asyncio.Queue = asyncio.Queue()
         producer = asyncio.create_task(self._think(turn, chunks, reply))

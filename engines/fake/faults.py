@@ -19,6 +19,7 @@ class Faults:
     slow_start: float = 0.0      # seconds before listening
     die_mid_stream: bool = False  # exit hard in the middle of a request
     error_code: str = ""         # answer every request with this error code
+    stray_print: bool = False    # print() to stdout on every request
     requests: int = 0
 
     @classmethod
@@ -34,6 +35,8 @@ class Faults:
     def on_request(self) -> None:
         """Called when a request starts."""
         self.requests += 1
+        if self.stray_print:
+            print(f"request {self.requests}", flush=True)
         if self.crash_after and self.requests > self.crash_after:
             _LOG.error("fault: crashing at request %d", self.requests)
             os._exit(3)
@@ -56,6 +59,8 @@ def add_fault_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--missing-model", default="", metavar="PATH",
                         help="fail start-up as a missing model at PATH would")
     parser.add_argument("--transcript", default="", help="fake ASR: the text to answer for speech")
+    parser.add_argument("--stray-print", action="store_true",
+                        help="print to stdout at start-up and per request, as careless libraries do")
     parser.add_argument("--chunk-delay", type=float, default=0.0, help="fake TTS: seconds between audio chunks")
 
 
@@ -66,4 +71,8 @@ def start_up(args: argparse.Namespace) -> Faults:
         )
     if args.slow_start:
         time.sleep(args.slow_start)
-    return Faults.from_args(args)
+    if args.stray_print:
+        print("\n********\nWarning: a library banner on stdout\n********\n ", flush=True)
+    faults = Faults.from_args(args)
+    faults.stray_print = args.stray_print
+    return faults

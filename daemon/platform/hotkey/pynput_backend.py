@@ -44,6 +44,25 @@ def import_pynput_keyboard() -> Any:
     return keyboard
 
 
+def _flush_xrecord(listener: Any) -> None:
+    """Make pynput's X11 listener thread end now instead of at the next key event.
+
+    ``Listener.stop()`` sends ``RecordDisableContext`` on the recording (data) connection,
+    which is blocked inside ``RecordEnableContext``, so the request only leaves when the next
+    event arrives. The XRecord spec wants it on a control connection: send it again on
+    pynput's other connection and flush. This reaches into private attributes on purpose;
+    other platforms lack them and skip this.
+    """
+    control, context = getattr(listener, "_display_stop", None), getattr(listener, "_context", None)
+    if control is None or context is None:
+        return
+    try:
+        control.record_disable_context(context)
+        control.flush()
+    except Exception as exc:  # the connection may already be closed: the thread is ending
+        _LOG.debug("disabling the XRecord context: %s", exc)
+
+
 class PynputHotkey(HotkeyBackend):
     NAME = "pynput"
     HAS_RELEASE = True
@@ -68,7 +87,10 @@ class PynputHotkey(HotkeyBackend):
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.stop()
+            _flush_xrecord(listener)
             await asyncio.to_thread(listener.join, 2.0)
+            if listener.is_alive():
+                _LOG.warning("hotkey listener thread did not stop within 2 s; leaving it (daemon thread)")
 
     # listener thread: name the key, hand it over, nothing else
     def _thread_down(self, key: Any) -> None:

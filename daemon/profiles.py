@@ -1,0 +1,84 @@
+"""Which engines to run: the ``fake``, ``gpu`` and ``cpu`` profiles, and ``auto``.
+
+A remote ``uri`` or a custom ``command`` in an engine's settings replaces that
+engine in any profile (see spec.from_settings).
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from .settings import Settings
+from .supervisor.spec import EngineSpec, engine_uri, fake_specs, from_settings
+
+_LOG = logging.getLogger(__name__)
+ASR_MODEL = "zai-org/GLM-ASR-Nano-2512"
+TTS_MODEL = "Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice"
+TTS_BASE_MODEL = "Qwen/Qwen3-TTS-12Hz-1.7B-Base"
+
+
+class ProfileError(Exception):
+    pass
+
+
+def venv_python(data_dir: Path, name: str) -> Path:
+    return data_dir / "venvs" / name / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def resolve(profile: str, data_dir: Path) -> str:
+    if profile != "auto":
+        return profile
+    if all(venv_python(data_dir, n).exists() for n in ("asr", "tts")) and _has_nvidia():
+        chosen = "gpu"
+    elif all(venv_python(data_dir, n).exists() for n in ("whisper", "piper")):
+        chosen = "cpu"
+    else:
+        chosen = "gpu" if _has_nvidia() else "cpu"
+    _LOG.info("profile auto: chose %s", chosen)
+    return chosen
+
+
+def _has_nvidia() -> bool:
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        pynvml.nvmlShutdown()
+        return True
+    except Exception:
+        return False
+
+
+def specs(settings: Settings, profile: str, runtime_dir: Path, data_dir: Path) -> dict[str, EngineSpec]:
+    if profile == "fake":
+        return fake_specs(settings, runtime_dir)
+    asr_uri, tts_uri = engine_uri("asr", runtime_dir, 10300), engine_uri("tts", runtime_dir, 10200)
+    if profile == "gpu":
+        asr_argv, tts_argv = _gpu_argv(settings, asr_uri, tts_uri, data_dir)
+    elif profile == "cpu":
+        asr_argv, tts_argv = _cpu_argv(asr_uri, tts_uri, data_dir)
+    else:
+        raise ProfileError(f"unknown profile {profile!r}")
+    return {"asr": from_settings("asr", settings.asr, asr_uri, asr_argv),
+            "tts": from_settings("tts", settings.tts, tts_uri, tts_argv)}
+
+
+def _gpu_argv(settings: Settings, asr_uri: str, tts_uri: str, data_dir: Path) -> tuple[tuple, tuple]:
+    pid = str(os.getpid())
+    asr, tts = settings.asr, settings.tts
+    asr_argv = (str(venv_python(data_dir, "asr")), "-m", "engines.asr", "--uri", asr_uri,
+                "--model", asr.model or ASR_MODEL, "--device", asr.device, "--dtype", asr.dtype, "--parent-pid", pid)
+    tts_argv = (str(venv_python(data_dir, "tts")), "-m", "engines.tts", "--uri", tts_uri,
+                "--custom-voice-model", tts.model or TTS_MODEL, "--base-model", tts.base_model or TTS_BASE_MODEL,
+                "--voices-dir", str(data_dir / "voices"), "--device", tts.device, "--dtype", tts.dtype,
+                "--parent-pid", pid)
+    return asr_argv, tts_argv
+
+
+def _cpu_argv(asr_uri: str, tts_uri: str, data_dir: Path) -> tuple[tuple, tuple]:
+    """Upstream Wyoming servers with models shipped inside PyPI wheels (see installer/cpu.py)."""
+    from installer.cpu import piper_argv, whisper_argv
+
+    return (whisper_argv(venv_python(data_dir, "whisper"), asr_uri, data_dir),
+            piper_argv(venv_python(data_dir, "piper"), tts_uri, data_dir))
