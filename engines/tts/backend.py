@@ -203,6 +203,6 @@ def _save_prompt(path: Any, item: Any) -> None:
 
     data = {k: (v.detach().cpu() if isinstance(v, torch.Tensor) else v) for k, v in vars(item).items()}
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    os.close(fd)
-    torch.save(data, tmp)
+    with os.fdopen(fd, "wb") as out:  # a file object: torch's zip writer dislikes dot-names
+        torch.save(data, out)
     os.replace(tmp, path)
