@@ -1,0 +1,111 @@
+"""The conversation so far, as the chat messages of the next request. Pure: no clock.
+
+A turn is a user message and the assistant's reply. The history keeps the system
+prompt, the last ``max_turns`` turns and the turn in progress, and forgets the
+conversation after ``idle_reset_s`` without a new question (timestamps are passed
+in, so tests need no sleeps).
+
+A reply that did not end normally is kept with a marker, because the model must
+know the user did not hear it all, or it would refer back to things never said:
+
+* ``Cut.INTERRUPTED`` (barge-in): the text is what was generated (or spoken) up to
+  the interruption, followed by `` [interrupted by the user]``;
+* ``Cut.STREAM_CUT`` (the LLM stream broke mid-reply): `` [reply cut off]``.
+
+The marker is a bracketed note on the assistant message rather than an extra
+system message: every OpenAI-compatible server and chat template accepts it, and
+it sits exactly where the reply stopped. A question that got no reply at all (the
+request failed) is dropped when the next one comes, so the roles keep alternating
+(strict chat templates reject two user messages in a row) and a question the user
+asks again is not sent twice.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Cut(str, enum.Enum):
+    """Why a reply did not end normally."""
+
+    INTERRUPTED = "interrupted"
+    STREAM_CUT = "stream_cut"
+
+
+MARKERS = {Cut.INTERRUPTED: "[interrupted by the user]", Cut.STREAM_CUT: "[reply cut off]"}
+
+
+@dataclass(frozen=True)
+class Turn:
+    user: str
+    assistant: str
+    cut: Cut | None = None
+
+    def reply_message(self) -> str:
+        """The assistant message as the model will see it, marker included."""
+        if self.cut is None:
+            return self.assistant
+        text = self.assistant.rstrip()
+        return f"{text}… {MARKERS[self.cut]}" if text else MARKERS[self.cut]
+
+
+class History:
+    """System prompt + the last turns; one instance for the daemon's lifetime."""
+
+    def __init__(self, system_prompt: str, max_turns: int = 10, idle_reset_s: float | None = 300.0) -> None:
+        """``idle_reset_s`` of 0 or None: never forget on idleness."""
+        if max_turns < 0:
+            raise ValueError(f"max_turns must be >= 0, got {max_turns}")
+        self.system_prompt = system_prompt
+        self.max_turns = max_turns
+        self.idle_reset_s = idle_reset_s
+        self._turns: list[Turn] = []
+        self._pending: str | None = None  # the question being answered
+        self._last_activity: float | None = None
+
+    @property
+    def turns(self) -> tuple[Turn, ...]:
+        return tuple(self._turns)
+
+    @property
+    def pending(self) -> str | None:
+        return self._pending
+
+    def reset(self) -> None:
+        """Forget the conversation (the system prompt stays)."""
+        self._turns.clear()
+        self._pending = None
+
+    def expired(self, now: float) -> bool:
+        """True when the conversation has been idle longer than ``idle_reset_s``."""
+        if not self.idle_reset_s or self._last_activity is None:
+            return False
+        return now - self._last_activity > self.idle_reset_s
+
+    def add_user(self, text: str, now: float) -> None:
+        """A new question; forgets everything first when the conversation went idle."""
+        if self.expired(now):
+            self.reset()
+        self._pending = text  # an unanswered earlier question is replaced (see above)
+        self._last_activity = now
+
+    def add_assistant(self, text: str, truncated: bool = False, now: float | None = None,
+                      cut: Cut = Cut.INTERRUPTED) -> None:
+        """The reply to the pending question; ``truncated`` marks it with ``cut``'s marker."""
+        if self._pending is None:
+            return  # reset (or never asked) while the reply was on its way: nothing to pair it with
+        self._turns.append(Turn(self._pending, text, cut if truncated else None))
+        self._pending = None
+        del self._turns[: max(0, len(self._turns) - self.max_turns)]
+        if now is not None:
+            self._last_activity = now
+
+    def messages(self) -> list[dict[str, str]]:
+        """The chat messages for the next request: system, past turns, the pending question."""
+        out = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        for turn in self._turns:
+            out.append({"role": "user", "content": turn.user})
+            out.append({"role": "assistant", "content": turn.reply_message()})
+        if self._pending is not None:
+            out.append({"role": "user", "content": self._pending})
+        return out
