@@ -12,8 +12,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from engines.common.errors import BAD_REQUEST, EngineError, ModelNotFound
 
 _LOG = logging.getLogger(__name__)
@@ -53,6 +51,8 @@ def _download(repo_id: str) -> str:
 
 
 def pick_device(device: str) -> str:
+    import torch
+
     if device == "auto":
         return "cuda:0" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -61,7 +61,9 @@ def pick_device(device: str) -> str:
     return device
 
 
-def pick_dtype(dtype: str, device: str) -> torch.dtype:
+def pick_dtype(dtype: str, device: str) -> Any:
+    import torch
+
     if dtype == "auto":
         if device.startswith("cuda"):
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -80,11 +82,11 @@ def pick_attention(attn: str) -> str:
     return attn
 
 
-def load(ref: str, device: str, dtype: torch.dtype, attn: str) -> Any:
+def load(ref: str, device: str, dtype: Any, attn: str) -> Any:
     """Load one model with ``Qwen3TTSModel.from_pretrained`` and log time and memory."""
+    path = resolve(ref)
     from qwen_tts import Qwen3TTSModel
 
-    path = resolve(ref)
     started = time.perf_counter()
     wrapper = Qwen3TTSModel.from_pretrained(path, device_map=device, dtype=dtype, attn_implementation=attn)
     _LOG.info("loaded %s (%s) on %s as %s with %s attention in %.1f s%s", ref, wrapper.model.tts_model_type,
@@ -93,6 +95,8 @@ def load(ref: str, device: str, dtype: torch.dtype, attn: str) -> Any:
 
 
 def gpu_memory() -> str:
+    import torch
+
     if not torch.cuda.is_available():
         return ""
     return (f"; GPU memory {torch.cuda.memory_allocated() / 2**30:.2f} GiB allocated, "

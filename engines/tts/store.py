@@ -127,7 +127,8 @@ class VoiceStore:
         except OSError:
             os.rename(trash / "voice", target)  # put the old voice back
             raise
-        shutil.rmtree(trash, ignore_errors=True)
+        finally:
+            shutil.rmtree(trash, ignore_errors=True)
 
     def remove(self, name: str) -> None:
         voice = self.require(name)

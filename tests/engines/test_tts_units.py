@@ -1,0 +1,179 @@
+"""Pure logic of the TTS engine (no torch, no model): text splitting, the incremental
+decoder's bookkeeping, reference validation and the voices store."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engines.common.errors import EngineError
+from engines.tts import reference
+from engines.tts.store import VoiceStore
+from engines.tts.streaming import FrameDecoder, split_pcm, to_pcm16
+from engines.tts.text import MAX_SENTENCE_CHARS, max_frames, split_sentences, take_sentences
+
+SPF = 4  # samples per frame in the fake decoder
+
+
+def causal_decode(frames) -> np.ndarray:
+    """A fake causal decoder with 3 frames of memory: frame i sounds as f[i] + f[i-1] + f[i-2]."""
+    values = np.asarray(frames, dtype=np.float32)
+    mixed = values + np.concatenate([[0], values[:-1]]) + np.concatenate([[0, 0], values[:-2]])
+    return np.repeat(mixed, SPF)
+
+
+# -- text ----------------------------------------------------------------------------------
+
+def test_sentences_split_at_terminators_and_keep_the_tail():
+    assert split_sentences("Hello there. How are you? Fine") == ["Hello there.", "How are you?", "Fine"]
+    assert split_sentences("你好。今天好吗？") == ["你好。", "今天好吗？"]
+    assert split_sentences("Version 1.5 is out.") == ["Version 1.5 is out."]
+
+
+def test_streamed_text_yields_sentences_only_when_complete():
+    done, rest = take_sentences("Hello there. How")
+    assert done == ["Hello there."] and rest.strip() == "How"
+    done, rest = take_sentences(rest + " are you?")
+    assert done == ["How are you?"] and rest == ""
+
+
+@given(st.text(alphabet=st.sampled_from("ab .,?!\n你好。"), max_size=2000))
+def test_no_piece_overflows_the_model(text):
+    pieces = split_sentences(text)
+    assert all(0 < len(p) <= MAX_SENTENCE_CHARS for p in pieces)
+    assert "".join(pieces).replace(" ", "").replace("\n", "") == text.replace(" ", "").replace("\n", "")
+
+
+def test_frame_budget_grows_with_text_and_is_capped():
+    assert max_frames("Hi.", 2048) < max_frames("Hi. " * 20, 2048) <= 2048
+    assert max_frames("你好" * 10, 2048) > max_frames("ab" * 10, 2048)  # CJK is slower per character
+    assert max_frames("word " * 1000, 300) == 300
+
+
+# -- incremental decoding ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("n", [1, 2, 5, 17, 60])
+def test_streamed_decode_equals_one_shot_with_enough_left_context(n):
+    frames = list(np.random.default_rng(n).normal(size=n))
+    decoder = FrameDecoder(causal_decode, schedule=(2, 4, 8), left_context=3, samples_per_frame=SPF)
+    chunks = [a for a in map(decoder.push, frames) if a is not None]
+    tail = decoder.flush()
+    streamed = np.concatenate(chunks + ([tail] if tail is not None else []))
+    np.testing.assert_allclose(streamed, causal_decode(frames), rtol=1e-6)
+
+
+def test_first_chunk_is_small_and_later_ones_larger():
+    decoder = FrameDecoder(causal_decode, schedule=(2, 4, 8), left_context=3, samples_per_frame=SPF)
+    sizes = [len(a) // SPF for a in map(decoder.push, range(30)) if a is not None]
+    assert sizes == [2, 4, 8, 8, 8]
+    assert len(decoder.frames) <= 3 + 8  # old frames are forgotten
+
+
+def test_primed_reference_gives_context_but_no_audio():
+    decoder = FrameDecoder(causal_decode, schedule=(2,), left_context=3, samples_per_frame=SPF)
+    decoder.prime([5.0, 6.0, 7.0, 8.0])
+    audio = decoder.push(1.0)
+    assert audio is None
+    audio = decoder.push(2.0)
+    np.testing.assert_allclose(audio, causal_decode([6, 7, 8, 1, 2])[-2 * SPF:])
+
+
+def test_pcm_conversion_clips_and_splits_into_small_chunks():
+    pcm = to_pcm16(np.array([0.0, 1.0, -1.0, 2.0], dtype=np.float32))
+    assert np.frombuffer(pcm, "<i2").tolist() == [0, 32767, -32767, 32767]
+    pieces = list(split_pcm(b"\0" * 2 * 2000, 960))
+    assert [len(p) for p in pieces] == [1920, 1920, 160]
+
+
+# -- reference audio ---------------------------------------------------------------------------
+
+def tone(seconds: float, rate: int = 16000, level: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (level * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+
+
+def pcm(audio: np.ndarray, channels: int = 1) -> bytes:
+    return (np.repeat(audio[:, None], channels, axis=1) * 32767).astype("<i2").tobytes()
+
+
+@pytest.mark.parametrize("payload, rate, width, channels, message", [
+    (None, 16000, 2, 1, "no audio payload"),
+    (pcm(tone(2.0)), 16000, 2, 1, "2.0 s long"),
+    (pcm(tone(31.0)), 16000, 2, 1, "31.0 s long"),
+    (pcm(tone(5.0, level=0.001)), 16000, 2, 1, "silent"),
+    (pcm(tone(5.0)), 16000, 4, 1, "16-bit"),
+    (pcm(tone(5.0)), 16000, 2, 3, "mono or stereo"),
+    (pcm(tone(5.0)), 4000, 2, 1, "sample rate"),
+    (pcm(tone(5.0))[:-1], 16000, 2, 1, "whole number of frames"),
+    (b"\0" * (reference.MAX_BYTES + 2), 48000, 2, 2, "limit"),
+])
+def test_bad_reference_names_the_problem(payload, rate, width, channels, message):
+    with pytest.raises(EngineError) as caught:
+        reference.from_pcm(payload, rate, width, channels)
+    assert caught.value.code == "bad_voice" and message in caught.value.text
+
+
+def test_stereo_reference_becomes_mono():
+    audio = reference.from_pcm(pcm(tone(4.0), channels=2), 16000, 2, 2)
+    assert audio.shape == (64000,)
+
+
+# -- voices store ------------------------------------------------------------------------------
+
+def test_store_add_list_set_text_remove(tmp_path):
+    store = VoiceStore(tmp_path / "voices")
+    voice = store.add("anna", tone(4.0), 16000, "Hello there.")
+    (voice.path / "prompt-abc.pt").write_bytes(b"cached")
+    assert [v.name for v in store.list()] == ["anna"] and store.get("anna").text == "Hello there."
+    audio, rate = store.load_audio(voice)
+    assert rate == 16000 and abs(len(audio) - 64000) <= 1
+    assert store.set_text("anna", "Other.").text == "Other."
+    assert not list(voice.path.glob("prompt-*.pt"))  # stale prompt dropped
+    store.remove("anna")
+    assert store.list() == [] and not any(p.name == "anna" for p in (tmp_path / "voices").iterdir())
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "", ".hidden", "x" * 49, "név", "a b"])
+def test_store_refuses_names_that_could_escape(tmp_path, name):
+    with pytest.raises(EngineError) as caught:
+        VoiceStore(tmp_path / "voices").add(name, tone(4.0), 16000)
+    assert caught.value.code == "bad_voice"
+    assert not (tmp_path / "x").exists()
+
+
+def test_failed_replace_keeps_the_old_voice(tmp_path, monkeypatch):
+    store = VoiceStore(tmp_path)
+    store.add("keep", tone(4.0), 16000, "original")
+    with pytest.raises(EngineError):
+        store.add("keep", tone(1.0), 16000, "too short", replace=True)
+
+    def broken_rename(src, dst):
+        if ".incoming-" in str(src):
+            raise OSError("disk full")
+        return real_rename(src, dst)
+
+    real_rename = os.rename
+    monkeypatch.setattr(os, "rename", broken_rename)
+    with pytest.raises(OSError):
+        store.add("keep", tone(5.0), 16000, "new", replace=True)
+    monkeypatch.undo()
+    assert store.require("keep").text == "original"
+    assert [p.name for p in tmp_path.iterdir()] == ["keep"]  # no staging or trash left behind
+
+
+def test_replace_swaps_atomically(tmp_path):
+    store = VoiceStore(tmp_path)
+    store.add("v", tone(4.0), 16000, "one")
+    with pytest.raises(EngineError):
+        store.add("v", tone(4.0), 16000, "two")
+    assert store.add("v", tone(6.0), 16000, "two", replace=True).text == "two"
+    assert [p.name for p in tmp_path.iterdir()] == ["v"]
+
+
+def test_unknown_voice_has_its_own_code(tmp_path):
+    with pytest.raises(EngineError) as caught:
+        VoiceStore(tmp_path).remove("ghost")
+    assert caught.value.code == "unknown_voice"
