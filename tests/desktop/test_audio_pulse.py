@@ -59,14 +59,18 @@ def test_devices_are_listed_and_resolved_by_name() -> None:
     assert "pulse" in names
     assert devices.resolve("PULSE", "input").name == "pulse"  # case-insensitive exact
     assert devices.resolve("System default", "output").index is None  # follows the system
+    assert devices.resolve("puls", "output").name == "pulse"  # unique substring
+    with pytest.raises(devices.DeviceNotFound, match=r"ambiguous.*'default', 'pulse'"):
+        devices.resolve("e", "input")
     with pytest.raises(devices.DeviceNotFound, match=r"no input device named 'USB Headset'.*'pulse'"):
         devices.resolve("USB Headset", "input")
 
 
-async def test_capture_delivers_played_speech_at_16k(speech_wav: Path) -> None:
+@pytest.mark.parametrize("keep_open", [True, False], ids=["open-while-idle", "open-on-press"])
+async def test_capture_delivers_played_speech_at_16k(speech_wav: Path, keep_open: bool) -> None:
     blocks: list[bytes] = []
     levels: list[float] = []
-    cap = Capture("default", blocks.append, levels.append)
+    cap = Capture("default", blocks.append, levels.append, keep_open=keep_open)
     await cap.start()
     try:
         await cap.begin()
@@ -74,6 +78,7 @@ async def test_capture_delivers_played_speech_at_16k(speech_wav: Path) -> None:
         assert await asyncio.wait_for(proc.wait(), 15) == 0
         await asyncio.sleep(0.4)  # the tail is still in flight through the monitor
         await cap.end()
+        assert cap.is_open == keep_open
     finally:
         await cap.stop()
     got = np.frombuffer(b"".join(blocks), "<i2").astype(np.float64)

@@ -88,3 +88,17 @@ async def test_chord_in_one_xdotool_call_and_no_false_trigger(listening) -> None
     assert await edges.wait_for(1) == ["press"]
     xdotool("keyup", "ctrl+alt+space")
     assert await edges.wait_for(2) == ["press", "release"]
+
+
+async def test_stop_returns_promptly_and_releases_a_held_chord() -> None:
+    edges = Edges()
+    hk = create_hotkey("pynput", "<f9>")
+    await hk.start(edges.press, edges.release)
+    xdotool("keydown", "F9")
+    await edges.wait_for(1)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    await hk.stop()  # no key event follows: XRecord must still let the thread end
+    assert loop.time() - t0 < 1.0
+    assert edges.seen == ["press", "release"]  # no turn is left open
+    xdotool("keyup", "F9")
