@@ -25,6 +25,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 import openai
 
 from daemon.errors import SisyphusError
+from daemon.llm.think import ThinkFilter
 
 _LOG = logging.getLogger(__name__)
 # Local servers (Ollama, llama.cpp) ignore the key, but the client insists on one.
@@ -63,17 +64,19 @@ class LlmClient:
 
     def __init__(self, base_url: str, api_key: str | None, model: str,
                  extra_params: Mapping[str, Any] | None = None, timeout_s: float = 30.0,
-                 max_retries: int = 2, backoff: Backoff | None = None, *,
+                 max_retries: int = 2, backoff: Backoff | None = None, *, strip_think: bool = True,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  rand: Callable[[], float] = random.random) -> None:
         """``extra_params`` are merged into the request body (``reasoning_effort``,
-        ``temperature``, ...); ``timeout_s`` bounds connecting and every wait for data."""
+        ``temperature``, ...); ``timeout_s`` bounds connecting and every wait for data;
+        ``strip_think`` drops ``<think>`` blocks a server left in the reply text."""
         self.base_url, self.model = base_url, model
         self._extra = dict(extra_params or {})
         self._timeout_s = timeout_s
         self._max_retries = max_retries
         self._backoff = backoff or Backoff()
         self._sleep, self._rand = sleep, rand
+        self._strip_think = strip_think
         # max_retries=0: the SDK would also retry after the first token's headers.
         self._client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key or NO_KEY,
                                           timeout=timeout_s, max_retries=0)
@@ -123,12 +126,18 @@ class LlmClient:
         except (openai.OpenAIError, ValueError) as error:
             raise self._map_error(error, mid_stream=False) from error
         finish: str | None = None
+        think = ThinkFilter() if self._strip_think else None
         try:
             async for chunk in stream:
                 text, finish = _content(chunk), _finish_reason(chunk) or finish
+                if think is not None:
+                    text = think.feed(text)
                 if text:
                     got_token = True
                     yield text
+            if think is not None and (tail := think.flush()):
+                got_token = True
+                yield tail
         except (openai.OpenAIError, ValueError) as error:
             raise self._map_error(error, mid_stream=got_token) from error
         finally:

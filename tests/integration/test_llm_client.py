@@ -75,6 +75,13 @@ async def test_tolerates_no_role_chunk_and_no_finish_reason(server: OpenAIServer
     assert await collect(make_client(server.url)) == ["Plain ", "reply"]
 
 
+async def test_think_blocks_in_content_are_not_yielded(server: OpenAIServer) -> None:
+    server.enqueue(Script(deltas=["<thi", "nk>let me see", "</think>", "\n\nIt is ", "four."]))
+    assert "".join(await collect(make_client(server.url))) == "\n\nIt is four."
+    server.enqueue(Script(deltas=["<think>x</think>Kept"]))
+    assert await collect(make_client(server.url, strip_think=False)) == ["<think>x</think>Kept"]
+
+
 async def test_extra_params_reach_the_request_body(server: OpenAIServer) -> None:
     client = make_client(server.url, extra_params={"reasoning_effort": "low", "temperature": 0.2})
     await collect(client)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from daemon.llm.markdown import SpeakableText
 from daemon.llm.sentences import ChunkRules, SentenceChunker, find_boundary
+from daemon.llm.think import ThinkFilter
 
 
 def chunks(text: str, **kwargs) -> list[str]:
@@ -161,16 +162,19 @@ FRAGMENTS = [
 MARKUP_ONLY = [f for f in FRAGMENTS if f not in ("\\*", "2 * 3") and not f.startswith("`")]
 
 
-@st.composite
-def text_and_split(draw: st.DrawFn) -> tuple[str, list[str]]:
-    text = "".join(draw(st.lists(st.sampled_from(FRAGMENTS), max_size=40)))
-    cuts = sorted(set(draw(st.lists(st.integers(0, len(text)), max_size=12))))
-    bounds = [0, *cuts, len(text)]
-    return text, [text[a:b] for a, b in zip(bounds, bounds[1:])]
+def text_and_split_from(fragments: list[str]) -> st.SearchStrategy[tuple[str, list[str]]]:
+    """A text made of fragments, and the same text cut at random places."""
+    @st.composite
+    def build(draw: st.DrawFn) -> tuple[str, list[str]]:
+        text = "".join(draw(st.lists(st.sampled_from(fragments), max_size=40)))
+        cuts = sorted(set(draw(st.lists(st.integers(0, len(text)), max_size=12))))
+        bounds = [0, *cuts, len(text)]
+        return text, [text[a:b] for a, b in zip(bounds, bounds[1:])]
+    return build()
 
 
 @settings(max_examples=300, deadline=None)
-@given(text_and_split(), st.booleans())
+@given(text_and_split_from(FRAGMENTS), st.booleans())
 def test_any_split_gives_the_same_chunks(case: tuple[str, list[str]], placeholder: bool) -> None:
     text, parts = case
     kwargs = {"code_placeholder": "(code omitted)" if placeholder else None}
@@ -189,3 +193,30 @@ def test_chunks_are_clean(text: str) -> None:
     for chunk in chunks(text):
         assert chunk == chunk.strip() and "  " not in chunk and "\n" not in chunk
         assert not re.search(r"(?<!\d)\*\*|\*\*(?!\d)", chunk), "only 2**3 keeps its stars"
+
+
+# -- think blocks (daemon.llm.think, applied by the client before the chunker) ---------
+
+def think_split(parts: list[str]) -> str:
+    think = ThinkFilter()
+    return "".join(think.feed(p) for p in parts) + think.flush()
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("<think>hmm, maybe</think>\n\nHello.", "\n\nHello."),
+    ("Hi <think>x</think>there <think>y</think>!", "Hi there !"),
+    ("a < b and <thin crust>", "a < b and <thin crust>"),
+    ("<think>never closed", ""),
+    ("no tags at all", "no tags at all"),
+    ("ends with <thi", "ends with <thi"),
+])
+def test_think_blocks_are_dropped(text: str, expected: str) -> None:
+    assert think_split([text]) == expected
+    assert think_split(list(text)) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(text_and_split_from(["<think>", "</think>", "<", "</", "think", ">", "a", " b", "\n"]))
+def test_think_filter_is_split_invariant(case: tuple[str, list[str]]) -> None:
+    text, parts = case
+    assert think_split(parts) == think_split([text])
