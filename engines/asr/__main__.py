@@ -32,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vad-model", default=None, help="path of silero_vad_v6.onnx (default: the venv's copy)")
     parser.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS,
                         help="longest audio accepted in one request")
+    parser.add_argument("--no-loop-guard", action="store_true",
+                        help="decode up to the token budget even when the output repeats itself")
 
 
 def load(args: argparse.Namespace) -> Engine:
@@ -47,6 +49,7 @@ def load(args: argparse.Namespace) -> Engine:
     device = pick_device(args.device)
     dtype = pick_dtype(args.dtype, device)
     transcriber = Transcriber.load(path, device, dtype)
+    transcriber.loop_guard = not args.no_loop_guard
     loaded = time.perf_counter()
     transcriber.warm_up()
     _LOG.info("loaded %s on %s (%s) in %.1f s, warmed up in %.1f s; %s", path, device, str(dtype).split(".")[-1],

@@ -116,6 +116,7 @@ class Transcriber:
         self.device, self.dtype = device, dtype
         self.tokenizer = processor.tokenizer
         self.eos = set(_as_list(model.generation_config.eos_token_id))
+        self.loop_guard = True  # stop decoding on a repetition loop (--no-loop-guard turns it off)
         self.inject_oom = False  # test knob: the next window raises a CUDA OOM
 
     @classmethod
@@ -153,7 +154,7 @@ class Transcriber:
             raise torch.OutOfMemoryError("CUDA out of memory (injected by SISYPHUS_ASR_FAULT=oom-once)")
         inputs = self.processor.apply_transcription_request(audio).to(self.device, dtype=self.dtype)
         deltas = _TextDeltas(self._decode, emit)
-        guard = _Guard(token, deltas, loop_guard=forced_tokens is None)
+        guard = _Guard(token, deltas, loop_guard=self.loop_guard and forced_tokens is None)
         budget = forced_tokens or max_new_tokens or token_budget(audio.size / 16000)
         start = time.perf_counter()
         with torch.inference_mode():

@@ -1,0 +1,346 @@
+"""The real ASR engine: its own venv, a tiny random-weight GLM-ASR, real Wyoming over real sockets.
+
+The engine subprocess loads the model through its normal path (``python -m
+engines.asr --model <dir> --device cpu``). Speech comes from espeak-ng, so the
+Silero VAD hears real speech; the random model's text is garbage but
+deterministic (greedy), which is what the plumbing needs. "No model call" is
+proven from the engine's log, which numbers every model call.
+"""
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+from wyoming.asr import Transcribe, Transcript, TranscriptChunk
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.client import AsyncClient
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.info import Describe, Info
+
+from engines.common.errors import EXIT_CONFIG, FATAL_PREFIX
+from tests.support.venvs import REPO, engine_python
+
+pytestmark = pytest.mark.engine_venv("asr")
+ESPEAK_RATE = 22050
+START_TIMEOUT = 240.0
+REPLY_TIMEOUT = 120.0
+SENTENCES = {"lights": "turn on the kitchen lights", "weather": "what is the weather like tomorrow in Berlin"}
+
+
+# -- fixtures -------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def asr_python() -> Path:
+    return engine_python("asr")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(asr_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("tiny-glmasr")
+    done = subprocess.run([str(asr_python), str(REPO / "tests" / "fixtures" / "tiny_glmasr.py"), str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"building the tiny GLM-ASR failed:\n{done.stderr[-3000:]}"
+    return out
+
+
+@pytest.fixture(scope="session")
+def speech() -> dict[str, np.ndarray]:
+    """Float32 speech at 22.05 kHz (espeak-ng's rate), one array per sentence."""
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        hint = "install espeak-ng (apt-get install espeak-ng)"
+        if os.environ.get("CI"):
+            pytest.fail(f"espeak-ng is missing; {hint}")
+        pytest.skip(f"espeak-ng is missing; {hint}")
+    out = {}
+    for name, text in SENTENCES.items():
+        wav = subprocess.run([espeak, "--stdout", "-v", "en-us", text], capture_output=True, check=True).stdout
+        with wave.open(io.BytesIO(wav)) as reader:
+            assert (reader.getframerate(), reader.getsampwidth(), reader.getnchannels()) == (ESPEAK_RATE, 2, 1)
+            out[name] = np.frombuffer(reader.readframes(reader.getnframes()), "<i2").astype(np.float32) / 32768
+    return out
+
+
+class EngineProcess:
+    """``python -m engines.asr`` in the ASR venv, its stderr in a file the tests read."""
+
+    def __init__(self, python: Path, uri: str, model: Path, log: Path, *extra: str,
+                 env: dict[str, str] | None = None) -> None:
+        self.uri, self.log = uri, log
+        self.first_events: list[Event] = []
+        with open(log, "wb") as sink:
+            self.proc = subprocess.Popen(
+                [str(python), "-m", "engines.asr", "--uri", uri, "--model", str(model), "--device", "cpu", *extra],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=sink, cwd=REPO,
+                env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def model_calls(self) -> int:
+        return len(re.findall(r"model call \d+:", self.text()))
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"ASR engine exited with {self.proc.returncode}:\n{self.text()[-3000:]}")
+            try:
+                asyncio.run(asyncio.wait_for(describe(self.uri), 5))
+                return
+            except (OSError, asyncio.TimeoutError):
+                time.sleep(0.3)
+        pytest.fail(f"ASR engine not ready after {START_TIMEOUT} s:\n{self.text()[-3000:]}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def unix_engine(asr_python, tiny_model, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("asr-unix")
+    engine = EngineProcess(asr_python, f"unix://{tmp / 'asr.sock'}", tiny_model, tmp / "engine.log")
+    engine.wait_ready()
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture(scope="module")
+def tcp_engine(asr_python, tiny_model, speech, tmp_path_factory):
+    """Over TCP, decoding to the full token budget, with a fault knob: its first model call raises CUDA OOM.
+
+    The fixture makes that first request itself (kept in ``first_events``), so the
+    tests using this engine do not depend on their order.
+    """
+    tmp = tmp_path_factory.mktemp("asr-tcp")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    engine = EngineProcess(asr_python, f"tcp://127.0.0.1:{port}", tiny_model, tmp / "engine.log", "--no-loop-guard",
+                           env={"SISYPHUS_ASR_FAULT": "oom-once"})
+    engine.wait_ready()
+    engine.first_events = asyncio.run(transcribe(engine.uri, s16_16k(speech["weather"])))
+    yield engine
+    engine.stop()
+
+
+# -- client helpers -------------------------------------------------------------------------
+async def describe(uri: str) -> Info:
+    client = AsyncClient.from_uri(uri)
+    await client.connect()
+    try:
+        await client.write_event(Describe().event())
+        event = await client.read_event()
+        assert event is not None and Info.is_type(event.type)
+        return Info.from_event(event)
+    finally:
+        await client.disconnect()
+
+
+def resample_for_test(audio: np.ndarray, src: int, dst: int) -> np.ndarray:
+    """Linear interpolation: enough to make test input at another rate (independent of the engine's)."""
+    n = int(round(audio.size * dst / src))
+    return np.interp(np.arange(n) * src / dst, np.arange(audio.size), audio).astype(np.float32)
+
+
+def encode(audio: np.ndarray, width: int, channels: int) -> bytes:
+    """Float audio to interleaved little-endian PCM of ``width`` bytes, the same signal on every channel."""
+    ints = np.clip(np.round(audio * 32767), -32768, 32767).astype(np.int64)
+    if width == 1:
+        data = (ints // 256 + 128).astype(np.uint8)
+    elif width == 2:
+        data = ints.astype("<i2")
+    elif width == 3:
+        data = np.frombuffer((ints << 8).astype("<i4").tobytes(), np.uint8).reshape(-1, 4)[:, :3]
+    else:
+        data = (ints << 16).astype("<i4")
+    frames = np.repeat(data.reshape(ints.size, -1), channels, axis=0).reshape(ints.size, channels, -1)
+    return frames.tobytes()
+
+
+async def send_audio(client: AsyncClient, pcm: bytes, rate: int, width: int, channels: int) -> None:
+    await client.write_event(Transcribe(language="en").event())
+    await client.write_event(AudioStart(rate=rate, width=width, channels=channels).event())
+    step = rate * width * channels // 10  # 100 ms chunks, like a microphone
+    for i in range(0, len(pcm), step):
+        await client.write_event(AudioChunk(rate=rate, width=width, channels=channels, audio=pcm[i:i + step]).event())
+    await client.write_event(AudioStop().event())
+
+
+async def transcribe(uri: str, pcm: bytes, rate: int = 16000, width: int = 2, channels: int = 1) -> list[Event]:
+    """One request; every event up to and including the transcript (or error)."""
+    client = AsyncClient.from_uri(uri)
+    await client.connect()
+    try:
+        await send_audio(client, pcm, rate, width, channels)
+        events: list[Event] = []
+        while not events or events[-1].type not in ("transcript", "error"):
+            event = await asyncio.wait_for(client.read_event(), REPLY_TIMEOUT)
+            assert event is not None, f"engine closed the connection after {[e.type for e in events]}"
+            events.append(event)
+        return events
+    finally:
+        await client.disconnect()
+
+
+def final_text(events: list[Event]) -> str:
+    assert events[-1].type == "transcript", f"expected a transcript, got {events[-1]}"
+    return Transcript.from_event(events[-1]).text
+
+
+def s16_16k(audio: np.ndarray) -> bytes:
+    return encode(resample_for_test(audio, ESPEAK_RATE, 16000), 2, 1)
+
+
+def with_pauses(speech: dict[str, np.ndarray], seconds: float) -> np.ndarray:
+    """Sentences separated by 0.6 s of silence, repeated to ``seconds`` of 22.05 kHz audio."""
+    pause = np.zeros(int(0.6 * ESPEAK_RATE), np.float32)
+    unit = np.concatenate([speech["lights"], pause, speech["weather"], pause])
+    return np.tile(unit, int(np.ceil(seconds * ESPEAK_RATE / unit.size)))[:int(seconds * ESPEAK_RATE)]
+
+
+# -- tests ----------------------------------------------------------------------------------
+async def test_describe_advertises_the_model_and_streaming(unix_engine, tiny_model) -> None:
+    info = await describe(unix_engine.uri)
+    program = info.asr[0]
+    assert program.supports_transcript_streaming
+    assert program.models[0].name == tiny_model.name
+    assert len(program.models[0].languages) == 17 and {"en", "zh", "de"} <= set(program.models[0].languages)
+
+
+async def test_utterances_in_a_row_stream_partials_then_a_final_transcript(unix_engine, speech) -> None:
+    calls = unix_engine.model_calls()
+    texts = []
+    for name in ("lights", "weather", "lights"):
+        events = await transcribe(unix_engine.uri, s16_16k(speech[name]))
+        types = [e.type for e in events]
+        assert types[0] == "transcript-start" and types[-2:] == ["transcript-stop", "transcript"], types
+        chunks = [TranscriptChunk.from_event(e).text for e in events[1:-2]]
+        assert len(chunks) >= 2 and set(types[1:-2]) == {"transcript-chunk"}
+        text = final_text(events)
+        assert text and "".join(chunks).strip().startswith(text)  # the final may cut a repetition loop
+        texts.append(text)
+    assert texts[0] == texts[2], "the same audio must give the same text: no state leaks between requests"
+    assert unix_engine.model_calls() == calls + 3
+
+
+@pytest.mark.parametrize("rate,width,channels", [(8000, 2, 1), (44100, 2, 2), (16000, 4, 1), (48000, 3, 2),
+                                                 (22050, 1, 1)])
+async def test_any_input_format_reaches_the_model_as_speech(unix_engine, speech, rate, width, channels) -> None:
+    # A wrong conversion gives noise, which the VAD would gate to an empty transcript.
+    audio = resample_for_test(speech["weather"], ESPEAK_RATE, rate)
+    text = final_text(await transcribe(unix_engine.uri, encode(audio, width, channels), rate, width, channels))
+    assert text
+
+
+async def test_32_bit_and_stereo_input_give_the_same_text_as_16_bit_mono(unix_engine, speech) -> None:
+    audio = resample_for_test(speech["lights"], ESPEAK_RATE, 16000)
+    mono16 = final_text(await transcribe(unix_engine.uri, encode(audio, 2, 1)))
+    assert final_text(await transcribe(unix_engine.uri, encode(audio, 4, 1), width=4)) == mono16
+    assert final_text(await transcribe(unix_engine.uri, encode(audio, 2, 2), channels=2)) == mono16
+
+
+async def test_silence_and_noise_give_an_empty_transcript_without_a_model_call(unix_engine) -> None:
+    calls = unix_engine.model_calls()
+    skips = unix_engine.text().count("answered without a model call")
+    silence = np.zeros(2 * 16000, np.float32)
+    noise = (0.05 * np.random.default_rng(1).standard_normal(2 * 16000)).astype(np.float32)
+    for audio in (silence, noise):
+        events = await transcribe(unix_engine.uri, encode(audio, 2, 1))
+        assert [e.type for e in events] == ["transcript"] and final_text(events) == ""
+    assert unix_engine.model_calls() == calls
+    assert unix_engine.text().count("answered without a model call") == skips + 2
+
+
+async def test_a_closed_connection_aborts_the_request_and_the_next_one_is_unaffected(tcp_engine, speech) -> None:
+    engine = tcp_engine
+    reference = final_text(await transcribe(engine.uri, s16_16k(speech["lights"])))
+    calls = engine.model_calls()
+    client = AsyncClient.from_uri(engine.uri)
+    await client.connect()
+    # 29 s of speech and no loop guard: ~300 tokens to decode, still running when we hang up.
+    await send_audio(client, encode(resample_for_test(with_pauses(speech, 29), ESPEAK_RATE, 16000), 2, 1),
+                     16000, 2, 1)
+    while (event := await asyncio.wait_for(client.read_event(), REPLY_TIMEOUT)).type != "transcript-chunk":
+        assert event.type == "transcript-start", event
+    await client.disconnect()
+    deadline = time.monotonic() + 60
+    while "cancelled, the client went away" not in engine.text() and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert "cancelled, the client went away" in engine.text()
+    assert engine.model_calls() == calls, "the aborted model call must not run to its end"
+    assert final_text(await transcribe(engine.uri, s16_16k(speech["lights"]))) == reference
+
+
+async def test_audio_over_30_s_is_transcribed_in_windows_and_joined(unix_engine, speech) -> None:
+    calls = unix_engine.model_calls()
+    events = await transcribe(unix_engine.uri, s16_16k(with_pauses(speech, 65)))
+    assert final_text(events)
+    windows = [float(s) for s in re.findall(r"model call \d+: ([\d.]+) s window", unix_engine.text())][calls:]
+    assert len(windows) == 3 and all(w <= 30.0 for w in windows), windows
+    assert sum(windows) == pytest.approx(65, abs=0.1)
+
+
+async def test_more_audio_than_the_limit_is_refused_as_bad_audio(unix_engine) -> None:
+    client = AsyncClient.from_uri(unix_engine.uri)
+    await client.connect()
+    try:
+        await send_audio(client, bytes(601 * 8000), 8000, 1, 1)  # 601 s of 8-bit audio
+        event = await asyncio.wait_for(client.read_event(), REPLY_TIMEOUT)
+        assert event is not None and Error.is_type(event.type)
+        error = Error.from_event(event)
+        assert error.code == "bad_audio" and "600 s" in error.text
+    finally:
+        await client.disconnect()
+    assert (await describe(unix_engine.uri)).asr
+
+
+async def test_tcp_cuda_oom_is_answered_and_the_engine_keeps_serving(tcp_engine, speech) -> None:
+    first = tcp_engine.first_events
+    assert [e.type for e in first] == ["error"] and Error.from_event(first[0]).code == "cuda_oom"
+    assert "out of memory" in tcp_engine.text()
+    pcm = s16_16k(speech["weather"])
+    text = final_text(await transcribe(tcp_engine.uri, pcm))
+    assert text and final_text(await transcribe(tcp_engine.uri, pcm)) == text
+
+
+def _fatal(stderr: str) -> dict:
+    lines = [line for line in stderr.splitlines() if line.startswith(FATAL_PREFIX)]
+    assert len(lines) == 1, stderr[-3000:]
+    return json.loads(lines[0][len(FATAL_PREFIX):])
+
+
+def test_a_missing_model_path_exits_78_naming_the_path(asr_python, tmp_path) -> None:
+    missing = tmp_path / "no-such-model"
+    done = subprocess.run([str(asr_python), "-m", "engines.asr", "--uri", f"unix://{tmp_path / 'a.sock'}",
+                           "--model", str(missing), "--device", "cpu"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == EXIT_CONFIG
+    fatal = _fatal(done.stderr)
+    assert fatal["code"] == "model_not_found" and str(missing) in fatal["text"]
+
+
+def test_a_repo_id_that_cannot_be_fetched_exits_78_saying_how_to_get_it(asr_python, tmp_path) -> None:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    done = subprocess.run([str(asr_python), "-m", "engines.asr", "--uri", f"unix://{tmp_path / 'a.sock'}",
+                           "--model", "zai-org/GLM-ASR-Nano-2512"], capture_output=True, text=True, timeout=120,
+                          env=env)
+    assert done.returncode == EXIT_CONFIG
+    fatal = _fatal(done.stderr)
+    assert fatal["code"] == "model_not_found"
+    assert "zai-org/GLM-ASR-Nano-2512" in fatal["text"] and "hf download" in fatal["text"]
