@@ -230,6 +230,18 @@ async def test_list_models(server: OpenAIServer) -> None:
     assert await make_client(server.url).list_models() == ["test-model"]
 
 
+async def test_server_answers_non_streaming_requests_and_unknown_paths(server: OpenAIServer) -> None:
+    import openai
+
+    server.enqueue(Script(reply="Whole reply."))
+    sdk = openai.AsyncOpenAI(base_url=server.url, api_key="k", max_retries=0)
+    completion = await sdk.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+    assert completion.choices[0].message.content == "Whole reply."
+    with pytest.raises(openai.NotFoundError, match="no route"):
+        await sdk.embeddings.create(model="m", input="x")
+    await sdk.close()
+
+
 def test_backoff_grows_caps_and_jitters() -> None:
     backoff = Backoff(initial_s=0.5, factor=2.0, max_s=4.0, jitter=0.2)
     assert [backoff.delay(n, 0.5) for n in range(5)] == [0.5, 1.0, 2.0, 4.0, 4.0]
