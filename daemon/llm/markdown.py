@@ -88,6 +88,7 @@ class SpeakableText:
         return ""
 
     def _line_start_step(self, final: bool) -> str | None:
+        """Each handler answers False ("not my kind of line"), None (undecided) or output."""
         raw = self._raw
         stripped = raw.lstrip(" \t\r")
         if len(stripped) < len(raw):  # indentation says nothing to a listener

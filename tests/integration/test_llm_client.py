@@ -14,6 +14,7 @@ from typing import AsyncIterator
 import pytest
 
 from daemon.llm.client import NO_KEY, Backoff, LlmClient, LlmError
+from daemon.llm.sentences import SentenceChunker
 from tests.support.openai_server import OpenAIServer, Script
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,6 +81,19 @@ async def test_think_blocks_in_content_are_not_yielded(server: OpenAIServer) -> 
     assert "".join(await collect(make_client(server.url))) == "\n\nIt is four."
     server.enqueue(Script(deltas=["<think>x</think>Kept"]))
     assert await collect(make_client(server.url, strip_think=False)) == ["<think>x</think>Kept"]
+
+
+async def test_first_chunk_is_ready_long_before_the_reply_ends(server: OpenAIServer) -> None:
+    reply = "The weather today is sunny, with a light breeze. It will rain tomorrow, sadly."
+    server.enqueue(Script(reply=reply, delta_delay_s=0.02))
+    chunker = SentenceChunker()
+    first_at: int | None = None
+    async for delta in make_client(server.url).stream(MESSAGES):
+        if chunker.feed(delta) and first_at is None:
+            first_at = server.requests[0].deltas_sent
+    chunker.flush()
+    # "The weather today is sunny, " is the 5th of 14 deltas (one more if this machine is slow)
+    assert first_at is not None and 5 <= first_at <= 6
 
 
 async def test_extra_params_reach_the_request_body(server: OpenAIServer) -> None:
