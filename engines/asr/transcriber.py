@@ -117,6 +117,7 @@ class Transcriber:
         self.tokenizer = processor.tokenizer
         self.eos = set(_as_list(model.generation_config.eos_token_id))
         self.loop_guard = True  # stop decoding on a repetition loop (--no-loop-guard turns it off)
+        self.forced_tokens: int | None = None  # benchmarks: decode exactly this many tokens per window
         self.inject_oom = False  # test knob: the next window raises a CUDA OOM
 
     @classmethod
@@ -149,6 +150,7 @@ class Transcriber:
 
     def _generate(self, audio: np.ndarray, emit: Emit | None, token: CancelToken,
                   max_new_tokens: int | None, forced_tokens: int | None) -> WindowResult:
+        forced_tokens = forced_tokens or self.forced_tokens
         if self.inject_oom:
             self.inject_oom = False
             raise torch.OutOfMemoryError("CUDA out of memory (injected by SISYPHUS_ASR_FAULT=oom-once)")
