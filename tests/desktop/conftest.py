@@ -45,6 +45,6 @@ def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which("espeak-ng") is None:
         pytest.fail("espeak-ng is missing: install tests/desktop/apt-packages.txt")
     path = tmp_path_factory.mktemp("speech") / "speech.wav"
-    subprocess.run(["espeak-ng", "-w", str(path), "Hold the key and speak; the assistant listens."],
+    subprocess.run(["espeak-ng", "-w", str(path), "Hold the key and speak."],
                    check=True, timeout=30)
     return path

@@ -34,7 +34,7 @@ chmod 700 "$WORK"
 PIDS=()
 
 cleanup() {
-  local i
+  local i pid
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do kill "${PIDS[i]}" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do  # wait at most ~2 s per process, then SIGKILL
     for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
@@ -114,8 +114,15 @@ start_pulse
 export NO_AT_BRIDGE=1 SISYPHUS_HARNESS=1
 echo "harness: DISPLAY=$DISPLAY PULSE_SERVER=$PULSE_SERVER" >&2
 
+# CMD runs in the background so that a TERM/INT to the harness (a CI timeout) reaches it too;
+# '<&0' keeps its stdin (a background job would otherwise read /dev/null); setsid gives it its
+# own process group, so the whole tree (dbus-run-session and CMD's children) gets the signal.
+setsid dbus-run-session -- "$@" <&0 &
+CMD_PID=$!
+trap 'kill -TERM -- "-$CMD_PID" 2>/dev/null || true' INT TERM
 set +e
-dbus-run-session -- "$@"
+wait "$CMD_PID"
 rc=$?
+while kill -0 "$CMD_PID" 2>/dev/null; do wait "$CMD_PID"; rc=$?; done  # wait again after a trap
 set -e
 exit $rc
