@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from daemon.events import EngineState, EngineStateChanged, ErrorEvent, State, StateChanged, VoicesChanged
+from daemon.events import AudioLevel, EngineState, EngineStateChanged, ErrorEvent, State, StateChanged, VoicesChanged
 from daemon.platform.tray import DummyTray, TrayPresenter, TrayView, create_tray, frame_for
 from daemon.platform.tray import pystray_backend
 from daemon.platform.tray.icons import Health
@@ -140,3 +140,17 @@ def test_health_of_frame_matches_view() -> None:
     view = TrayView(engines={"asr": "failed"})
     assert frame_for(view).icon.health is Health.FAILED
     assert find(frame_for(view).menu, "Sisyphus: Idle (engines failed)").kind.value == "label"
+
+
+def test_level_redraws_are_rate_limited(dummy: DummyTray) -> None:
+    now = [0.0]
+    presenter = TrayPresenter(dummy, clock=lambda: now[0])
+    presenter.on_event(StateChanged(State.LISTENING))
+    for i in range(10):  # 10 level events within 45 ms: one redraw
+        now[0] = i * 0.005
+        presenter.on_event(AudioLevel(i / 10))
+    assert [f.icon.level for f in dummy.frames] == [0, 0, 1]  # idle, listening, first level
+    assert presenter.view.level == 0.9, "the view still follows every event"
+    now[0] = 0.2
+    presenter.on_event(AudioLevel(0.6))
+    assert dummy.frames[-1].icon.level == 6

@@ -7,22 +7,28 @@ which forwards them to its UI thread. No decisions are taken here.
 from __future__ import annotations
 
 import threading
-from typing import Any, Sequence
+import time
+from typing import Any, Callable, Sequence
 
 from .base import ICON_SIZE, TrayBackend, frame_for
 from .view import TrayView, reduce
+
+LEVEL_INTERVAL_S = 1 / 15  # input-level redraws at most this often: trays re-read the whole icon
 
 
 class TrayPresenter:
     def __init__(self, backend: TrayBackend, view: TrayView | None = None, *,
                  theme_setting: str = "auto", inputs: Sequence[str] = (),
-                 outputs: Sequence[str] = (), icon_size: int = ICON_SIZE) -> None:
+                 outputs: Sequence[str] = (), icon_size: int = ICON_SIZE,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.backend = backend
         self._view = view or TrayView()
         self._theme = theme_setting
         self._devices = (tuple(inputs), tuple(outputs))
         self._size = icon_size
         self._lock = threading.Lock()  # events and device updates may come from two threads
+        self._clock = clock
+        self._level_shown_at = float("-inf")
         self._refresh()
 
     @property
@@ -36,6 +42,11 @@ class TrayPresenter:
             if new is self._view:
                 return
             self._view = new
+            if getattr(event, "kind", None) == "level":
+                now = self._clock()
+                if now - self._level_shown_at < LEVEL_INTERVAL_S:
+                    return  # the view keeps the level; the next frame shows it
+                self._level_shown_at = now
             self._refresh()
 
     def set_devices(self, inputs: Sequence[str], outputs: Sequence[str]) -> None:
