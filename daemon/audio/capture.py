@@ -22,13 +22,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import time
 from typing import Any, Callable
 
 import numpy as np
 
 from daemon.audio import devices
 from daemon.audio.convert import ASR_RATE, ToAsr, level
+from daemon.audio.watchdog import StallWatchdog
 
 _LOG = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class Capture:
                  stall_timeout: float = 2.0, sd: Any = None) -> None:
         self.device_name = device
         self._on_block, self._on_level, self._on_error = on_block, on_level, on_error
-        self.keep_open, self.block_seconds, self.stall_timeout = keep_open, block_seconds, stall_timeout
+        self.keep_open, self.block_seconds = keep_open, block_seconds
         self._preroll_samples = int(preroll * ASR_RATE)
         self._sd = sd
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -57,9 +57,7 @@ class Capture:
         self._ring: collections.deque[np.ndarray] = collections.deque()
         self._ring_len = 0
         self._active = False
-        self._failed = False
-        self._last_block = 0.0
-        self._watchdog: asyncio.TimerHandle | None = None
+        self._watchdog = StallWatchdog(stall_timeout, self._stalled)
         self.device: devices.Device | None = None  # what is open now
 
     @property
@@ -108,11 +106,10 @@ class Capture:
         sd = self._sd or devices.load_sounddevice()
         dev = devices.resolve(self.device_name, "input", sd)
         stream = await asyncio.to_thread(self._make_stream, sd, dev)
-        self._stream, self.device, self._failed = stream, dev, False
+        self._stream, self.device = stream, dev
         self._conv = ToAsr(dev.samplerate)
         self._clear_ring()
-        self._last_block = time.monotonic()
-        self._arm_watchdog()
+        self._watchdog.start(self._loop)
         _LOG.info("capture opened: %s at %d Hz", dev.label, dev.samplerate)
 
     def _make_stream(self, sd: Any, dev: devices.Device) -> Any:
@@ -134,17 +131,16 @@ class Capture:
 
     async def _close(self) -> None:
         stream, self._stream = self._stream, None
-        if self._watchdog:
-            self._watchdog.cancel()
-            self._watchdog = None
+        self._watchdog.stop()
         if stream is not None:
             await asyncio.to_thread(_close_quietly, stream)
 
     # -- PortAudio thread: copy and hand off, nothing else --
 
     def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        self._watchdog.kick()
         loop = self._loop
-        if loop is not None:
+        if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._deliver, indata.copy(), bool(status.input_overflow))
 
     def _finished_callback(self) -> None:
@@ -157,7 +153,6 @@ class Capture:
     def _deliver(self, block: np.ndarray, overflow: bool) -> None:
         if self._conv is None or self._stream is None:
             return  # a late block from a stream being closed
-        self._last_block = time.monotonic()
         if overflow:
             _LOG.debug("capture overflow: the loop fell behind and a block was lost")
         pcm = self._conv.process(block)
@@ -180,29 +175,18 @@ class Capture:
 
     def _finished(self, stream: Any) -> None:
         if stream is not None and stream is self._stream:  # we did not close it: abnormal
-            self._fail(f"the input stream on {self._label()} ended unexpectedly "
-                       "(device unplugged or sound server restarted)")
+            self._watchdog.stop()  # a dead stream: one report is enough
+            self._report(f"the input stream on {self._label()} ended unexpectedly "
+                         "(device unplugged or sound server restarted)")
 
-    def _arm_watchdog(self) -> None:
-        assert self._loop is not None
-        self._watchdog = self._loop.call_later(self.stall_timeout / 2, self._check_stall)
+    def _stalled(self, silent: float) -> None:
+        self._report(f"no audio from {self._label()} for {silent:.1f} s "
+                     "(device removed, suspended or muted by the system)")
 
-    def _check_stall(self) -> None:
-        if self._stream is None:
-            return
-        silent_for = time.monotonic() - self._last_block
-        if silent_for > self.stall_timeout:
-            self._fail(f"no audio from {self._label()} for {silent_for:.1f} s "
-                       "(device removed, suspended or muted by the system)")
-        self._arm_watchdog()
-
-    def _fail(self, text: str) -> None:
-        if self._failed:
-            return
-        self._failed = True
+    def _report(self, text: str) -> None:
         _LOG.warning("capture: %s", text)
         if self._on_error:
-            self._on_error(devices.AudioError(f"{text}; check the input device, then it is reopened"))
+            self._on_error(devices.AudioError(f"{text}; check the input device, then reopen it"))
 
     def _label(self) -> str:
         return self.device.label if self.device else repr(self.device_name)

@@ -26,6 +26,7 @@ import numpy as np
 
 from daemon.audio import devices
 from daemon.audio.convert import ToDevice
+from daemon.audio.watchdog import StallWatchdog
 
 _LOG = logging.getLogger(__name__)
 
@@ -44,7 +45,8 @@ class Playback:
     def __init__(self, device: str | None, on_start: Callable[[int], None] | None = None,
                  on_end: Callable[[int, bool], None] | None = None,
                  on_error: Callable[[Exception], None] | None = None, *,
-                 max_buffer: float = 5.0, block_seconds: float = 0.02, sd: Any = None) -> None:
+                 max_buffer: float = 5.0, block_seconds: float = 0.02, stall_timeout: float = 2.0,
+                 sd: Any = None) -> None:
         self.device_name = device
         self._on_start, self._on_end, self._on_error = on_start, on_end, on_error
         self.max_buffer, self.block_seconds = max_buffer, block_seconds
@@ -57,6 +59,7 @@ class Playback:
         self._convs: dict[tuple[int, int], ToDevice] = {}
         self._pending_end: dict[int, asyncio.TimerHandle] = {}
         self._space = asyncio.Event()
+        self._watchdog = StallWatchdog(stall_timeout, self._stalled)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stream: Any = None
         self.rate = 0
@@ -78,10 +81,12 @@ class Playback:
         dev = devices.resolve(self.device_name, "output", sd)
         self._stream = await asyncio.to_thread(self._make_stream, sd, dev)
         self.device, self.rate = dev, dev.samplerate
+        self._watchdog.start(self._loop)
         _LOG.info("playback opened: %s at %d Hz, %d ch", dev.label, self.rate, self.channels)
 
     async def stop(self) -> None:
         stream, self._stream = self._stream, None
+        self._watchdog.stop()
         if stream is not None:
             await asyncio.to_thread(_close_quietly, stream)
 
@@ -92,6 +97,8 @@ class Playback:
 
     async def put(self, generation: int, pcm: bytes, rate: int) -> bool:
         """Queue s16 mono PCM of a turn; waits while the buffer is full. False if stale."""
+        if not self.rate:
+            raise RuntimeError("Playback.put() before start(): open the output stream first")
         while self._queued >= self.max_buffer * self.rate and generation >= self._generation:
             self._space.clear()
             await self._space.wait()
@@ -192,6 +199,7 @@ class Playback:
                                  "choose another output device in the tray menu")
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        self._watchdog.kick()
         events: list[tuple[str, int, float]] = []
         with self._lock:
             filled = self._fill_locked(outdata, frames, events)
@@ -229,11 +237,19 @@ class Playback:
             loop.call_soon_threadsafe(self._stream_died, stream)
 
     def _stream_died(self, stream: Any) -> None:
-        if stream is self._stream and self._on_error:
-            label = self.device.label if self.device else repr(self.device_name)
+        if stream is self._stream:
+            self._watchdog.stop()  # a dead stream: one report is enough
+            self._report("ended unexpectedly (device unplugged or sound server restarted)")
+
+    def _stalled(self, silent: float) -> None:
+        self._report(f"stopped taking audio {silent:.1f} s ago (device removed or suspended)")
+
+    def _report(self, what: str) -> None:
+        label = self.device.label if self.device else repr(self.device_name)
+        _LOG.warning("playback: the output stream on %s %s", label, what)
+        if self._on_error:
             self._on_error(devices.AudioError(
-                f"the output stream on {label} ended unexpectedly (device unplugged or sound "
-                "server restarted); check the output device, then playback is reopened"))
+                f"the output stream on {label} {what}; check the output device, then reopen it"))
 
 
 def _output_delay(time_info: Any, stream: Any) -> float:

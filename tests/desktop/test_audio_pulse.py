@@ -185,3 +185,24 @@ async def test_flush_stops_the_speaker_promptly() -> None:
     loud = np.flatnonzero(np.abs(got) > 0.1 * 32768)
     heard = (loud[-1] - loud[0]) / 16000
     assert 0.4 < heard < 0.8  # 0.5 s played, plus at most ~0.3 s of device latency
+
+
+async def test_playback_reports_a_suspended_sink_and_reopens() -> None:
+    errors: list[Exception] = []
+    started = asyncio.Event()
+    out = Playback("default", on_start=lambda g: started.set(), on_error=errors.append, stall_timeout=0.6)
+    await out.start()
+    try:
+        subprocess.run(["pactl", "suspend-sink", "spk", "1"], check=True, timeout=10)
+        for _ in range(40):
+            if errors:
+                break
+            await asyncio.sleep(0.05)
+        assert errors and "stopped taking audio" in str(errors[0])
+        subprocess.run(["pactl", "suspend-sink", "spk", "0"], check=True, timeout=10)
+        await out.reopen()
+        await out.put(1, bytes(3200), 16000)
+        await asyncio.wait_for(started.wait(), 2)  # the device takes audio again
+    finally:
+        subprocess.run(["pactl", "suspend-sink", "spk", "0"], timeout=10)
+        await out.stop()

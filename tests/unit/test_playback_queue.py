@@ -171,3 +171,25 @@ def test_earcons_are_short_quiet_and_distinct() -> None:
     assert not np.array_equal(start, stop)
     with pytest.raises(ValueError, match="unknown earcon 'beep'"):
         earcon("beep")  # type: ignore[arg-type]
+
+
+async def test_stalled_device_is_reported_once_per_stall() -> None:
+    errors: list[Exception] = []
+    p = Playback("default", on_error=errors.append, stall_timeout=0.1, sd=FakeSd())
+    await p.start()
+    try:
+        await asyncio.sleep(0.3)  # the fake device never calls back: a stall
+        assert len(errors) == 1 and "stopped taking audio" in str(errors[0])
+        assert "'Fake Out (FakeAPI)'" not in str(errors[0]) and "Fake Out (FakeAPI)" in str(errors[0])
+        for _ in range(4):  # it recovers ...
+            p._stream.pull()
+            await asyncio.sleep(0.04)
+        await asyncio.sleep(0.3)  # ... and stalls again: news again
+        assert len(errors) == 2
+    finally:
+        await p.stop()
+
+
+async def test_put_before_start_says_so() -> None:
+    with pytest.raises(RuntimeError, match=r"before start\(\)"):
+        await Playback("default", sd=FakeSd()).put(1, b"\0\0", RATE)
