@@ -69,7 +69,11 @@ class Capture:
         return self._stream is not None
 
     async def start(self) -> None:
-        """Bind to the running loop; with ``keep_open`` also open the stream now."""
+        """Bind to the running loop; with ``keep_open`` also open the stream now.
+
+        Raises :class:`~daemon.audio.devices.AudioError` (or its ``DeviceNotFound``) with
+        the device name and what to do.
+        """
         self._loop = asyncio.get_running_loop()
         if self.keep_open:
             await self._open()
@@ -113,21 +117,10 @@ class Capture:
         _LOG.info("capture opened: %s at %d Hz", dev.label, dev.samplerate)
 
     def _make_stream(self, sd: Any, dev: devices.Device) -> Any:
-        opened = None
-        for channels in dict.fromkeys((1, min(2, dev.channels))):  # some hw devices refuse mono
-            try:
-                opened = sd.InputStream(
-                    device=dev.index, samplerate=dev.samplerate, channels=channels, dtype="float32",
-                    blocksize=int(dev.samplerate * self.block_seconds), latency="low",
-                    callback=self._callback, finished_callback=self._finished_callback)
-                break
-            except sd.PortAudioError as exc:
-                error = exc
-        if opened is None:
-            raise devices.AudioError(f"cannot open input device {dev.label}: {error}; "
-                                     "choose another input device in the tray menu") from error
-        opened.start()
-        return opened
+        stream, _channels = devices.open_stream(
+            sd, "input", dev, blocksize=int(dev.samplerate * self.block_seconds),
+            callback=self._callback, finished_callback=self._finished_callback)
+        return stream
 
     async def _close(self) -> None:
         stream, self._stream = self._stream, None

@@ -124,3 +124,29 @@ def _no_device_hint(kind: Kind) -> str:
         return (f"no sound server seems to run; start PulseAudio/PipeWire or plug in a {kind} device, "
                 "then choose it in the tray menu")
     return f"plug in or enable a {kind} device, then choose it in the tray menu"
+
+
+def open_stream(sd: Any, kind: Kind, dev: Device, **kwargs: Any) -> tuple[Any, int]:
+    """Open and start a float32 stream on ``dev`` at its default rate; returns (stream, channels).
+
+    Mono is asked for first; some ALSA hw devices accept only their native channel count,
+    so stereo is tried next. Blocking: call it from a worker thread.
+    """
+    factory = sd.InputStream if kind == "input" else sd.OutputStream
+    error: Exception | None = None
+    for channels in dict.fromkeys((1, max(1, min(2, dev.channels)))):
+        try:
+            stream = factory(device=dev.index, samplerate=dev.samplerate, channels=channels,
+                             dtype="float32", latency="low", **kwargs)
+        except sd.PortAudioError as exc:
+            error = exc
+            continue
+        try:
+            stream.start()
+        except sd.PortAudioError as exc:
+            stream.close()
+            error = exc
+            continue
+        return stream, channels
+    raise AudioError(f"cannot open {kind} device {dev.label}: {error}; "
+                     f"choose another {kind} device in the tray menu (or \"default\")")

@@ -75,7 +75,10 @@ class Playback:
         return self._queued / self.rate if self.rate else 0.0
 
     async def start(self) -> None:
-        """Open the output stream (kept open: the first reply plays without an open delay)."""
+        """Open the output stream (kept open: the first reply plays without an open delay).
+
+        Raises :class:`~daemon.audio.devices.AudioError` naming the device and what to do.
+        """
         self._loop = asyncio.get_running_loop()
         sd = self._sd or devices.load_sounddevice()
         dev = devices.resolve(self.device_name, "output", sd)
@@ -182,21 +185,10 @@ class Playback:
     # -- PortAudio thread --
 
     def _make_stream(self, sd: Any, dev: devices.Device) -> Any:
-        error: Exception | None = None
-        for channels in dict.fromkeys((1, min(2, dev.channels))):
-            try:
-                stream = sd.OutputStream(
-                    device=dev.index, samplerate=dev.samplerate, channels=channels, dtype="float32",
-                    blocksize=int(dev.samplerate * self.block_seconds), latency="low",
-                    callback=self._callback, finished_callback=self._finished_callback)
-            except sd.PortAudioError as exc:
-                error = exc
-                continue
-            self.channels = channels
-            stream.start()
-            return stream
-        raise devices.AudioError(f"cannot open output device {dev.label}: {error}; "
-                                 "choose another output device in the tray menu")
+        stream, self.channels = devices.open_stream(
+            sd, "output", dev, blocksize=int(dev.samplerate * self.block_seconds),
+            callback=self._callback, finished_callback=self._finished_callback)
+        return stream
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         self._watchdog.kick()

@@ -193,3 +193,35 @@ async def test_stalled_device_is_reported_once_per_stall() -> None:
 async def test_put_before_start_says_so() -> None:
     with pytest.raises(RuntimeError, match=r"before start\(\)"):
         await Playback("default", sd=FakeSd()).put(1, b"\0\0", RATE)
+
+
+class StereoOnlySd(FakeSd):
+    """A device that refuses mono, like some ALSA hw devices; ``refuse_all`` refuses everything."""
+
+    refuse_all = False
+
+    def OutputStream(self, **kwargs):  # noqa: N802
+        if kwargs["channels"] == 1 or self.refuse_all:
+            raise self.PortAudioError(f"Invalid number of channels [{kwargs['channels']}]")
+        return super().OutputStream(**kwargs)
+
+
+async def test_mono_refused_falls_back_to_stereo_frames() -> None:
+    sd = StereoOnlySd()
+    p = Playback("default", sd=sd)
+    await p.start()
+    try:
+        assert p.channels == 2
+        await p.put(1, _pcm(0.5, 320), RATE)
+        out = np.zeros((BLOCK, 2), np.float32)
+        sd.streams[0].callback(out, BLOCK, SimpleNamespace(outputBufferDacTime=0, currentTime=0), None)
+        assert out == pytest.approx(0.5, abs=1e-4)
+    finally:
+        await p.stop()
+
+
+async def test_unopenable_device_error_names_it() -> None:
+    sd = StereoOnlySd()
+    sd.refuse_all = True
+    with pytest.raises(RuntimeError, match=r"cannot open output device Fake Out \(FakeAPI\).*channels \[2\]"):
+        await Playback("Fake Out", sd=sd).start()
