@@ -14,6 +14,7 @@ import sys
 import time
 
 from engines.common import runner
+from engines.common.errors import CUDA_OOM, EngineError
 from engines.common.handler import Engine
 
 from .engine import DEFAULT_MAX_SECONDS, AsrEngine
@@ -42,16 +43,22 @@ def load(args: argparse.Namespace) -> Engine:
     from .vad import SileroVad, find_model
 
     vad = SileroVad(find_model(args.vad_model))
+    import torch
     import transformers
 
     from .transcriber import Transcriber, pick_device, pick_dtype
 
     device = pick_device(args.device)
     dtype = pick_dtype(args.dtype, device)
-    transcriber = Transcriber.load(path, device, dtype)
+    try:
+        transcriber = Transcriber.load(path, device, dtype)
+        loaded = time.perf_counter()
+        transcriber.warm_up()
+    except torch.OutOfMemoryError:
+        raise EngineError(f"not enough free memory on {device} to load and warm up {args.model} in {dtype} "
+                          "(GLM-ASR-Nano needs about 5 GB in bfloat16); close other GPU programs, or use "
+                          "--device cpu", CUDA_OOM) from None
     transcriber.loop_guard = not args.no_loop_guard
-    loaded = time.perf_counter()
-    transcriber.warm_up()
     _LOG.info("loaded %s on %s (%s) in %.1f s, warmed up in %.1f s; %s", path, device, str(dtype).split(".")[-1],
               loaded - started, time.perf_counter() - loaded, transcriber.memory_report())
     if os.environ.get("SISYPHUS_ASR_FAULT") == "oom-once":

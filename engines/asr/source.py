@@ -10,6 +10,7 @@ instead of restarting the engine in a loop.
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 from pathlib import Path
@@ -18,6 +19,7 @@ from engines.common.errors import ModelNotFound
 
 _LOG = logging.getLogger(__name__)
 DEFAULT_MODEL = "zai-org/GLM-ASR-Nano-2512"
+MODEL_TYPE = "glmasr"  # config.json of the transformers-format checkpoint
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -47,7 +49,21 @@ def check_dir(path: Path, spec: str) -> Path:
         raise ModelNotFound(
             f"{spec}: {path} is not a model directory (it has no config.json); pass the directory that holds "
             "config.json, model*.safetensors and the processor files")
+    model_type = _model_type(path / "config.json")
+    if model_type != MODEL_TYPE:
+        raise ModelNotFound(
+            f"{spec}: {path} holds a {model_type!r} model, not GLM-ASR (model_type {MODEL_TYPE!r}); pass a "
+            f"transformers-format GLM-ASR such as {DEFAULT_MODEL} (copies downloaded before 27 Dec 2025 use an "
+            "older format: download it again)")
     return path
+
+
+def _model_type(config: Path) -> str | None:
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelNotFound(f"{config} is not readable JSON ({exc}); download the model again") from None
+    return data.get("model_type") if isinstance(data, dict) else None
 
 
 def _fetch(repo_id: str, revision: str | None) -> Path:

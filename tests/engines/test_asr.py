@@ -26,7 +26,7 @@ from wyoming.asr import Transcribe, Transcript, TranscriptChunk
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncClient
 from wyoming.error import Error
-from wyoming.event import Event
+from wyoming.event import Event, async_read_event, async_write_event
 from wyoming.info import Describe, Info
 
 from engines.common.errors import EXIT_CONFIG, FATAL_PREFIX
@@ -318,6 +318,35 @@ async def test_tcp_cuda_oom_is_answered_and_the_engine_keeps_serving(tcp_engine,
     pcm = s16_16k(speech["weather"])
     text = final_text(await transcribe(tcp_engine.uri, pcm))
     assert text and final_text(await transcribe(tcp_engine.uri, pcm)) == text
+
+
+async def test_stdio_transport_keeps_the_protocol_clean(asr_python, tiny_model, speech, tmp_path) -> None:
+    # Over stdio, a library's stray print or progress bar on stdout would corrupt the stream.
+    with open(tmp_path / "engine.log", "wb") as log:
+        proc = await asyncio.create_subprocess_exec(
+            str(asr_python), "-m", "engines.asr", "--uri", "stdio://", "--model", str(tiny_model), "--device", "cpu",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log, cwd=REPO,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    try:
+        await async_write_event(Describe().event(), proc.stdin)
+        info = await asyncio.wait_for(async_read_event(proc.stdout), START_TIMEOUT)
+        assert info is not None and Info.is_type(info.type), (tmp_path / "engine.log").read_text()[-3000:]
+        pcm = s16_16k(speech["lights"])
+        for event in (Transcribe().event(), AudioStart(rate=16000, width=2, channels=1).event(),
+                      AudioChunk(rate=16000, width=2, channels=1, audio=pcm).event(), AudioStop().event()):
+            await async_write_event(event, proc.stdin)
+        types = []
+        while not types or types[-1] != "transcript":
+            event = await asyncio.wait_for(async_read_event(proc.stdout), REPLY_TIMEOUT)
+            assert event is not None, f"stdout ended after {types}"
+            types.append(event.type)
+        assert types[0] == "transcript-start" and types[-2] == "transcript-stop"
+        proc.stdin.close()
+        assert await asyncio.wait_for(proc.wait(), 60) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
 
 
 def _fatal(stderr: str) -> dict:

@@ -154,5 +154,8 @@ def test_missing_and_incomplete_model_dirs_are_explained(tmp_path) -> None:
         resolve(str(tmp_path / "nope"))
     with pytest.raises(ModelNotFound, match="no config.json"):
         check_dir(tmp_path, str(tmp_path))
-    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "config.json").write_text('{"model_type": "whisper"}')
+    with pytest.raises(ModelNotFound, match="'whisper' model, not GLM-ASR"):
+        resolve(str(tmp_path))
+    (tmp_path / "config.json").write_text('{"model_type": "glmasr"}')
     assert resolve(str(tmp_path)) == tmp_path
