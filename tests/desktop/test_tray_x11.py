@@ -29,7 +29,7 @@ from daemon.platform.tray.icons import BADGE_COLOURS, STATE_COLOURS, Health
 pytestmark = pytest.mark.desktop
 ROOT = Path(__file__).resolve().parents[2]
 OUT = Path(__file__).parent / "out"
-TOOLS = ("xdotool", "xwininfo")
+TOOLS = ("xdotool", "xprop")
 
 
 def _require(ok: bool, why: str) -> None:
@@ -127,15 +127,31 @@ def _panel() -> tuple[int, int, int, int]:
 
 def find_icon(timeout: float = 5.0) -> tuple[int, int, int, int]:
     """The docked icon's screen rectangle: a window of ours inside trayer's panel."""
+    return _find_icon_window(timeout)[1]
+
+
+def _find_icon_window(timeout: float = 5.0) -> tuple[str, tuple[int, int, int, int]]:
     px, py, pw, ph = _panel()
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         for window in _xdotool("search", "--onlyvisible", "--classname", "^sisyphus$").split():
             x, y, w, h = _geometry(window)
             if px <= x < px + pw and py <= y < py + ph and w >= 8 and h >= 8:
-                return x, y, w, h
+                return window, (x, y, w, h)
         time.sleep(0.1)
     raise AssertionError("no sisyphus icon docked in trayer's panel within 5 s")
+
+
+def wait_title(text: str, timeout: float = 4.0) -> str:
+    """Poll the icon window's WM_NAME (where both GTK backends put the title) for ``text``."""
+    end, name = time.monotonic() + timeout, ""
+    while time.monotonic() < end:
+        window, _ = _find_icon_window()
+        name = subprocess.run(["xprop", "-id", window, "WM_NAME"], capture_output=True, text=True).stdout
+        if text in name:
+            return name
+        time.sleep(0.1)
+    raise AssertionError(f"icon title never contained {text!r}; last WM_NAME: {name.strip()}")
 
 
 def screenshot(name: str) -> Image.Image:
@@ -172,6 +188,7 @@ def test_icon_docks_and_redraws_with_the_view(tray: TrayApp) -> None:
     for state in ("listening", "thinking", "speaking"):
         tray.send(kind="state", state=state)
         wait_icon(tray, state, STATE_COLOURS[state])
+        wait_title(f"Sisyphus: {state.capitalize()}")
     tray.send(kind="engine", name="tts", state="starting")
     wait_icon(tray, "badge_loading", BADGE_COLOURS[Health.LOADING], quadrant=True, minimum=0.1)
     tray.send(kind="engine", name="tts", state="failed", reason="CUDA out of memory")
