@@ -25,7 +25,8 @@ pytestmark = pytest.mark.desktop
 
 def _wav_to_16k(path: Path) -> np.ndarray:
     with wave.open(str(path)) as w:
-        pcm = convert_to_asr(w.readframes(w.getnframes()), w.getframerate(), w.getsampwidth(), w.getnchannels())
+        pcm = convert_to_asr(w.readframes(w.getnframes()), w.getframerate(),
+                             w.getsampwidth(), w.getnchannels())
     return np.frombuffer(pcm, "<i2").astype(np.float64)
 
 
@@ -34,7 +35,8 @@ def _best_xcorr(ref: np.ndarray, rec: np.ndarray) -> float:
     if rec.size < ref.size:
         return 0.0
     nfft = 1 << (ref.size + rec.size).bit_length()
-    c = np.fft.irfft(np.fft.rfft(rec, nfft) * np.conj(np.fft.rfft(ref, nfft)), nfft)[: rec.size - ref.size + 1]
+    c = np.fft.irfft(np.fft.rfft(rec, nfft) * np.conj(np.fft.rfft(ref, nfft)), nfft)
+    c = c[: rec.size - ref.size + 1]
     lag = int(np.argmax(c))
     seg = rec[lag: lag + ref.size]
     return float(np.dot(seg, ref) / (np.linalg.norm(seg) * np.linalg.norm(ref) + 1e-12))

@@ -139,7 +139,7 @@ def test_auto_without_display_falls_back_to_dummy_with_a_hint(caplog) -> None:
 
 
 def test_explicit_pynput_without_display_is_an_error() -> None:
-    with pytest.raises(HotkeyUnavailable, match="no display.*sisyphus ptt toggle"):
+    with pytest.raises(HotkeyUnavailable, match=r"no display.*sisyphus ptt toggle"):
         create_hotkey("pynput", "<f9>", env={}, platform="linux")
 
 

@@ -66,7 +66,7 @@ def test_any_block_split_gives_identical_output(splits: list[int], rates: tuple[
     x = np.random.default_rng(7).standard_normal(sum(splits) + 123).astype(np.float32)
     whole = _resample_all(x, src, dst)
     r, parts, i = Resampler(src, dst), [], 0
-    for k in splits + [x.size]:
+    for k in [*splits, x.size]:
         parts.append(r.process(x[i:i + k]))
         i += k
     parts.append(r.flush())
