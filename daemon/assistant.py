@@ -21,6 +21,7 @@ from typing import Any, AsyncIterator, Protocol
 from .errors import SisyphusError
 from .events import (ErrorEvent, EventBus, PlaybackEvent, ReplyDelta, SpeechChunk, State, StateChanged,
                      TranscriptEvent, TurnTimings)
+from .llm.history import Cut
 from .supervisor import clients
 from .turns import Action, TurnClock, on_press, on_release, on_stop
 
@@ -135,8 +136,8 @@ class Assistant:
                 return
             await self._respond(turn, text, reply)
         except asyncio.CancelledError:
-            if reply:
-                self.history.add_assistant("".join(reply), truncated=True)
+            if reply:  # barge-in or stop: keep what was said, marked as interrupted
+                self.history.add_assistant("".join(reply), truncated=True, now=time.monotonic())
             raise
         except Exception as exc:  # engine, LLM or audio failure; a bug must not take the daemon down either
             code, text = describe_error(exc)
@@ -169,7 +170,7 @@ class Assistant:
             await producer
             self.speaker.finish(turn)
             await self._played.wait()
-            self.history.add_assistant("".join(reply), truncated=False)
+            self.history.add_assistant("".join(reply), truncated=False, now=time.monotonic())
         finally:
             producer.cancel()
             with contextlib.suppress(BaseException):
@@ -214,17 +215,19 @@ class Assistant:
     def _fail(self, turn: int, code: str, text: str, reply: list[str]) -> None:
         _LOG.warning("turn %d failed (%s): %s", turn, code, text)
         if reply:
-            self.history.add_assistant("".join(reply), truncated=True)
+            cut = Cut.STREAM_CUT if code == "llm_stream_cut" else Cut.INTERRUPTED
+            self.history.add_assistant("".join(reply), truncated=True, now=time.monotonic(), cut=cut)
         self.bus.publish(ErrorEvent(code, text, turn=turn))
 
     def _finish(self, turn: int) -> None:
         self._clock.mark("end", time.monotonic())
-        self.last_timings = self._clock.timings()
-        if self.last_timings:
-            _LOG.info("turn %d timings (ms from key-up): %s", turn, self.last_timings)
-            self.bus.publish(TurnTimings(turn, self.last_timings))
         self._audio = None
         self._set(State.IDLE)
+        timings = self._clock.timings()
+        if timings:
+            self.last_timings = timings
+            _LOG.info("turn %d timings (ms from key-up): %s", turn, timings)
+            self.bus.publish(TurnTimings(turn, timings))
 
 
 async def _drain(queue: asyncio.Queue) -> AsyncIterator[Any]:
