@@ -186,14 +186,14 @@ class ToAsr:
 
 
 class ToDevice:
-    """s16 mono PCM at the voice's rate -> float32 ``(n, channels)`` at the device rate."""
+    """TTS PCM (s16 mono by default) at the voice's rate -> float32 ``(n, channels)`` at the device rate."""
 
     def __init__(self, src_rate: int, dst_rate: int, channels: int = 1) -> None:
         self.src_rate, self.channels = src_rate, channels
         self._rs = Resampler(src_rate, dst_rate)
 
-    def process(self, pcm: bytes) -> np.ndarray:
-        return self._spread(self._rs.process(pcm_to_float(pcm, 2, 1)[:, 0]))
+    def process(self, pcm: bytes, width: int = 2, src_channels: int = 1) -> np.ndarray:
+        return self._spread(self._rs.process(downmix(pcm_to_float(pcm, width, src_channels))))
 
     def flush(self) -> np.ndarray:
         return self._spread(self._rs.flush())

@@ -20,7 +20,7 @@ import collections
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
@@ -29,6 +29,13 @@ from daemon.audio.convert import ToDevice
 from daemon.audio.watchdog import StallWatchdog
 
 _LOG = logging.getLogger(__name__)
+
+
+class AudioLike(Protocol):
+    rate: int
+    width: int
+    channels: int
+    data: bytes
 
 
 @dataclass
@@ -98,8 +105,8 @@ class Playback:
         await self.stop()
         await self.start()
 
-    async def put(self, generation: int, pcm: bytes, rate: int) -> bool:
-        """Queue s16 mono PCM of a turn; waits while the buffer is full. False if stale."""
+    async def put(self, generation: int, pcm: bytes, rate: int, width: int = 2, channels: int = 1) -> bool:
+        """Queue PCM of a turn (s16 mono unless told); waits while the buffer is full. False if stale."""
         if not self.rate:
             raise RuntimeError("Playback.put() before start(): open the output stream first")
         while self._queued >= self.max_buffer * self.rate and generation >= self._generation:
@@ -110,8 +117,12 @@ class Playback:
         conv = self._convs.get((generation, rate))
         if conv is None:
             conv = self._convs[(generation, rate)] = ToDevice(rate, self.rate, self.channels)
-        self._enqueue(_Item(generation, conv.process(pcm)))
+        self._enqueue(_Item(generation, conv.process(pcm, width, channels)))
         return True
+
+    async def play(self, generation: int, audio: AudioLike) -> None:
+        """:meth:`put` for a Wyoming-style chunk (``.rate .width .channels .data``)."""
+        await self.put(generation, audio.data, audio.rate, audio.width, audio.channels)
 
     def end(self, generation: int) -> None:
         """No more audio for this turn: ``on_end`` fires once its last sample has played."""
@@ -120,6 +131,8 @@ class Playback:
         for key in [k for k in self._convs if k[0] == generation]:
             self._enqueue(_Item(generation, self._convs.pop(key).flush()))
         self._enqueue(_Item(generation, None))
+
+    finish = end  # the name the assistant's Speaker protocol uses
 
     def clip(self, pcm: bytes, rate: int) -> None:
         """Queue a short sound (earcon) behind the current turn's audio, without edges."""

@@ -225,3 +225,11 @@ async def test_unopenable_device_error_names_it() -> None:
     sd.refuse_all = True
     with pytest.raises(RuntimeError, match=r"cannot open output device Fake Out \(FakeAPI\).*channels \[2\]"):
         await Playback("Fake Out", sd=sd).start()
+
+
+async def test_play_takes_wyoming_style_chunks_of_any_format(player) -> None:
+    stereo_s32 = (np.full((160, 2), 0.5 * 2**31)).astype("<i4").tobytes()
+    await player.play(1, SimpleNamespace(rate=RATE, width=4, channels=2, data=stereo_s32))
+    player.finish(1)
+    out = player.stream.pull()
+    assert out[:160] == pytest.approx(0.5, abs=1e-4) and not out[160:].any()
