@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import wave
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -51,3 +51,8 @@ def earcon_wav(name: Name, rate: int = EARCON_RATE) -> bytes:
         w.setframerate(rate)
         w.writeframes(earcon(name, rate))
     return buf.getvalue()
+
+
+def play_earcon(playback: Any, name: Name) -> None:
+    """Queue earcon ``name`` on a started :class:`~daemon.audio.playback.Playback`."""
+    playback.clip(earcon(name), EARCON_RATE)

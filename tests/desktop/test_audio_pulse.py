@@ -18,6 +18,7 @@ import pytest
 from daemon.audio import devices
 from daemon.audio.capture import Capture
 from daemon.audio.convert import convert_to_asr, float_to_s16
+from daemon.audio.earcons import play_earcon
 from daemon.audio.playback import Playback
 
 pytestmark = pytest.mark.desktop
@@ -208,3 +209,25 @@ async def test_playback_reports_a_suspended_sink_and_reopens() -> None:
     finally:
         subprocess.run(["pactl", "suspend-sink", "spk", "0"], timeout=10)
         await out.stop()
+
+
+async def test_start_earcon_plays_its_two_rising_notes() -> None:
+    out = Playback("default")
+    await out.start()
+    rec = Recorder("spk.monitor")
+    try:
+        await asyncio.sleep(0.2)
+        play_earcon(out, "start")
+        await asyncio.sleep(0.6)
+    finally:
+        got = rec.stop()
+        await out.stop()
+    loud = np.flatnonzero(np.abs(got) > 0.05 * 32768)
+    assert loud.size, "the earcon never reached the speaker"
+    tone = got[loud[0]: loud[0] + int(0.12 * 16000)]
+    first, second = tone[: tone.size // 2], tone[tone.size // 2:]
+
+    def peak(x: np.ndarray) -> float:
+        return float(np.argmax(np.abs(np.fft.rfft(x * np.hanning(x.size)))) * 16000 / x.size)
+
+    assert peak(first) == pytest.approx(660, abs=30) and peak(second) == pytest.approx(990, abs=30)
