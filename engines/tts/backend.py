@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -23,25 +22,14 @@ import torch
 from engines.common.errors import UNKNOWN_VOICE, UNSUPPORTED, EngineError
 from engines.common.handler import CancelToken
 
+from .catalog import Choice, language_name
 from .store import Voice, VoiceStore
 from .streaming import FrameDecoder
 from .text import max_frames
 
 _LOG = logging.getLogger(__name__)
-ISO_LANGUAGES = {"zh": "chinese", "en": "english", "de": "german", "it": "italian", "pt": "portuguese",
-                 "es": "spanish", "ja": "japanese", "ko": "korean", "fr": "french", "ru": "russian"}
-NATIVE = {"vivian": "zh", "serena": "zh", "uncle_fu": "zh", "dylan": "zh", "eric": "zh",
-          "ryan": "en", "aiden": "en", "ono_anna": "ja", "sohee": "ko"}
 _WRAPPER_API = ("_tokenize_texts", "_build_assistant_text", "_build_ref_text", "_merge_generate_kwargs",
                 "_prompt_items_to_voice_clone_prompt", "create_voice_clone_prompt")
-
-
-@dataclass(frozen=True)
-class Choice:
-    """What a request speaks with: a preset speaker or a cloned voice."""
-
-    speaker: str | None = None
-    voice: Voice | None = None
 
 
 def check_api(wrapper: Any) -> None:
@@ -49,18 +37,6 @@ def check_api(wrapper: Any) -> None:
     missing = [name for name in _WRAPPER_API if not hasattr(wrapper, name)]
     if missing or not hasattr(wrapper.model, "talker"):
         raise RuntimeError(f"qwen-tts API changed (missing {missing}); engines/tts needs qwen-tts==0.1.1")
-
-
-def language_name(language: str | None, supported: set[str]) -> str:
-    """Wyoming languages are codes ("en", "en_US"); the model wants names ("english")."""
-    if not language:
-        return "auto"
-    lowered = language.lower()
-    name = ISO_LANGUAGES.get(lowered.replace("-", "_").split("_")[0], lowered)
-    if name not in supported:
-        _LOG.warning("language %r is not one the model knows; letting it detect the language", language)
-        return "auto"
-    return name
 
 
 class Synthesizer:
@@ -78,6 +54,11 @@ class Synthesizer:
     # -- what we offer -------------------------------------------------------------------
     def presets(self) -> list[str]:
         return list(self.custom.get_supported_speakers() or []) if self.custom else []
+
+    def free_memory(self) -> None:
+        """After a CUDA OOM: hand cached blocks back so the next request can fit."""
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     def languages(self) -> list[str]:
         wrapper = self.custom or self.base

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
@@ -21,10 +21,13 @@ from engines.common.errors import BAD_VOICE, EngineError
 from engines.common.handler import Connection, Engine, Handler
 
 from . import reference
-from .backend import NATIVE, ISO_LANGUAGES, Choice, Synthesizer
+from .catalog import ISO_LANGUAGES, NATIVE, Choice
 from .store import VoiceStore, check_name
 from .streaming import SAMPLE_RATE, split_pcm, to_pcm16
 from .text import split_sentences, take_sentences
+
+if TYPE_CHECKING:  # the backend imports torch; the handler is tested without it
+    from .backend import Synthesizer
 
 _LOG = logging.getLogger(__name__)
 CHUNK_SAMPLES = 960  # 40 ms per audio-chunk event
@@ -60,9 +63,7 @@ class TtsEngine(Engine):
         return TtsHandler(self, connection)
 
     def on_cuda_oom(self) -> None:
-        import torch
-
-        torch.cuda.empty_cache()
+        self.synth.free_memory()
 
 
 class TtsHandler(Handler):

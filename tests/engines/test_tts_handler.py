@@ -1,0 +1,112 @@
+"""The TTS protocol handler on a real unix socket with a fake synthesizer (no torch):
+request framing, streaming-input sentence order, the synthesize duplicate, CUDA OOM.
+
+The fake stands in for the model only; the server, the wire and the handler are real.
+"""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+from wyoming.client import AsyncClient
+from wyoming.event import Event
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
+
+from engines.common.errors import UNKNOWN_VOICE, EngineError
+from engines.common.server import EngineServer
+from engines.tts.catalog import Choice
+from engines.tts.engine import CHUNK_SAMPLES, TtsEngine
+from engines.tts.store import VoiceStore
+
+
+class OutOfMemoryError(RuntimeError):
+    """Named like torch's, which is how the server recognises it without importing torch."""
+
+
+class FakeSynth:
+    """Speaks 0.1 s of a constant per sentence; 'oom' in the text raises a CUDA OOM mid-sentence."""
+
+    base = None
+
+    def __init__(self) -> None:
+        self.spoken: list[str] = []
+        self.freed = 0
+
+    def presets(self) -> list[str]:
+        return ["ryan"]
+
+    def languages(self) -> list[str]:
+        return ["english"]
+
+    def choose(self, name: str | None) -> Choice:
+        if name not in (None, "ryan"):
+            raise EngineError(f"unknown voice {name!r}", UNKNOWN_VOICE)
+        return Choice(speaker="ryan")
+
+    def speak(self, emit, text, choice, language=None, *, token, cap=None) -> None:
+        self.spoken.append(text)
+        emit(np.full(1200, 0.5, dtype=np.float32))
+        if "oom" in text:
+            raise OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        emit(np.full(1200, 0.5, dtype=np.float32))
+
+    def free_memory(self) -> None:
+        self.freed += 1
+
+
+@pytest.fixture
+async def served(tmp_path):
+    synth = FakeSynth()
+    server = EngineServer(TtsEngine(synth, VoiceStore(tmp_path / "voices")))
+    sock = Path(tmp_path) / "tts.sock"
+    await server.start(f"unix://{sock}")
+    yield f"unix://{sock}", synth
+    await server.stop()
+
+
+async def exchange(uri: str, *events: Event, last: str) -> list[Event]:
+    async with AsyncClient.from_uri(uri) as client:
+        for event in events:
+            await client.write_event(event)
+        answers = [await asyncio.wait_for(client.read_event(), 10)]
+        while answers[-1].type not in (last, "error"):
+            answers.append(await asyncio.wait_for(client.read_event(), 10))
+        return answers
+
+
+async def test_plain_synthesize_is_one_audio_stream_of_small_chunks(served):
+    uri, synth = served
+    answers = await exchange(uri, Synthesize(text="One. Two.", voice=SynthesizeVoice(name="ryan")).event(),
+                             last="audio-stop")
+    types = [e.type for e in answers]
+    assert types[0] == "audio-start" and types[-1] == "audio-stop" and types.count("audio-start") == 1
+    chunks = [e.payload for e in answers if e.type == "audio-chunk"]
+    assert max(map(len, chunks)) == CHUNK_SAMPLES * 2 and sum(map(len, chunks)) == 2 * 2 * 2400
+    assert synth.spoken == ["One.", "Two."]
+
+
+async def test_streaming_input_ignores_the_compat_synthesize(served):
+    uri, synth = served
+    answers = await exchange(uri, SynthesizeStart().event(), SynthesizeChunk(text="Hel").event(),
+                             SynthesizeChunk(text="lo. World").event(), Synthesize(text="Hello. World").event(),
+                             SynthesizeStop().event(), last="synthesize-stopped")
+    assert synth.spoken == ["Hello.", "World"]
+    assert [e.type for e in answers].count("audio-stop") == 2
+
+
+async def test_cuda_oom_is_reported_and_the_engine_keeps_serving(served):
+    uri, synth = served
+    answers = await exchange(uri, Synthesize(text="Please oom now.").event(), last="audio-stop")
+    assert answers[-1].type == "error" and answers[-1].data["code"] == "cuda_oom"
+    assert synth.freed == 1
+    again = await exchange(uri, Synthesize(text="Fine.").event(), last="audio-stop")
+    assert again[-1].type == "audio-stop"
+
+
+async def test_unknown_voice_before_any_audio(served):
+    uri, _ = served
+    answers = await exchange(uri, Synthesize(text="Hi.", voice=SynthesizeVoice(name="zed")).event(),
+                             last="audio-stop")
+    assert [e.type for e in answers] == ["error"] and answers[0].data["code"] == "unknown_voice"
