@@ -9,7 +9,7 @@ output ends in the same unit repeated many times, after which the repeats are cu
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 BASE_TOKENS = 16
 TOKENS_PER_SECOND = 10.0

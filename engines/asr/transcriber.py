@@ -11,9 +11,9 @@ from __future__ import annotations
 import gc
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -121,7 +121,7 @@ class Transcriber:
         self.inject_oom = False  # test knob: the next window raises a CUDA OOM
 
     @classmethod
-    def load(cls, path: Path, device: torch.device, dtype: torch.dtype) -> "Transcriber":
+    def load(cls, path: Path, device: torch.device, dtype: torch.dtype) -> Transcriber:
         try:
             processor = AutoProcessor.from_pretrained(path)
             model = AutoModelForSeq2SeqLM.from_pretrained(path, dtype=dtype, attn_implementation="sdpa")

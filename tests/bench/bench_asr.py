@@ -187,10 +187,11 @@ def main() -> int:
     head["audio"] = "espeak-ng speech, Silero VAD on" if has_espeak else "noise, VAD off (no espeak-ng)"
     print(json.dumps(head), flush=True)
     rows = asyncio.run(bench(args, transcriber, vad))
-    print(f"\n{'audio':>6} {'tokens':>6} {'p50 ms':>8} {'p90 ms':>8} {'prefill ms':>10} {'ms/token':>8} {'peak GiB':>8}")
+    header = ("audio", "tokens", "p50 ms", "p90 ms", "prefill ms", "ms/token", "peak GiB")
+    print("\n" + " ".join(f"{h:>10}" for h in header))
+    keys = ("audio_s", "tokens", "latency_p50_ms", "latency_p90_ms", "prefill_ms", "ms_per_token", "peak_gpu_GiB")
     for row in rows:
-        print(f"{row['audio_s']:>6g} {row['tokens']:>6} {row['latency_p50_ms']:>8} {row['latency_p90_ms']:>8} "
-              f"{row['prefill_ms']:>10} {row['ms_per_token']:>8} {row.get('peak_gpu_GiB', '-'):>8}")
+        print(" ".join(f"{row.get(k, '-'):>10}" for k in keys))
     return 0
 
 

@@ -99,7 +99,7 @@ class EngineProcess:
             try:
                 asyncio.run(asyncio.wait_for(describe(self.uri), 5))
                 return
-            except (OSError, asyncio.TimeoutError):
+            except (TimeoutError, OSError):
                 time.sleep(0.3)
         pytest.fail(f"ASR engine not ready after {START_TIMEOUT} s:\n{self.text()[-3000:]}")
 
