@@ -45,10 +45,13 @@ class Capture:
                  on_level: Callable[[float], None] | None = None,
                  on_error: Callable[[Exception], None] | None = None, *,
                  keep_open: bool = True, preroll: float = 0.3, block_seconds: float = 0.02,
-                 stall_timeout: float = 2.0, sd: Any = None) -> None:
+                 latency: float = 0.1, stall_timeout: float = 2.0, sd: Any = None) -> None:
         self.device_name = device
         self._on_block, self._on_level, self._on_error = on_block, on_level, on_error
-        self.keep_open, self.block_seconds = keep_open, block_seconds
+        # latency: PortAudio's input buffer. 100 ms rides out a busy CPU without overruns
+        # (lost audio); it adds no delay that matters, since the ASR sees audio in blocks anyway.
+        self.keep_open, self.block_seconds, self.latency = keep_open, block_seconds, latency
+        self.overflows = 0  # blocks PortAudio reported lost (the loop or the CPU fell behind)
         self._preroll_samples = int(preroll * ASR_RATE)
         self._sd = sd
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -118,7 +121,7 @@ class Capture:
 
     def _make_stream(self, sd: Any, dev: devices.Device) -> Any:
         stream, _channels = devices.open_stream(
-            sd, "input", dev, blocksize=int(dev.samplerate * self.block_seconds),
+            sd, "input", dev, latency=self.latency, blocksize=int(dev.samplerate * self.block_seconds),
             callback=self._callback, finished_callback=self._finished_callback)
         return stream
 
@@ -147,7 +150,8 @@ class Capture:
         if self._conv is None or self._stream is None:
             return  # a late block from a stream being closed
         if overflow:
-            _LOG.debug("capture overflow: the loop fell behind and a block was lost")
+            self.overflows += 1
+            _LOG.debug("capture overflow: audio was lost (%d so far)", self.overflows)
         pcm = self._conv.process(block)
         if self._active:
             self._on_block(pcm.tobytes())

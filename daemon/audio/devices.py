@@ -126,7 +126,8 @@ def _no_device_hint(kind: Kind) -> str:
     return f"plug in or enable a {kind} device, then choose it in the tray menu"
 
 
-def open_stream(sd: Any, kind: Kind, dev: Device, **kwargs: Any) -> tuple[Any, int]:
+def open_stream(sd: Any, kind: Kind, dev: Device, latency: float | str = "low",
+                **kwargs: Any) -> tuple[Any, int]:
     """Open and start a float32 stream on ``dev`` at its default rate; returns (stream, channels).
 
     Mono is asked for first; some ALSA hw devices accept only their native channel count,
@@ -137,7 +138,7 @@ def open_stream(sd: Any, kind: Kind, dev: Device, **kwargs: Any) -> tuple[Any, i
     for channels in dict.fromkeys((1, max(1, min(2, dev.channels)))):
         try:
             stream = factory(device=dev.index, samplerate=dev.samplerate, channels=channels,
-                             dtype="float32", latency="low", **kwargs)
+                             dtype="float32", latency=latency, **kwargs)
         except sd.PortAudioError as exc:
             error = exc
             continue

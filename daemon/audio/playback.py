@@ -52,11 +52,13 @@ class Playback:
     def __init__(self, device: str | None, on_start: Callable[[int], None] | None = None,
                  on_end: Callable[[int, bool], None] | None = None,
                  on_error: Callable[[Exception], None] | None = None, *,
-                 max_buffer: float = 5.0, block_seconds: float = 0.02, stall_timeout: float = 2.0,
-                 sd: Any = None) -> None:
+                 max_buffer: float = 5.0, block_seconds: float = 0.02, latency: float = 0.1,
+                 stall_timeout: float = 2.0, sd: Any = None) -> None:
         self.device_name = device
         self._on_start, self._on_end, self._on_error = on_start, on_end, on_error
-        self.max_buffer, self.block_seconds = max_buffer, block_seconds
+        # latency: the device buffer. 100 ms survives a loaded CPU without underruns (gaps in
+        # the voice) and still bounds how long audio goes on after a barge-in flush.
+        self.max_buffer, self.block_seconds, self.latency = max_buffer, block_seconds, latency
         self._sd = sd
         self._lock = threading.Lock()  # guards _queue, _queued, _generation, _started
         self._queue: collections.deque[_Item] = collections.deque()
@@ -199,7 +201,7 @@ class Playback:
 
     def _make_stream(self, sd: Any, dev: devices.Device) -> Any:
         stream, self.channels = devices.open_stream(
-            sd, "output", dev, blocksize=int(dev.samplerate * self.block_seconds),
+            sd, "output", dev, latency=self.latency, blocksize=int(dev.samplerate * self.block_seconds),
             callback=self._callback, finished_callback=self._finished_callback)
         return stream
 
