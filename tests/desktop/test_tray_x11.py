@@ -119,10 +119,15 @@ def _geometry(window: str) -> tuple[int, int, int, int]:
     return int(info["X"]), int(info["Y"]), int(info["WIDTH"]), int(info["HEIGHT"])
 
 
-def _panel() -> tuple[int, int, int, int]:
-    windows = _xdotool("search", "--onlyvisible", "--classname", "^panel$").split()
-    assert windows, "trayer's panel window is not on screen: is the harness running trayer?"
-    return _geometry(windows[0])
+def _panel(timeout: float = 3.0) -> tuple[int, int, int, int]:
+    """trayer's panel; polled, since trayer briefly unmaps it to re-layout when an icon leaves."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        windows = _xdotool("search", "--onlyvisible", "--classname", "^panel$").split()
+        if windows:
+            return _geometry(windows[0])
+        time.sleep(0.1)
+    raise AssertionError("trayer's panel window is not on screen: is the harness running trayer?")
 
 
 def find_icon(timeout: float = 5.0) -> tuple[int, int, int, int]:
@@ -211,7 +216,8 @@ def test_menu_opens_and_items_call_actions(tray: TrayApp) -> None:
     assert tray.expect("action set_autostart") == "action set_autostart true"
     mx, my, mw, mh = _open_menu(tray, x + w // 2, y + h // 2)
     _xdotool("mousemove", str(mx + mw // 2), str(my + mh - 14))  # the last item: Quit
-    time.sleep(0.2)
+    time.sleep(0.3)
+    screenshot(f"tray_{tray.backend}_menu_quit.png")  # shows the hovered item if the click misses
     _xdotool("click", "1")
     assert tray.expect("action quit") == "action quit null"
     tray.expect("done")
@@ -219,14 +225,27 @@ def test_menu_opens_and_items_call_actions(tray: TrayApp) -> None:
 
 def _open_menu(tray: TrayApp, cx: int, cy: int) -> tuple[int, int, int, int]:
     """Click the icon (AppIndicator: left button; GtkStatusIcon: right) and find the popup."""
+    _wait_menus_closed()
     before = set(_xdotool("search", "--onlyvisible", "--name", "").split())
     button = "1" if tray.backend == "appindicator" else "3"
     _xdotool("mousemove", str(cx), str(cy), "click", button)
-    end = time.monotonic() + 4.0
+    end, last = time.monotonic() + 4.0, None
     while time.monotonic() < end:
         for window in set(_xdotool("search", "--onlyvisible", "--name", "").split()) - before:
             geometry = _geometry(window)
-            if geometry[3] > 100:  # the menu, not GTK's 1x1 helper windows
+            if geometry[3] > 100 and geometry == last:  # the menu (not a 1x1 helper), settled
+                time.sleep(0.5)  # GTK ignores a button release in the first moments of a popup
                 return geometry
+            last = geometry if geometry[3] > 100 else last
         time.sleep(0.1)
     raise AssertionError(f"{tray.backend}: no menu window appeared after a button {button} click")
+
+
+def _wait_menus_closed(timeout: float = 2.0) -> None:
+    """Wait until no popup from an earlier click is still mapped below the panel."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if not [w for w in _xdotool("search", "--onlyvisible", "--name", "").split() if _geometry(w)[3] > 100
+                and _geometry(w)[2] < 1000]:  # menus, not the root-sized windows
+            return
+        time.sleep(0.1)
