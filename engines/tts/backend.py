@@ -134,10 +134,19 @@ class Synthesizer:
                 data = torch.load(path, map_location=device, weights_only=True)
                 return VoiceClonePromptItem(**data)
         audio, rate = self.store.load_audio(voice)
-        item = self.base.create_voice_clone_prompt((audio, rate), ref_text=voice.text or None,
-                                                   x_vector_only_mode=not voice.text)[0]
-        _save_prompt(path, item)
+        item = self.make_prompt(audio, rate, voice.text)
+        self.save_prompt(voice, item)
         return item
+
+    def make_prompt(self, audio: np.ndarray, rate: int, text: str, *, token: CancelToken | None = None) -> Any:
+        """Clone prompt from reference audio: ICL with a transcript, speaker embedding (x-vector) without."""
+        if self.base is None:
+            raise EngineError("cloned voices need the Base model (start the engine with --base-model)", UNSUPPORTED)
+        return self.base.create_voice_clone_prompt((audio, rate), ref_text=text or None,
+                                                   x_vector_only_mode=not text)[0]
+
+    def save_prompt(self, voice: Voice, item: Any) -> None:
+        _save_prompt(voice.prompt_path(_prompt_key(self.base, voice.text)), item)
 
 
 @contextlib.contextmanager

@@ -136,11 +136,13 @@ class TtsHandler(Handler):
         rate, width, channels = (_int(data, key, default) for key, default in
                                  (("rate", 0), ("width", 2), ("channels", 1)))
         audio = reference.from_pcm(payload, rate, width, channels)
-        store = self.engine.store
-        voice = await asyncio.to_thread(store.add, name, audio, rate, str(data.get("text") or ""),
-                                        bool(data.get("replace")))
-        if self.engine.synth.base is not None:  # compute and cache the clone prompt now, not at first use
-            await self.run_model(_prepare, self.engine.synth, voice)
+        text, synth = str(data.get("text") or "").strip(), self.engine.synth
+        # The clone prompt is computed before anything is stored: a reference the model
+        # cannot use fails the add with the voices dir untouched.
+        prompt = await self.run_model(synth.make_prompt, audio, rate, text) if synth.base is not None else None
+        voice = await asyncio.to_thread(self.engine.store.add, name, audio, rate, text, bool(data.get("replace")))
+        if prompt is not None:
+            await asyncio.to_thread(synth.save_prompt, voice, prompt)
         await self.send(Event("x-voice-added", data=voice.describe()))
 
     async def _voice_list(self, data: dict, payload: bytes | None) -> None:
@@ -157,10 +159,6 @@ class TtsHandler(Handler):
         name = check_name(data.get("name"))
         voice = await asyncio.to_thread(self.engine.store.set_text, name, str(data.get("text") or ""))
         await self.send(Event("x-voice-updated", data=voice.describe()))
-
-
-def _prepare(synth: Synthesizer, voice: Any, *, token: Any) -> None:
-    synth.clone_prompt(voice)
 
 
 def _int(data: dict, key: str, default: int) -> int:
