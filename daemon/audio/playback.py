@@ -1,9 +1,10 @@
 """Speaker output: a sounddevice OutputStream fed from a bounded queue of turn-tagged chunks.
 
-Every chunk carries the generation of the turn that produced it. :meth:`Playback.flush`
-makes a generation current and drops everything older at once, including what the device
-callback has not yet written (barge-in); chunks of an older generation that arrive later
-are dropped on arrival. A newer generation arriving supersedes older queued audio too.
+Every chunk carries the generation of the turn that produced it. ``flush(g)`` drops the
+audio of turn ``g`` and every older turn at once, including what the device callback has
+not yet written (barge-in); their chunks that arrive later are dropped on arrival. The
+first chunk of a newer turn supersedes older queued audio too. Internally this is one
+number, the *floor*: the oldest generation still allowed to play.
 
 Threading: conversion (resampling to the device rate) runs on the asyncio loop; the
 PortAudio callback only copies queued samples into the device buffer under a short lock and
@@ -60,10 +61,10 @@ class Playback:
         # the voice) and still bounds how long audio goes on after a barge-in flush.
         self.max_buffer, self.block_seconds, self.latency = max_buffer, block_seconds, latency
         self._sd = sd
-        self._lock = threading.Lock()  # guards _queue, _queued, _generation, _started
+        self._lock = threading.Lock()  # guards _queue, _queued, _floor, _started
         self._queue: collections.deque[_Item] = collections.deque()
         self._queued = 0  # frames waiting, at the device rate
-        self._generation = 0
+        self._floor = 0  # oldest generation still allowed to play
         self._started: set[int] = set()
         self._convs: dict[tuple[int, int], ToDevice] = {}
         self._pending_end: dict[int, asyncio.TimerHandle] = {}
@@ -76,8 +77,9 @@ class Playback:
         self.device: devices.Device | None = None
 
     @property
-    def generation(self) -> int:
-        return self._generation
+    def floor(self) -> int:
+        """The oldest generation whose audio is still played (older ones are dropped)."""
+        return self._floor
 
     @property
     def queued_seconds(self) -> float:
@@ -111,7 +113,7 @@ class Playback:
         """Queue PCM of a turn (s16 mono unless told); waits while the buffer is full. False if stale."""
         if not self.rate:
             raise RuntimeError("Playback.put() before start(): open the output stream first")
-        while self._queued >= self.max_buffer * self.rate and generation >= self._generation:
+        while self._queued >= self.max_buffer * self.rate and generation >= self._floor:
             self._space.clear()
             await self._space.wait()
         if not self._admit(generation):
@@ -140,25 +142,28 @@ class Playback:
         """Queue a short sound (earcon) behind the current turn's audio, without edges."""
         frames = ToDevice(rate, self.rate, self.channels)
         audio = np.concatenate((frames.process(pcm), frames.flush()))
-        self._enqueue(_Item(self._generation, audio, notify=False))
+        self._enqueue(_Item(self._floor, audio, notify=False))
 
     def flush(self, generation: int) -> None:
-        """Make ``generation`` current and drop all older audio now (barge-in)."""
+        """Drop the audio of turn ``generation`` and all older turns now (barge-in)."""
+        self._raise_floor(generation + 1)
+
+    def _raise_floor(self, floor: int) -> None:
         with self._lock:
-            self._generation = max(self._generation, generation)
+            self._floor = max(self._floor, floor)
             self._drop_stale_locked()
-        self._convs = {k: v for k, v in self._convs.items() if k[0] >= self._generation}
+        self._convs = {k: v for k, v in self._convs.items() if k[0] >= self._floor}
         self._space.set()
-        for gen in [g for g in self._started_or_pending() if g < self._generation]:
+        for gen in [g for g in self._started_or_pending() if g < self._floor]:
             self._finish(gen, interrupted=True)
 
     # -- loop side helpers --
 
     def _admit(self, generation: int) -> bool:
-        if generation < self._generation:
+        if generation < self._floor:
             return False
-        if generation > self._generation:
-            self.flush(generation)  # a newer turn supersedes whatever is still queued
+        if generation > self._floor:
+            self._raise_floor(generation)  # a newer turn supersedes whatever is still queued
         return True
 
     def _enqueue(self, item: _Item) -> None:
@@ -167,7 +172,7 @@ class Playback:
             self._queued += 0 if item.frames is None else len(item.frames)
 
     def _drop_stale_locked(self) -> None:
-        keep = [i for i in self._queue if i.generation >= self._generation]
+        keep = [i for i in self._queue if i.generation >= self._floor]
         self._queue = collections.deque(keep)
         self._queued = sum(len(i.frames) - i.pos for i in keep if i.frames is not None)
 
@@ -189,7 +194,7 @@ class Playback:
         """Loop side of the callback's notifications."""
         self._space.set()
         for kind, gen, delay in events:
-            if gen < self._generation:
+            if gen < self._floor:
                 continue  # flushed meanwhile: flush() already reported the end
             if kind == "start" and self._on_start:
                 self._on_start(gen)

@@ -179,7 +179,7 @@ async def test_flush_stops_the_speaker_promptly() -> None:
         put = asyncio.create_task(out.put(1, tone, 16000))
         await asyncio.wait_for(started.wait(), 5)
         await asyncio.sleep(0.5)
-        out.flush(2)  # barge-in after 0.5 s of a 3 s reply
+        out.flush(1)  # barge-in after 0.5 s of a 3 s reply
         await put
         await asyncio.sleep(0.8)
     finally:

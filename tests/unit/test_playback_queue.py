@@ -104,7 +104,7 @@ async def test_flush_drops_queued_audio_at_once(player) -> None:
     await player.put(1, _pcm(0.5, 1000), RATE)
     player.stream.pull()
     await _settle()
-    player.flush(2)
+    player.flush(1)  # barge-in: turn 1 is cancelled
     assert not player.stream.pull().any()  # the very next device block is silence
     assert player.queued_seconds == 0
     assert player.edges == [("start", 1), ("end", 1, True)]
@@ -113,10 +113,12 @@ async def test_flush_drops_queued_audio_at_once(player) -> None:
 async def test_stale_chunks_are_dropped(player) -> None:
     player.flush(3)
     assert not await player.put(2, _pcm(0.5, 100), RATE)
-    player.end(2)
+    assert not await player.put(3, _pcm(0.5, 100), RATE)  # the flushed turn's late chunk
+    player.end(3)
     assert not player.stream.pull().any()
     await _settle()
     assert player.edges == []
+    assert await player.put(4, _pcm(0.5, 100), RATE)  # the next turn plays
 
 
 async def test_newer_generation_supersedes_older_queue(player) -> None:
@@ -142,7 +144,7 @@ async def test_flush_releases_a_blocked_stale_put(player) -> None:
     await player.put(1, _pcm(0.1, 1600), RATE)
     waiter = asyncio.create_task(player.put(1, _pcm(0.2, 10), RATE))
     await _settle()
-    player.flush(2)
+    player.flush(1)
     assert await asyncio.wait_for(waiter, 1) is False
 
 
