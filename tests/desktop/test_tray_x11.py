@@ -16,6 +16,7 @@ import queue
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -159,10 +160,23 @@ def wait_title(text: str, timeout: float = 4.0) -> str:
     raise AssertionError(f"icon title never contained {text!r}; last WM_NAME: {name.strip()}")
 
 
-def screenshot(name: str) -> Image.Image:
-    path = OUT / name
-    subprocess.run([_IMPORT, "-window", "root", str(path)], check=True, timeout=10)
-    return Image.open(path).convert("RGB")
+def screenshot(name: str | None = None) -> Image.Image:
+    """The whole screen; kept under out/``name`` when named (written atomically, since a
+    second pytest in the same checkout may be reading the artifacts)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "screen.png"
+        subprocess.run([_IMPORT, "-window", "root", str(path)], check=True, timeout=10)
+        image = Image.open(path).convert("RGB")
+        if name:
+            image.save(path)
+            os.replace(path, OUT / name)
+    return image
+
+
+def _save(image: Image.Image, name: str) -> None:
+    tmp = OUT / f".{name}.{os.getpid()}.png"
+    image.save(tmp)
+    os.replace(tmp, OUT / name)
 
 
 def share(image: Image.Image, colour: tuple[int, int, int], tolerance: int = 45) -> float:
@@ -177,11 +191,11 @@ def wait_icon(app: TrayApp, name: str, colour: tuple[int, int, int], quadrant: b
     end, got = time.monotonic() + 4.0, 0.0
     while time.monotonic() < end:
         x, y, w, h = find_icon()
-        crop = screenshot("screen.png").crop((x, y, x + w, y + h))
+        crop = screenshot().crop((x, y, x + w, y + h))
         part = crop.crop((w // 2, h // 2, w, h)) if quadrant else crop
         got = share(part, colour)
         if got >= minimum:
-            crop.resize((w * 4, h * 4), Image.NEAREST).save(OUT / f"tray_{app.backend}_{name}.png")
+            _save(crop.resize((w * 4, h * 4), Image.NEAREST), f"tray_{app.backend}_{name}.png")
             return crop
         time.sleep(0.2)
     raise AssertionError(f"{app.backend}: icon never showed {name} colour {colour} (best share {got:.2f})")
@@ -207,8 +221,8 @@ def test_menu_opens_and_items_call_actions(tray: TrayApp) -> None:
     menu = _open_menu(tray, x + w // 2, y + h // 2)
     mx, my, mw, mh = menu
     time.sleep(0.3)  # let GTK finish drawing before the artifact screenshot
-    screenshot(f"tray_{tray.backend}_menu.png").crop((min(x, mx) - 8, 0, max(x + w, mx + mw) + 8, my + mh + 8)) \
-        .save(OUT / f"tray_{tray.backend}_menu_crop.png")
+    shot = screenshot(f"tray_{tray.backend}_menu.png")
+    _save(shot.crop((min(x, mx) - 8, 0, max(x + w, mx + mw) + 8, my + mh + 8)), f"tray_{tray.backend}_menu_crop.png")
     # Keyboard: Up from nothing selects the last item; five up is "Start at login".
     for _ in range(5):
         _xdotool("key", "Up")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -154,3 +156,13 @@ def test_level_redraws_are_rate_limited(dummy: DummyTray) -> None:
     now[0] = 0.2
     presenter.on_event(AudioLevel(0.6))
     assert dummy.frames[-1].icon.level == 6
+
+
+def test_importing_the_tray_loads_no_toolkit() -> None:
+    """Without a display, ``import pystray`` fails (its xorg backend connects at import)."""
+    code = ("import sys, daemon.platform.tray, daemon.platform.tray.pystray_backend, daemon.platform.autostart;"
+            "bad = [m for m in ('pystray', 'gi', 'Xlib', 'winreg', 'torch') if m in sys.modules];"
+            "assert not bad, bad")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr

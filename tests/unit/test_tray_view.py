@@ -103,7 +103,8 @@ class Unknown:
 def test_unknown_and_malformed_events_leave_the_view_unchanged() -> None:
     view = run(StateChanged(State.LISTENING))
     for event in (Unknown(), object(), SimpleNamespace(kind="level"), SimpleNamespace(kind="state"),
-                  SimpleNamespace(kind="engine", name="tts")):
+                  SimpleNamespace(kind="engine", name="tts"), SimpleNamespace(kind="level", level="loud"),
+                  SimpleNamespace(kind="reply", text="x", turn=None)):
         assert reduce(view, event) is view
 
 

@@ -113,6 +113,7 @@ class PystrayTray(TrayBackend):
         self._app_name = app_name
         self._dispatch = self._make_dispatcher()
         self.has_menu = self.name != "xorg"
+        self._stopping = False
 
     def run(self, on_ready: Callable[[], None] | None = None) -> None:
         """Run pystray's loop on this (main) thread until ``stop``."""
@@ -124,8 +125,13 @@ class PystrayTray(TrayBackend):
 
         def setup(icon: Any) -> None:
             icon.visible = True
+            latest = self.shown  # frames shown while the icon was being created were dropped
+            if latest is not None and latest != frame:
+                self._apply(latest, frame)
             if on_ready:
                 on_ready()
+            if self._stopping:  # stop() came before the icon existed
+                self._dispatch(icon.stop)
 
         try:
             self._icon.run(setup=setup)
@@ -133,6 +139,7 @@ class PystrayTray(TrayBackend):
             _LOG.info("tray loop ended with %r (harmless at exit without a notification daemon)", exc)
 
     def stop(self) -> None:
+        self._stopping = True
         if self._icon is not None:
             self._dispatch(self._icon.stop)
 

@@ -89,7 +89,7 @@ def reduce(view: TrayView, event: Any) -> TrayView:
         return view
     try:
         return handler(view, event)
-    except AttributeError:  # an event of a known kind without the fields we read
+    except (AttributeError, TypeError, ValueError):  # a known kind with missing or odd fields
         return view
 
 
