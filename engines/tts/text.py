@@ -32,6 +32,8 @@ def take_sentences(buffer: str) -> tuple[list[str], str]:
     sentences: list[str] = []
     start = 0
     for match in _SENTENCE_END.finditer(buffer):
+        if match.end() == len(buffer) and _may_continue(match.group()):
+            break  # "1." may become "1.5": wait for the next character
         piece = buffer[start:match.end()].strip()
         if piece:
             sentences.extend(_cut_long(piece))
@@ -41,6 +43,11 @@ def take_sentences(buffer: str) -> tuple[list[str], str]:
         head, rest = _cut_once(rest)
         sentences.append(head)
     return sentences, rest
+
+
+def _may_continue(terminator: str) -> bool:
+    """A full stop at the very end of streamed text may be a decimal point or an abbreviation."""
+    return terminator.rstrip("\"'”’)]」』").endswith(".")
 
 
 def _cut_long(sentence: str) -> list[str]:

@@ -40,6 +40,12 @@ def test_streamed_text_yields_sentences_only_when_complete():
     assert done == ["How are you?"] and rest == ""
 
 
+def test_a_full_stop_at_the_end_of_streamed_text_waits_for_what_follows():
+    assert take_sentences("Version 1.") == ([], "Version 1.")
+    assert take_sentences("Version 1.5 is out. Next") == (["Version 1.5 is out."], " Next")
+    assert split_sentences("Version 1.") == ["Version 1."]  # at synthesize-stop nothing follows
+
+
 @given(st.text(alphabet=st.sampled_from("ab .,?!\n你好。"), max_size=2000))
 def test_no_piece_overflows_the_model(text):
     pieces = split_sentences(text)
