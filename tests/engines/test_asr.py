@@ -29,6 +29,7 @@ from wyoming.error import Error
 from wyoming.event import Event, async_read_event, async_write_event
 from wyoming.info import Describe, Info
 
+from engines.asr.guards import token_budget
 from engines.common.errors import EXIT_CONFIG, FATAL_PREFIX
 from tests.support.venvs import REPO, engine_python
 
@@ -238,6 +239,9 @@ async def test_utterances_in_a_row_stream_partials_then_a_final_transcript(unix_
         texts.append(text)
     assert texts[0] == texts[2], "the same audio must give the same text: no state leaks between requests"
     assert unix_engine.model_calls() == calls + 3
+    # Random weights never say EOS here: decoding stops at the budget set by the audio length.
+    for seconds, tokens in re.findall(r"model call \d+: ([\d.]+) s window -> (\d+) tokens", unix_engine.text()):
+        assert int(tokens) <= token_budget(float(seconds))
 
 
 @pytest.mark.parametrize("rate,width,channels", [(8000, 2, 1), (44100, 2, 2), (16000, 4, 1), (48000, 3, 2),
