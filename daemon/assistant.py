@@ -149,10 +149,9 @@ class Assistant:
                 self._finish(turn)
 
     async def _transcribe(self, turn: int, audio: asyncio.Queue) -> str | None:
-        uri = await self.supervisor.ready("asr", self.options.ready_timeout_s)
-        blocks = _drain(audio)
-        text = await clients.transcribe("asr", uri, blocks, language=self.options.language,
-                                        on_partial=lambda t: self.bus.publish(TranscriptEvent(t, False, turn)))
+        async with self.supervisor["asr"].use(self.options.ready_timeout_s) as uri:
+            text = await clients.transcribe("asr", uri, _drain(audio), language=self.options.language,
+                                            on_partial=lambda t: self.bus.publish(TranscriptEvent(t, False, turn)))
         self._clock.mark("transcript", time.monotonic())
         held_ms = (self._clock.marks.get("key_up", time.monotonic()) - self._pressed_at) * 1000
         if held_ms < self.options.min_press_ms or not text.strip():
@@ -199,18 +198,19 @@ class Assistant:
         first = await chunks.get()
         if first is _END:
             return
-        uri = await self.supervisor.ready("tts", self.options.ready_timeout_s)
-        info = self.supervisor["tts"].info
-        streaming = bool(info and info.tts and info.tts[0].supports_synthesize_streaming)
+        engine = self.supervisor["tts"]
 
         async def texts() -> AsyncIterator[str]:
             yield first
             async for chunk in _drain(chunks):
                 yield chunk
 
-        async for audio in clients.synthesize("tts", uri, texts(), voice=self.options.voice or None,
-                                              streaming=streaming):
-            await self.speaker.play(turn, audio)
+        async with engine.use(self.options.ready_timeout_s) as uri:
+            info = engine.info
+            streaming = bool(info and info.tts and info.tts[0].supports_synthesize_streaming)
+            async for audio in clients.synthesize("tts", uri, texts(), voice=self.options.voice or None,
+                                                  streaming=streaming):
+                await self.speaker.play(turn, audio)
 
     def _fail(self, turn: int, code: str, text: str, reply: list[str]) -> None:
         _LOG.warning("turn %d failed (%s): %s", turn, code, text)

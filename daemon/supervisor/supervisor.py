@@ -54,6 +54,7 @@ class EngineSupervisor:
         self._changed = asyncio.Condition()
         self._want_running = True
         self._task: asyncio.Task | None = None
+        self.busy = 0  # requests in flight: a busy engine may answer probes late
 
     @property
     def state(self) -> S:
@@ -103,6 +104,17 @@ class EngineSupervisor:
         await self._stop_process()
         if self.state != S.STOPPED:
             await self._set(S.STOPPED)
+
+    @contextlib.asynccontextmanager
+    async def use(self, timeout: float):
+        """``async with engine.use(t) as uri``: wait until READY, and count as busy meanwhile."""
+        uri = await self.ready(timeout)
+        self.busy += 1
+        try:
+            yield uri
+        finally:
+            self.busy -= 1
+            self.last_used = time.monotonic()
 
     async def ready(self, timeout: float) -> str:
         """Wait until READY and return the URI; fail fast when FAILED, reload when UNLOADED."""
@@ -205,6 +217,8 @@ class EngineSupervisor:
                 if self.state == S.UNHEALTHY:
                     await self._set(S.READY)
             except EngineUnavailable as exc:
+                if self.busy:  # e.g. wyoming-piper blocks its loop while it synthesizes
+                    continue
                 misses += 1
                 if misses >= 2:
                     return f"health probe failed: {exc.text}"

@@ -1,0 +1,1 @@
+"""CPU engines: requirement files for the upstream Wyoming servers (no code of ours runs there)."""
