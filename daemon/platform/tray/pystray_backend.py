@@ -120,7 +120,7 @@ class PystrayTray(TrayBackend):
         frame = self.shown
         if frame is None:
             raise RuntimeError("call show(frame) before run(): the tray needs an icon to show")
-        self._icon = self._pystray.Icon(self._app_name, render(frame.icon), frame.title,
+        self._icon = self._pystray.Icon(self._app_name, render(frame.icon), self._title(frame),
                                         menu=self._to_menu(frame.menu))
 
         def setup(icon: Any) -> None:
@@ -151,9 +151,15 @@ class PystrayTray(TrayBackend):
         if previous is None or frame.icon != previous.icon:
             self._icon.icon = render(frame.icon)
         if previous is None or frame.title != previous.title:
-            self._icon.title = frame.title
+            self._icon.title = self._title(frame)
         if self.has_menu and (previous is None or frame.menu != previous.menu):
             self._icon.menu = self._to_menu(frame.menu)
+
+    def _title(self, frame: Frame) -> str:
+        if self.name != "xorg":
+            return frame.title
+        # python-xlib writes WM_NAME as latin-1 and raises on anything else ("…", "—")
+        return frame.title.replace("…", "...").replace("—", "-").encode("latin-1", "replace").decode("latin-1")
 
     def notify(self, title: str, text: str) -> None:
         _LOG.warning("%s: %s", title, text)
