@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from daemon.platform.tray.icons import BADGE_COLOURS, STATE_COLOURS, Health
+from daemon.platform.tray.icons import BADGE_COLOURS, LEVEL_COLOUR, STATE_COLOURS, Health
 
 pytestmark = pytest.mark.desktop
 ROOT = Path(__file__).resolve().parents[2]
@@ -208,6 +208,9 @@ def test_icon_docks_and_redraws_with_the_view(tray: TrayApp) -> None:
         tray.send(kind="state", state=state)
         wait_icon(tray, state, STATE_COLOURS[state])
         wait_title(f"Sisyphus: {state.capitalize()}")
+        if state == "listening":
+            tray.send(kind="level", level=1.0)
+            wait_icon(tray, "level", LEVEL_COLOUR, minimum=0.04)
     tray.send(kind="engine", name="tts", state="starting")
     wait_icon(tray, "badge_loading", BADGE_COLOURS[Health.LOADING], quadrant=True, minimum=0.1)
     tray.send(kind="engine", name="tts", state="failed", reason="CUDA out of memory")
