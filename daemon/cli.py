@@ -35,7 +35,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     config = sub.add_parser("config", help="the settings file")
     config.add_argument("action", choices=["path", "check", "init"])
+    for name, help_text in DELEGATED.items():
+        verb = sub.add_parser(name, help=help_text, add_help=False)
+        verb.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
+
+
+# Verbs whose argument parsing lives in their own module: ``main(argv, config_path) -> int``.
+DELEGATED = {
+    "setup": "create or repair the engine venvs (installer.setup)",
+    "models": "download or list the speech models (installer.models)",
+    "doctor": "check everything and explain what to fix (daemon.doctor)",
+    "autostart": "start at login: enable, disable, status (daemon.platform.autostart)",
+}
+DELEGATE_MODULES = {"setup": "installer.setup", "models": "installer.models", "doctor": "daemon.doctor",
+                    "autostart": "daemon.platform.autostart.cli"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
     if args.command == "config":
         return _config(args)
+    if args.command in DELEGATED:
+        import importlib
+
+        module = importlib.import_module(DELEGATE_MODULES[args.command])
+        return module.main(args.rest, paths.config_path(args.config))
     return _remote(args)
 
 

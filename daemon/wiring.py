@@ -88,7 +88,7 @@ async def _speaker(app, parts: Parts):
     def on_start(gen: int) -> None:
         app.assistant.on_playback_start(gen)
 
-    def on_end(gen: int, *_interrupted) -> None:
+    def on_end(gen: int, *_interrupted: bool) -> None:  # Playback also passes `interrupted`
         app.assistant.on_playback_end(gen)
 
     if app.options.speaker_file or not app.options.audio:
@@ -98,7 +98,12 @@ async def _speaker(app, parts: Parts):
     from .audio.playback import Playback
 
     playback = Playback(app.settings.audio.output_device, on_start, on_end, lambda exc: _audio_error(app.bus, exc))
-    await playback.start()
+    try:
+        await playback.start()
+    except Exception as exc:  # no sound server, device unplugged: run on, say what to do
+        _audio_error(app.bus, exc)
+        speaker = FileSpeaker(on_start, on_end, None)
+        return speaker
     parts.closers.append(playback.stop)
     return PlaybackSpeaker(playback)
 
@@ -118,7 +123,11 @@ async def _microphone(app, parts: Parts) -> None:
     capture = Capture(app.settings.audio.input_device, app.assistant.on_audio,
                       lambda level: bus.publish(AudioLevel(level)), lambda exc: _audio_error(bus, exc),
                       preroll=app.settings.audio.preroll_ms / 1000)
-    await capture.start()
+    try:
+        await capture.start()
+    except Exception as exc:
+        _audio_error(app.bus, exc)
+        return
     parts.closers.append(capture.stop)
 
     def follow(event) -> None:
@@ -144,6 +153,7 @@ def _is_state(event, state: State) -> bool:
 
 
 def _audio_error(bus: EventBus, exc: Exception) -> None:
+    _LOG.error("audio device problem: %s", exc)
     bus.publish(ErrorEvent("audio_device", f"{exc}; check the device in the tray's Input/Output menu"))
 
 
