@@ -216,3 +216,41 @@ def test_env_selects_dummy_and_command_is_absolute(monkeypatch: pytest.MonkeyPat
     assert auto.is_enabled() and Path(auto.command[0]).is_absolute()
     auto.disable()
     assert not auto.is_enabled()
+
+
+# ---- `sisyphus autostart` --------------------------------------------------------------
+
+def test_cli_enable_status_disable_keeps_the_setting_in_step(
+        linux: LinuxAutostart, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from daemon.config import load
+    from daemon.platform.autostart import cli
+
+    monkeypatch.setattr(cli, "get_autostart", lambda: linux)
+    config = tmp_path / "conf" / "config.toml"
+    assert cli.main(["enable"], config) == 0
+    assert parse_exec(read_entry(linux.path)["Exec"]) == [
+        sys.executable, "-m", "daemon.cli", "--config", str(config.resolve()), "run"]
+    assert load(config).daemon.autostart is True
+    assert cli.main(["status"], config) == 0
+    assert f"autostart: enabled ({linux.path})" in capsys.readouterr().out
+    assert cli.main(["disable"], config) == 0
+    assert not linux.is_enabled() and load(config).daemon.autostart is False
+
+
+def test_cli_reports_an_unwritable_entry(linux: LinuxAutostart, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from daemon.platform.autostart import cli
+
+    monkeypatch.setattr(cli, "get_autostart", lambda: linux)
+    linux.user_dir.parent.mkdir(parents=True)
+    linux.user_dir.write_text("a file where the autostart dir should be")
+    assert cli.main(["enable"], tmp_path / "config.toml") == 1
+    assert "cannot write the autostart entry" in capsys.readouterr().err
+    assert not (tmp_path / "config.toml").exists(), "the setting must not claim what did not happen"
+
+
+def test_locations_name_the_entry(tmp_path: Path) -> None:
+    assert WindowsAutostart().location == r"HKEY_CURRENT_USER\Software\Microsoft\Windows\CurrentVersion\Run\Sisyphus"
+    assert MacAutostart(home=tmp_path).location.endswith("LaunchAgents/io.github.sisyphus.Sisyphus.plist")
+    assert "dummy" in DummyAutostart().location

@@ -33,10 +33,10 @@ def get_autostart(platform: str | None = None) -> Autostart:
     return LinuxAutostart()
 
 
-def daemon_command(*args: str) -> list[str]:
-    """This interpreter running ``sisyphus run``: what ``enable`` should be given by default.
+def daemon_command(config: str | os.PathLike | None = None) -> list[str]:
+    """This interpreter running ``sisyphus [--config FILE] run``: what ``enable`` should get.
 
     The interpreter path is absolute and the module is named, so the entry works without
-    the venv on PATH (a login session's PATH is minimal).
+    the venv on PATH (a login session's PATH is minimal and has no $SISYPHUS_CONFIG).
     """
-    return [sys.executable, "-m", "daemon.cli", "run", *args]
+    return [sys.executable, "-m", "daemon.cli", *(["--config", os.fspath(config)] if config else []), "run"]

@@ -34,6 +34,11 @@ class Autostart(abc.ABC):
     def is_enabled(self) -> bool:
         """Whether the next login will start the daemon."""
 
+    @property
+    @abc.abstractmethod
+    def location(self) -> str:
+        """Where the entry lives (a file or a registry value), for messages and ``status``."""
+
 
 def check_command(command: Sequence[str], absolute: type[PurePath] = PurePath) -> list[str]:
     """The command as a list, refusing ones that would not run from a bare login session.

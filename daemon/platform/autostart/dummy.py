@@ -10,6 +10,8 @@ class DummyAutostart(Autostart):
     def __init__(self) -> None:
         self.command: list[str] | None = None
 
+    location = "memory (SISYPHUS_AUTOSTART=dummy)"
+
     def enable(self, command: Sequence[str]) -> None:
         self.command = check_command(command)
 

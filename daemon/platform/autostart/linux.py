@@ -34,6 +34,10 @@ class LinuxAutostart(Autostart):
         """The user's entry, the only file this class writes."""
         return self.user_dir / self.file_name
 
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
     def enable(self, command: Sequence[str]) -> None:
         write_atomically(self.path, desktop_entry(check_command(command, PurePosixPath)).encode())
 

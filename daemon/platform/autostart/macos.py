@@ -41,6 +41,10 @@ class MacAutostart(Autostart):
     def path(self) -> Path:
         return self.home / "Library" / "LaunchAgents" / f"{self.label}.plist"
 
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
     def enable(self, command: Sequence[str]) -> None:
         args = check_command(command, PurePosixPath)
         write_atomically(self.path, plistlib.dumps(launch_agent(self.label, args, self.home)))

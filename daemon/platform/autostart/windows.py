@@ -37,6 +37,10 @@ class WindowsAutostart(Autostart):
     def __init__(self, value_name: str = APP_NAME) -> None:
         self.value_name = value_name
 
+    @property
+    def location(self) -> str:
+        return f"HKEY_CURRENT_USER\\{RUN_KEY}\\{self.value_name}"
+
     def enable(self, command: Sequence[str]) -> None:
         args = check_command(command, absolute=PureWindowsPath)
         self._call("set", subprocess.list2cmdline([windowless(args[0]), *args[1:]]))
