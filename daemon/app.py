@@ -50,6 +50,8 @@ class App:
         self.profile = ""
         self.supervisor: Supervisor | None = None
         self.assistant: Assistant | None = None
+        self.actions = None  # daemon.actions.CoreActions, once the core runs
+        self.devices: dict = {}  # "input"/"output" -> Capture/Playback
 
     # -- lifecycle ---------------------------------------------------------------------
     def run(self) -> int:
@@ -71,6 +73,18 @@ class App:
         run_tray(self, core)
         core.join()
         return result[0] if result else 1
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Apply a reloaded settings file to the running parts (engines keep running)."""
+        from .wiring import build_llm
+
+        old, self.settings = self.settings, settings
+        self.assistant.set_options(**turn_options(settings).__dict__)
+        if settings.llm != old.llm:
+            self.assistant.llm, history, _ = build_llm(settings)
+            self.assistant.history.system_prompt = settings.llm.system_prompt
+            self.assistant.history.max_turns = settings.llm.history_turns
+        self.actions.publish_settings()
 
     def request_quit(self) -> None:
         if self.loop and self._quit:

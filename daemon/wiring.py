@@ -35,11 +35,22 @@ async def build_parts(app) -> Parts:
     app.supervisor = Supervisor(specs, bus, settings.supervisor)
     app.supervisor.start()
     speaker = await _speaker(app, parts)
-    app.assistant = Assistant(bus, app.supervisor, *_llm(settings), speaker, _turn_options(settings))
-    app.assistant_speaker = speaker
+    app.assistant = Assistant(bus, app.supervisor, *build_llm(settings), speaker, _turn_options(settings))
     await _microphone(app, parts)
     await _hotkey(app, parts)
+    _actions(app, parts)
     return parts
+
+
+def _actions(app, parts: Parts) -> None:
+    from .actions import CoreActions
+    from .reload import ConfigWatcher
+
+    app.actions = CoreActions(app)
+    app.bus.subscribe(app.actions.on_event)
+    app.actions.publish_settings()
+    watcher = asyncio.get_running_loop().create_task(ConfigWatcher(app).run(), name="config-watcher")
+    parts.closers.append(watcher.cancel)
 
 
 def _turn_options(settings):
@@ -48,7 +59,7 @@ def _turn_options(settings):
     return turn_options(settings)
 
 
-def _llm(settings) -> tuple:
+def build_llm(settings) -> tuple:
     from .llm.client import LlmClient
     from .llm.history import History
     from .llm.sentences import SentenceChunker
@@ -105,6 +116,7 @@ async def _speaker(app, parts: Parts):
         speaker = FileSpeaker(on_start, on_end, None)
         return speaker
     parts.closers.append(playback.stop)
+    app.devices["output"] = playback
     return PlaybackSpeaker(playback)
 
 
@@ -129,6 +141,7 @@ async def _microphone(app, parts: Parts) -> None:
         _audio_error(app.bus, exc)
         return
     parts.closers.append(capture.stop)
+    app.devices["input"] = capture
 
     def follow(event) -> None:
         if isinstance(event, StateChanged):

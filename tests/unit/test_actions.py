@@ -1,0 +1,71 @@
+"""Menu actions: applied live, written atomically to the config file, published to the tray."""
+from __future__ import annotations
+
+import tomllib
+from types import SimpleNamespace
+
+from daemon.actions import CoreActions
+from daemon.events import EventBus, SettingsChanged
+from daemon.settings import Settings
+
+
+class FakeAssistant:
+    def __init__(self) -> None:
+        self.options: dict = {}
+
+    def set_options(self, **changes) -> None:
+        self.options.update(changes)
+
+
+def make(tmp_path, text: str = ""):
+    path = tmp_path / "config.toml"
+    if text:
+        path.write_text(text)
+    bus = EventBus()
+    seen: list = []
+    bus.subscribe(seen.append)
+    app = SimpleNamespace(bus=bus, settings=Settings(), config_path=path, assistant=FakeAssistant(), devices={})
+    return CoreActions(app), app, seen
+
+
+def test_voice_choice_is_applied_written_and_published(tmp_path):
+    actions, app, seen = make(tmp_path, "# mine\n[llm]\nmodel = \"qwen3\"\n")
+    actions.set_voice("Aiden")
+    assert app.assistant.options == {"voice": "Aiden"}
+    text = (tmp_path / "config.toml").read_text()
+    assert "# mine" in text and tomllib.loads(text) == {"llm": {"model": "qwen3"}, "tts": {"voice": "Aiden"}}
+    assert app.settings.tts.voice == "Aiden" and app.settings.llm.model == "qwen3"
+    assert SettingsChanged("tts", "voice", "Aiden") in seen
+
+
+def test_hotkey_mode_and_missing_file_uses_documented_template(tmp_path):
+    actions, app, seen = make(tmp_path)
+    actions.set_hotkey_mode("toggle")
+    text = (tmp_path / "config.toml").read_text()
+    assert "# sisyphus settings" in text and tomllib.loads(text)["hotkey"]["mode"] == "toggle"
+    assert app.assistant.options == {"mode": "toggle"}
+
+
+async def test_device_choice_reopens_the_stream_and_maps_system_default(tmp_path):
+    actions, app, seen = make(tmp_path)
+
+    class Device:
+        device_name = "old"
+        reopened = 0
+
+        async def reopen(self):
+            self.reopened += 1
+
+    app.devices["output"] = Device()
+    await actions.set_device("output", "USB Headset")
+    assert app.devices["output"].device_name == "USB Headset" and app.devices["output"].reopened == 1
+    await actions.set_device("output", "System default")
+    assert tomllib.loads((tmp_path / "config.toml").read_text())["audio"]["output_device"] == "default"
+    assert seen[-1] == SettingsChanged("audio", "output_device", "System default")
+
+
+def test_settings_are_published_for_the_menu(tmp_path):
+    actions, app, seen = make(tmp_path)
+    actions.publish_settings()
+    keys = {(e.section, e.key) for e in seen if isinstance(e, SettingsChanged)}
+    assert {("tts", "voice"), ("audio", "input_device"), ("hotkey", "mode"), ("daemon", "autostart")} <= keys
