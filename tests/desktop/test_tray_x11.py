@@ -63,8 +63,9 @@ class TrayApp:
 
     def __init__(self, backend: str) -> None:
         self.backend = backend
+        choice = ["--backend", "auto"] if backend == "auto" else ["--backend", "pystray", "--pystray", backend]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daemon.platform.tray.demo", "--backend", "pystray", "--pystray", backend],
+            [sys.executable, "-m", "daemon.platform.tray.demo", *choice],
             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -266,3 +267,13 @@ def _wait_menus_closed(timeout: float = 2.0) -> None:
                 and _geometry(w)[2] < 1000]:  # menus, not the root-sized windows
             return
         time.sleep(0.1)
+
+
+def test_auto_prefers_appindicator_on_linux(harness: None) -> None:
+    """With PyGObject and the AppIndicator typelib present, "auto" must not pick xorg (no menu)."""
+    app = TrayApp("auto")
+    try:
+        assert app.expect("ready", timeout=15) == "ready appindicator"
+        find_icon()
+    finally:
+        app.close()
