@@ -13,7 +13,7 @@ import functools
 import os
 from dataclasses import dataclass
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageChops, ImageDraw
 
 RGB = tuple[int, int, int]
 LEVEL_STEPS = 10  # the level is quantised so the cache stays small and redraws are rare
@@ -97,7 +97,7 @@ def render(key: IconKey) -> Image.Image:
     _draw_disc(draw, key, big)
     _GLYPHS[key.state](draw, big, _glyph_colour(key))
     if key.state == "listening":
-        _draw_level(draw, big, key.level)
+        _draw_level(img, big, key.level)
     if key.health is not Health.OK:
         _draw_badge(draw, big, key)
     return img.resize((key.size, key.size), Image.LANCZOS)
@@ -157,12 +157,17 @@ def _waves(draw: ImageDraw.ImageDraw, big: int, colour: RGB) -> None:
 _GLYPHS = {"idle": _mic, "listening": _mic, "thinking": _dots, "speaking": _waves}
 
 
-def _draw_level(draw: ImageDraw.ImageDraw, big: int, level: int) -> None:
+def _draw_level(img: Image.Image, big: int, level: int) -> None:
+    """A meter rising from the bottom along the left edge, kept inside the round silhouette."""
     if level <= 0:
         return
     x0, top, x1, bottom = (v * _SUPERSAMPLE for v in level_box(big // _SUPERSAMPLE))
     height = (bottom - top) * level / LEVEL_STEPS
-    draw.rectangle((x0, bottom - height, x1 - 1, bottom - 1), fill=LEVEL_COLOUR)
+    mask = Image.new("L", img.size, 0)
+    ImageDraw.Draw(mask).rectangle((x0, bottom - height, x1 - 1, bottom - 1), fill=255)
+    silhouette = Image.new("L", img.size, 0)
+    ImageDraw.Draw(silhouette).ellipse((0, 0, big - 1, big - 1), fill=255)
+    img.paste(LEVEL_COLOUR, mask=ImageChops.multiply(mask, silhouette))
 
 
 def _draw_badge(draw: ImageDraw.ImageDraw, big: int, key: IconKey) -> None:
