@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
 
-from engines.common.errors import UNKNOWN_VOICE, UNSUPPORTED, EngineError
+from engines.common.errors import UNKNOWN_VOICE, UNSUPPORTED, Cancelled, EngineError
 from engines.common.handler import CancelToken
 
 from .catalog import Choice, language_name
@@ -103,11 +104,18 @@ class Synthesizer:
 
         kwargs = wrapper._merge_generate_kwargs(max_new_tokens=cap or max_frames(text, self.max_new_tokens))
         eos = wrapper.model.config.talker_config.codec_eos_token_id
-        with torch.inference_mode(), frame_hook(wrapper.model.talker, on_frame, eos):
-            wrapper.model.generate(**inputs, **kwargs)
+        started = time.perf_counter()
+        try:
+            with torch.inference_mode(), frame_hook(wrapper.model.talker, on_frame, eos):
+                wrapper.model.generate(**inputs, **kwargs)
+        except Cancelled:
+            _LOG.info("cancelled after %d frames", decoder.generated)
+            raise
         tail = decoder.flush()
         if tail is not None:
             emit(tail)
+        _LOG.debug("spoke %d frames (%.2f s of audio) in %.2f s", decoder.generated,
+                   decoder.generated / 12.5, time.perf_counter() - started)
 
     def _inputs(self, wrapper: Any, text: str, choice: Choice, language: str) -> dict:
         input_ids = wrapper._tokenize_texts([wrapper._build_assistant_text(text)])

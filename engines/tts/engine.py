@@ -9,6 +9,7 @@ sends for old servers is ignored, as wyoming-piper does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from wyoming.event import Event
 from wyoming.info import Attribution, Info, TtsProgram, TtsVoice
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
 
-from engines.common.errors import BAD_VOICE, EngineError
+from engines.common.errors import BAD_VOICE, Cancelled, EngineError
 from engines.common.handler import Connection, Engine, Handler
 
 from . import reference
@@ -124,9 +125,21 @@ class TtsHandler(Handler):
         await self.send(AudioStop())
 
     async def _stream(self, sentence: str) -> None:
-        async for audio in self.stream_model(self.engine.synth.speak, sentence, self.choice, self.language):
-            for piece in split_pcm(to_pcm16(audio), CHUNK_SAMPLES):
-                await self.send(AudioChunk(rate=SAMPLE_RATE, width=2, channels=1, audio=piece))
+        # aclosing: however we leave the loop (hang-up, cancel), the generator's cleanup runs
+        # now, stopping the model thread and releasing the model lock for the next request.
+        stream = self.stream_model(self.engine.synth.speak, sentence, self.choice, self.language)
+        async with contextlib.aclosing(stream):
+            async for audio in stream:
+                for piece in split_pcm(to_pcm16(audio), CHUNK_SAMPLES):
+                    await self._send_audio(piece)
+
+    async def _send_audio(self, pcm: bytes) -> None:
+        """A client that hangs up mid-stream cancelled its request; that is not an engine error."""
+        try:
+            await self.send(AudioChunk(rate=SAMPLE_RATE, width=2, channels=1, audio=pcm))
+        except (ConnectionError, OSError):
+            self.token.cancel()
+            raise Cancelled() from None
 
     # -- voice management (x- events, see README.md) -----------------------------------------
     async def _voice_add(self, data: dict, payload: bytes | None) -> None:

@@ -39,6 +39,7 @@ class FrameDecoder:
     emitted: int = 0   # frames (of self.frames) whose audio has been returned
     primed: int = 0    # leading frames that are context only (a cloned voice's reference codes)
     chunks: int = 0
+    generated: int = 0  # frames pushed (for logs)
 
     def prime(self, context: Sequence) -> None:
         """Start from reference frames that give the decoder context but are never returned."""
@@ -54,6 +55,7 @@ class FrameDecoder:
     def push(self, frame) -> np.ndarray | None:
         """Add one frame; return the audio of the pending frames once a chunk is due."""
         self.frames.append(frame)
+        self.generated += 1
         if len(self.frames) - self.emitted >= self.due():
             return self._decode_pending()
         return None

@@ -263,6 +263,8 @@ async def test_closed_connection_stops_generation_and_next_request_is_served(eng
     assert audio_of(events).size > 0
     # Not cancelled, the long sentence would hold the model for ~10 baselines more.
     assert waited < 3 * baseline + 1.0, f"next request waited {waited:.1f} s (baseline {baseline:.1f} s)"
+    cancelled = [line for line in engine.log_tail().splitlines() if "cancelled after" in line]
+    assert cancelled and int(cancelled[-1].split("cancelled after ")[1].split()[0]) < CAP // 2
     assert "Traceback" not in engine.log_tail()
 
 

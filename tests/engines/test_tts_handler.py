@@ -6,6 +6,9 @@ The fake stands in for the model only; the server, the wire and the handler are 
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +36,8 @@ class FakeSynth:
     def __init__(self) -> None:
         self.spoken: list[str] = []
         self.freed = 0
+        self.long_steps = 0
+        self.long_done = threading.Event()
 
     def presets(self) -> list[str]:
         return ["ryan"]
@@ -47,10 +52,21 @@ class FakeSynth:
 
     def speak(self, emit, text, choice, language=None, *, token, cap=None) -> None:
         self.spoken.append(text)
+        if "long" in text:
+            return self._speak_long(emit)
         emit(np.full(1200, 0.5, dtype=np.float32))
         if "oom" in text:
             raise OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         emit(np.full(1200, 0.5, dtype=np.float32))
+
+    def _speak_long(self, emit) -> None:
+        """A minute of audio in 10 ms steps; ``emit`` raises Cancelled once the client is gone."""
+        try:
+            for self.long_steps in range(1, 6001):
+                time.sleep(0.01)
+                emit(np.full(CHUNK_SAMPLES * 4, 0.1, dtype=np.float32))
+        finally:
+            self.long_done.set()
 
     def free_memory(self) -> None:
         self.freed += 1
@@ -110,3 +126,16 @@ async def test_unknown_voice_before_any_audio(served):
     answers = await exchange(uri, Synthesize(text="Hi.", voice=SynthesizeVoice(name="zed")).event(),
                              last="audio-stop")
     assert [e.type for e in answers] == ["error"] and answers[0].data["code"] == "unknown_voice"
+
+
+async def test_hang_up_mid_stream_stops_the_model_quietly(served, caplog):
+    uri, synth = served
+    async with AsyncClient.from_uri(uri) as client:
+        await client.write_event(Synthesize(text="A long one.").event())
+        while (await asyncio.wait_for(client.read_event(), 10)).type != "audio-chunk":
+            pass
+    assert await asyncio.to_thread(synth.long_done.wait, 5), "the model kept generating after the hang-up"
+    assert synth.long_steps < 200
+    again = await exchange(uri, Synthesize(text="Fine.").event(), last="audio-stop")
+    assert again[-1].type == "audio-stop"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
