@@ -12,7 +12,7 @@ from daemon.events import (
     StateChanged, TranscriptEvent, VoicesChanged,
 )
 from daemon.platform.tray.icons import Health
-from daemon.platform.tray.view import REPLY_CHARS, TOOLTIP_CHARS, TrayView, reduce
+from daemon.platform.tray.view import REPLY_CHARS, TOOLTIP_CHARS, TrayView, initial_view, reduce
 
 
 def run(*events: object, view: TrayView | None = None) -> TrayView:
@@ -85,6 +85,20 @@ def test_a_spoken_reply_clears_a_turn_error_but_not_a_failed_engine() -> None:
     assert view.failure == ""
     view = run(EngineStateChanged("asr", EngineState.FAILED), StateChanged(State.SPEAKING))
     assert view.failure != ""
+
+
+def test_initial_view_from_the_daemon_settings() -> None:
+    from daemon.settings import Settings
+
+    view = initial_view(Settings())
+    assert view.settings["hotkey.mode"] == "ptt" and view.settings["audio.input_device"] == "default"
+    assert "llm.api_key" not in view.settings, "secrets never enter the view"
+    assert initial_view({"tts": {"voice": "Ryan"}, "llm": {"api_key": "sk-x"}}).voice == "Ryan"
+
+
+def test_settings_outside_the_tray_are_ignored() -> None:
+    view = TrayView()
+    assert reduce(view, SettingsChanged("llm", "api_key", "sk-secret")) is view
 
 
 def test_voices_and_settings() -> None:

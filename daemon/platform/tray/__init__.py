@@ -2,6 +2,13 @@
 
 ``create_tray`` picks a backend; ``TrayPresenter`` connects it to the event bus. Importing
 this package imports no toolkit: pystray is loaded only when a pystray tray is created.
+Wiring, in the composition root (main thread)::
+
+    tray = create_tray(actions, settings.tray.backend)        # actions: see menu.Actions
+    presenter = TrayPresenter(tray, initial_view(settings), theme_setting=settings.tray.theme,
+                              inputs=input_names, outputs=output_names)
+    bus.subscribe(presenter.on_event)                          # any thread
+    tray.run(on_ready)                                         # until actions.quit() calls tray.stop()
 """
 from __future__ import annotations
 
@@ -14,10 +21,10 @@ from .base import Frame, TrayBackend, frame_for
 from .dummy import DummyTray
 from .menu import Actions, MenuSettings, build_menu
 from .presenter import TrayPresenter
-from .view import TrayView, reduce
+from .view import TrayView, initial_view, reduce
 
 __all__ = ["Actions", "DummyTray", "Frame", "MenuSettings", "TrayBackend", "TrayPresenter",
-           "TrayView", "build_menu", "create_tray", "frame_for", "reduce"]
+           "TrayView", "build_menu", "create_tray", "frame_for", "initial_view", "reduce"]
 _LOG = logging.getLogger(__name__)
 BackendName = Literal["auto", "pystray", "dummy"]
 

@@ -23,6 +23,9 @@ ACTIONABLE_CODES = frozenset({
     "llm_auth", "llm_key_rejected", "llm_unauthorized", "model_not_found", "audio_device",
     "mic_missing", "input_device_missing", "output_device_missing", "engine_failed",
 })
+# The settings the tray shows; others (the LLM key among them) never enter the view.
+TRAY_SETTINGS = frozenset({"tts.voice", "audio.input_device", "audio.output_device", "hotkey.chord",
+                           "hotkey.mode", "tray.theme", "daemon.autostart"})
 _STATE_LABELS = {"idle": "Idle", "listening": "Listening…", "thinking": "Thinking…", "speaking": "Speaking…"}
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -80,6 +83,15 @@ class TrayView:
             lines += [f"You: {self.transcript}"] if self.transcript else []
             lines += [f"Reply: {self.reply}"] if self.reply else []
         return _clip("\n".join(lines), TOOLTIP_CHARS)
+
+
+def initial_view(settings: Any) -> TrayView:
+    """The view at start-up: the tray's settings taken from the daemon's ``Settings``
+    (frozen dataclasses per section) or from a ``{section: {key: value}}`` mapping."""
+    table = dataclasses.asdict(settings) if dataclasses.is_dataclass(settings) else settings
+    flat = {f"{section}.{key}": value for section, values in table.items() if isinstance(values, Mapping)
+            for key, value in values.items() if f"{section}.{key}" in TRAY_SETTINGS}
+    return TrayView(settings=MappingProxyType(flat))
 
 
 def reduce(view: TrayView, event: Any) -> TrayView:
@@ -145,6 +157,8 @@ def _on_voices(view: TrayView, event: Any) -> TrayView:
 
 def _on_settings(view: TrayView, event: Any) -> TrayView:
     key = f"{event.section}.{event.key}"
+    if key not in TRAY_SETTINGS:
+        return view
     return _replace(view, settings=MappingProxyType({**view.settings, key: event.value}))
 
 
