@@ -55,7 +55,11 @@ class TrayBackend(abc.ABC):
 
     @abc.abstractmethod
     def run(self, on_ready: Callable[[], None] | None = None) -> None:
-        """Show the icon and block until ``stop``; ``on_ready`` runs once it is visible."""
+        """Show the icon and block until ``stop``.
+
+        ``on_ready`` runs once the icon is visible, on a helper thread (pystray's setup
+        thread), so it may start the core thread but must not block for long.
+        """
 
     @abc.abstractmethod
     def stop(self) -> None:
