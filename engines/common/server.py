@@ -117,6 +117,8 @@ class EngineServer:
         self._tasks.add(task)
         try:
             await self._serve_connection(reader, writer, str(writer.get_extra_info("peername") or "unix"))
+        except asyncio.CancelledError:
+            pass  # stop() cancels open connections; Python < 3.12's start_server would log it as an error
         finally:
             self._tasks.discard(task)
 
