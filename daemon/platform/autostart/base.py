@@ -17,8 +17,11 @@ APP_NAME = "Sisyphus"
 COMMENT = "Push-to-talk voice assistant"
 
 
-class AutostartError(RuntimeError):
-    """Autostart could not be changed; the message names the file or key and what to do."""
+class AutostartError(OSError):
+    """Autostart could not be changed; the message names the file or key and what to do.
+
+    An OSError, since it is one (a file or registry write), so callers catching OSError see it.
+    """
 
 
 class Autostart(abc.ABC):
