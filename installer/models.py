@@ -1,0 +1,281 @@
+"""``sisyphus models pull|list``: the GPU profile's speech models, downloaded with resume.
+
+Plain resumable HTTP (urllib, ``Range`` requests) from the Hugging Face hub's
+``resolve`` URLs, so it runs in the light app venv (no huggingface_hub there).
+``HF_ENDPOINT`` picks another hub or a mirror (the tests point it at a local
+server), ``HF_TOKEN`` is sent when set. Each model goes into its own plain
+directory, ``<models dir>/<org>--<name>``, which ``from_pretrained`` loads as it is:
+the file list is saved first (``manifest.json``), files are written as ``.part``
+and renamed when whole, and ``complete`` marks a finished model. An interrupted
+pull resumes where it stopped; offline, the error names each missing file and
+the directory to put it in.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from daemon import paths
+from daemon.profiles import ASR_MODEL, TTS_BASE_MODEL, TTS_MODEL
+
+GROUPS = {"asr": (ASR_MODEL,), "tts": (TTS_MODEL, TTS_BASE_MODEL)}
+SETTING = {ASR_MODEL: ("asr", "model"), TTS_MODEL: ("tts", "model"), TTS_BASE_MODEL: ("tts", "base_model")}
+CHUNK = 1 << 20
+MANIFEST, COMPLETE = "manifest.json", "complete"
+
+
+class DownloadError(Exception):
+    """A pull that could not finish; the message says what is missing and what to do."""
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    name: str
+    size: int | None  # None when the hub did not say
+
+
+def models_dir(override: Path | None = None) -> Path:
+    return override or paths.cache_dir() / "models"
+
+
+def model_dir(root: Path, repo_id: str) -> Path:
+    return root / repo_id.replace("/", "--")
+
+
+def endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+
+
+def _request(url: str, headers: dict[str, str] | None = None) -> urllib.request.Request:
+    headers = dict(headers or {})
+    if token := os.environ.get("HF_TOKEN"):
+        headers["Authorization"] = f"Bearer {token}"
+    return urllib.request.Request(url, headers={"User-Agent": "sisyphus-models", **headers})
+
+
+def fetch_manifest(repo_id: str, revision: str = "main") -> list[RemoteFile]:
+    """The repository's file list (with sizes) from the hub API."""
+    url = f"{endpoint()}/api/models/{repo_id}/revision/{urllib.parse.quote(revision)}?blobs=true"
+    with urllib.request.urlopen(_request(url), timeout=30) as reply:
+        info = json.load(reply)
+    return [RemoteFile(s["rfilename"], s.get("size")) for s in info.get("siblings", [])]
+
+
+def load_manifest(target: Path) -> list[RemoteFile] | None:
+    try:
+        return [RemoteFile(**f) for f in json.loads((target / MANIFEST).read_text())]
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def save_manifest(target: Path, files: list[RemoteFile]) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    (target / MANIFEST).write_text(json.dumps([f.__dict__ for f in files], indent=1))
+
+
+Progress = Callable[[str, int, int | None], None]
+
+
+def download_file(url: str, dest: Path, size: int | None, progress: Progress) -> None:
+    """Download ``url`` to ``dest`` through ``dest.part``, continuing a previous partial file."""
+    part = dest.with_name(dest.name + ".part")
+    done = part.stat().st_size if part.exists() else 0
+    if size is not None and done > size:
+        part.unlink()
+        done = 0
+    headers = {"Range": f"bytes={done}-"} if done else {}
+    try:
+        reply = urllib.request.urlopen(_request(url, headers), timeout=60)
+    except urllib.error.HTTPError as exc:
+        if exc.code != 416 or size is None or done != size:  # 416: nothing left to send
+            raise
+        reply = None
+    if reply is not None:
+        with reply, open(part, "ab" if reply.status == 206 else "wb") as out:
+            done = done if reply.status == 206 else 0
+            while chunk := reply.read(CHUNK):
+                out.write(chunk)
+                done += len(chunk)
+                progress(dest.name, done, size)
+    if size is not None and done != size:
+        raise DownloadError(f"{dest.name}: got {done} of {size} bytes (the connection ended early)")
+    part.replace(dest)
+
+
+def pull(repo_id: str, root: Path, progress: Progress, retries: int = 3) -> Path:
+    """Download every file of ``repo_id`` into its model dir; resume what is there."""
+    target = model_dir(root, repo_id)
+    if (target / COMPLETE).exists():
+        return target
+    files = _manifest(repo_id, target)
+    for f in files:
+        dest = target / f.name
+        if f.name.startswith("/") or ".." in Path(f.name).parts:
+            raise DownloadError(f"{repo_id}: refusing the file name {f.name!r} from {endpoint()} (outside {target})")
+        if dest.exists() and (f.size is None or dest.stat().st_size == f.size):
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        url = f"{endpoint()}/{repo_id}/resolve/main/{urllib.parse.quote(f.name)}"
+        _with_retries(lambda: download_file(url, dest, f.size, progress), retries, repo_id, target, f.name)
+    (target / COMPLETE).write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\n")
+    return target
+
+
+def _manifest(repo_id: str, target: Path) -> list[RemoteFile]:
+    files = load_manifest(target)
+    if files is not None:
+        return files
+    try:
+        files = fetch_manifest(repo_id)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise DownloadError(
+            f"cannot list the files of {repo_id} at {endpoint()} ({_reason(exc)}). Offline: download every "
+            f"file of https://huggingface.co/{repo_id}/tree/main into {target}/ and create an empty file "
+            f"{target / COMPLETE}, or set [{SETTING[repo_id][0]}] {SETTING[repo_id][1]} to a local copy") from None
+    save_manifest(target, files)
+    return files
+
+
+def _with_retries(step: Callable[[], None], retries: int, repo_id: str, target: Path, name: str) -> None:
+    for attempt in range(retries + 1):
+        try:
+            return step()
+        except (urllib.error.URLError, OSError, DownloadError) as exc:
+            if attempt == retries:
+                missing = [f.name for f in missing_files(target)]
+                raise DownloadError(
+                    f"{repo_id}: {name} failed ({_reason(exc)}). Missing in {target}/: {', '.join(missing)}. "
+                    f"Run `sisyphus models pull` again to resume, or offline put those files from "
+                    f"https://huggingface.co/{repo_id}/tree/main there") from None
+            time.sleep(min(2.0**attempt, 10.0) * 0.5)
+
+
+def _reason(exc: Exception) -> str:
+    return str(getattr(exc, "reason", None) or exc)
+
+
+def missing_files(target: Path) -> list[RemoteFile]:
+    files = load_manifest(target) or []
+    return [f for f in files if not (target / f.name).exists()]
+
+
+def state(target: Path) -> tuple[str, int]:
+    """("complete" | "partial" | "missing", bytes on disk)."""
+    if not target.exists():
+        return "missing", 0
+    size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
+    return ("complete" if (target / COMPLETE).exists() else "partial"), size
+
+
+def local_setting(settings, repo_id: str) -> str:
+    """A path the user configured for this model ("" when the setting is empty or a hub id)."""
+    section, key = SETTING[repo_id]
+    value = getattr(getattr(settings, section), key) if settings is not None else ""
+    return value if value and Path(value).expanduser().exists() else ""
+
+
+def resolve(repo_id: str, configured: str = "", root: Path | None = None) -> str:
+    """What an engine should load: the configured value, else the downloaded dir, else the hub id."""
+    if configured:
+        return configured
+    target = model_dir(models_dir(root), repo_id)
+    return str(target) if (target / COMPLETE).exists() else repo_id
+
+
+def missing_models(settings, root: Path | None = None) -> list[str]:
+    """Hub ids the gpu profile needs that are neither configured locally nor downloaded (for doctor)."""
+    out = []
+    for repo_id in (*GROUPS["asr"], *GROUPS["tts"]):
+        if not local_setting(settings, repo_id) and state(model_dir(models_dir(root), repo_id))[0] != "complete":
+            out.append(repo_id)
+    return out
+
+
+class Bar:
+    """A one-line progress bar on stderr (a line per 10% when stderr is not a terminal)."""
+
+    def __init__(self, stream=sys.stderr) -> None:
+        self.stream, self.tty = stream, stream.isatty()
+        self._last: tuple[str, int] = ("", -1)
+
+    def __call__(self, name: str, done: int, size: int | None) -> None:
+        pct = int(done * 100 / size) if size else -1
+        step = pct if self.tty else pct // 10
+        if (name, step) == self._last:
+            return
+        self._last = (name, step)
+        filled = max(pct, 0) * 30 // 100
+        text = f"  {name[-40:]:<40} [{'#' * filled:<30}] {done / 1e6:8.1f} MB" + (f" {pct:3d}%" if size else "")
+        self.stream.write(("\r" + text) if self.tty else text + "\n")
+        if self.tty and size and done >= size:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _load_settings(config_path: Path):
+    from daemon.config import ConfigError, load
+
+    try:
+        return load(config_path)
+    except ConfigError as exc:
+        print(f"sisyphus models: ignoring the settings file ({exc}); fix it with `sisyphus config check`",
+              file=sys.stderr)
+        return None
+
+
+def cmd_list(root: Path, settings) -> int:
+    for group, repo_ids in GROUPS.items():
+        for repo_id in repo_ids:
+            if local := local_setting(settings, repo_id):
+                print(f"{group:<4} {repo_id:<40} configured path {local} (used as it is)")
+                continue
+            target = model_dir(root, repo_id)
+            what, size = state(target)
+            extra = f", missing {len(missing_files(target))} file(s)" if what == "partial" else ""
+            print(f"{group:<4} {repo_id:<40} {what:<8} {size / 1e9:6.2f} GB  {target}{extra}")
+    return 0
+
+
+def cmd_pull(which: str, root: Path, settings, retries: int) -> int:
+    repo_ids = GROUPS["asr"] + GROUPS["tts"] if which == "all" else GROUPS[which]
+    for repo_id in repo_ids:
+        if local := local_setting(settings, repo_id):
+            print(f"{repo_id}: configured as {local}; not downloading")
+            continue
+        print(f"{repo_id} -> {model_dir(root, repo_id)}")
+        try:
+            pull(repo_id, root, Bar(), retries)
+        except DownloadError as exc:
+            print(f"sisyphus models: {exc}", file=sys.stderr)
+            return 1
+        print(f"{repo_id}: complete")
+    return 0
+
+
+def main(argv: list[str], config_path: Path) -> int:
+    parser = argparse.ArgumentParser(prog="sisyphus models", description="Download or list the speech models.")
+    sub = parser.add_subparsers(dest="action", required=True)
+    pull_p = sub.add_parser("pull", help="download (and resume) the models")
+    pull_p.add_argument("which", nargs="?", choices=["asr", "tts", "all"], default="all")
+    pull_p.add_argument("--retries", type=int, default=3, help="resumed attempts per file after a cut")
+    list_p = sub.add_parser("list", help="what is present, and its size")
+    for p in (pull_p, list_p):
+        p.add_argument("--dir", type=Path, help=f"models directory (default: {models_dir()})")
+    args = parser.parse_args(argv[1:] if argv[:1] == ["--"] else argv)
+    root, settings = models_dir(args.dir), _load_settings(config_path)
+    if args.action == "list":
+        return cmd_list(root, settings)
+    return cmd_pull(args.which, root, settings, args.retries)
+
+
+if __name__ == "__main__":  # `python -m ...` works without the app's CLI (tests, the install scripts)
+    sys.exit(main(sys.argv[1:], paths.config_path()))
