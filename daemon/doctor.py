@@ -1,0 +1,268 @@
+"""``sisyphus doctor``: one screen that checks everything and says what to fix.
+
+Each check returns a ``Check`` (ok / warn / fail, what it saw, what to do). Only
+``fail`` makes the exit code non-zero: a machine without a GPU that runs the cpu
+profile is fine, a broken config or an unusable engine venv is not. Nothing here
+imports torch: the GPU is seen through NVML, engines through their venv's python.
+The API key is never printed.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import paths, profiles
+
+OK, WARN, FAIL = "ok", "warn", "FAIL"
+ENGINES_BY_PROFILE = {"gpu": ("asr", "tts"), "cpu": ("whisper", "piper"), "fake": ()}
+GPU_ENGINE_MIN_FREE_MB = 6000  # GLM-ASR-Nano (bf16) + Qwen3-TTS 1.7B, with headroom
+
+
+@dataclass(frozen=True)
+class Gpu:
+    name: str
+    total_mb: int
+    free_mb: int
+
+
+@dataclass(frozen=True)
+class GpuInfo:
+    """What NVML says; ``driver`` is empty when there is no usable NVIDIA driver (``why`` says why)."""
+
+    driver: str = ""
+    gpus: tuple[Gpu, ...] = ()
+    why: str = ""
+
+
+def probe_gpu() -> GpuInfo:
+    """NVIDIA driver and GPUs via NVML: no CUDA context, no torch, cheap."""
+    try:
+        import pynvml
+    except ImportError:
+        return GpuInfo(why="nvidia-ml-py is not installed (pip install nvidia-ml-py)")
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError as exc:
+        return GpuInfo(why=f"no NVIDIA driver found (NVML: {exc})")
+    try:
+        driver = _text(pynvml.nvmlSystemGetDriverVersion())
+        gpus = []
+        for i in range(pynvml.nvmlDeviceGetCount()):
+            handle = pynvml.nvmlDeviceGetHandleByIndex(i)
+            mem = pynvml.nvmlDeviceGetMemoryInfo(handle)
+            gpus.append(Gpu(_text(pynvml.nvmlDeviceGetName(handle)), mem.total >> 20, mem.free >> 20))
+        return GpuInfo(driver, tuple(gpus), "" if gpus else "the NVIDIA driver reports no GPU")
+    except pynvml.NVMLError as exc:
+        return GpuInfo(why=f"NVML failed: {exc}")
+    finally:
+        pynvml.nvmlShutdown()
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+@dataclass(frozen=True)
+class Check:
+    title: str
+    status: str
+    detail: str
+    fix: str = ""
+
+
+@dataclass
+class Context:
+    """What every check may look at, gathered once."""
+
+    config_path: Path
+    data_dir: Path
+    profile: str = "auto"
+    settings: object | None = None
+    gpu: GpuInfo = field(default_factory=GpuInfo)
+    env: dict = field(default_factory=lambda: dict(os.environ))
+    ask_llm: bool = True
+
+
+def check_python(ctx: Context) -> Check:
+    ok = sys.version_info >= (3, 11)
+    return Check("python", OK if ok else FAIL, f"{platform.python_implementation()} {platform.python_version()}",
+                 "" if ok else "sisyphus needs Python 3.11 or newer; reinstall with installer/install.sh")
+
+
+def check_config(ctx: Context) -> Check:
+    from .config import ConfigError, load
+
+    try:
+        ctx.settings = load(ctx.config_path)
+    except ConfigError as exc:
+        return Check("config", FAIL, f"{exc.path}: " + "; ".join(exc.problems),
+                     "fix the keys named above (`sisyphus config check` re-checks)")
+    where = "" if ctx.config_path.exists() else " (no file: defaults; `sisyphus config init` writes one)"
+    ctx.profile = profiles.resolve(ctx.settings.daemon.profile, ctx.data_dir)
+    return Check("config", OK, f"{ctx.config_path}{where}; profile {ctx.settings.daemon.profile} -> {ctx.profile}")
+
+
+def check_gpu(ctx: Context) -> Check:
+    gpu = ctx.gpu
+    if not gpu.driver or not gpu.gpus:
+        status = FAIL if ctx.profile == "gpu" else OK
+        fix = "install the NVIDIA driver, or use the cpu profile ([daemon] profile = \"cpu\")" if status == FAIL else ""
+        return Check("gpu", status, f"{gpu.why}; the {ctx.profile} profile " +
+                     ("needs one" if status == FAIL else "does not need one"), fix)
+    lines = [f"{g.name}: {g.free_mb} MiB free of {g.total_mb} MiB" for g in gpu.gpus]
+    low = ctx.profile == "gpu" and max(g.free_mb for g in gpu.gpus) < GPU_ENGINE_MIN_FREE_MB
+    return Check("gpu", WARN if low else OK, f"driver {gpu.driver}; " + "; ".join(lines),
+                 f"the two models want about {GPU_ENGINE_MIN_FREE_MB} MiB free: close other GPU programs" if low else "")
+
+
+def check_venvs(ctx: Context) -> list[Check]:
+    from installer.venvs import ENGINES, healthy
+
+    checks = []
+    for name in ENGINES_BY_PROFILE.get(ctx.profile, ()):
+        dest = ctx.data_dir / "venvs" / name
+        if not profiles.venv_python(ctx.data_dir, name).exists():
+            checks.append(Check(f"venv {name}", FAIL, f"missing at {dest}",
+                                f"run `sisyphus setup --profile {ctx.profile}`"))
+        elif not healthy(dest, ENGINES[name]):
+            checks.append(Check(f"venv {name}", FAIL, f"`import {ENGINES[name].module}` fails in {dest}",
+                                f"run `sisyphus setup --profile {ctx.profile}` to repair it"))
+        else:
+            checks.append(Check(f"venv {name}", OK, f"{dest}{_torch_line(dest, ENGINES[name].needs_torch)}"))
+    return checks
+
+
+def _torch_line(dest: Path, needs_torch: bool) -> str:
+    """torch and its CUDA build, asked of the engine venv (never imported here)."""
+    if not needs_torch:
+        return ""
+    code = "import torch; print(torch.__version__, torch.version.cuda or 'cpu-only')"
+    probe = subprocess.run([str(profiles.venv_python(dest.parent.parent, dest.name)), "-c", code],
+                           capture_output=True, text=True, timeout=120)
+    return f"; torch {probe.stdout.strip()}" if probe.returncode == 0 else "; torch does not import"
+
+
+def check_models(ctx: Context) -> Check:
+    if ctx.profile != "gpu":
+        return Check("models", OK, f"the {ctx.profile} profile's models ship inside its venvs")
+    from installer.models import missing_models
+
+    missing = missing_models(ctx.settings)
+    if missing:
+        return Check("models", FAIL, "not downloaded: " + ", ".join(missing), "run `sisyphus models pull`")
+    return Check("models", OK, "GLM-ASR-Nano and Qwen3-TTS (CustomVoice, Base) present")
+
+
+def check_audio(ctx: Context) -> list[Check]:
+    from .audio import devices
+
+    checks = []
+    wanted = {"input": ctx.settings.audio.input_device, "output": ctx.settings.audio.output_device}
+    for kind, name in wanted.items():
+        try:
+            dev = devices.resolve(name, kind)
+            checks.append(Check(f"audio {kind}", OK, f"{name!r} -> {dev.label}"))
+        except Exception as exc:  # AudioError, PortAudio missing: both are explained to the user
+            checks.append(Check(f"audio {kind}", WARN, str(exc),
+                                f"pick another [audio] {kind}_device (the tray lists them), or connect one"))
+    return checks
+
+
+def check_desktop(ctx: Context) -> list[Check]:
+    from .platform.hotkey import _SHORTCUT_HINT, _why_no_pynput
+    from .platform.tray import has_display
+
+    hotkey, tray = ctx.settings.hotkey, ctx.settings.tray
+    why = _why_no_pynput(ctx.env, sys.platform)
+    if hotkey.backend == "dummy" or why:
+        key = Check("hotkey", WARN, f"no global hotkey ({why or 'backend dummy'})", f"to talk, {_SHORTCUT_HINT}")
+    elif sys.platform.startswith("linux") and ctx.env.get("WAYLAND_DISPLAY"):
+        key = Check("hotkey", WARN, f"pynput {hotkey.chord} only sees X11 windows on Wayland", _SHORTCUT_HINT)
+    else:
+        key = Check("hotkey", OK, f"pynput, chord {hotkey.chord} ({hotkey.mode})")
+    display = has_display(ctx.env)
+    shown = tray.backend != "dummy" and display
+    icon = Check("tray", OK if shown else WARN, f"backend {tray.backend}, display {'yes' if display else 'no'}",
+                 "" if shown else "no tray icon: use `sisyphus status` and `sisyphus quit`")
+    return [key, icon]
+
+
+def check_llm(ctx: Context) -> Check:
+    """A tiny request (GET /models) proves the endpoint answers and the key is accepted."""
+    from .llm.client import LlmClient, LlmError
+
+    llm = ctx.settings.llm
+    key_note = "key set" if llm.api_key else "no key"
+
+    async def ask() -> list[str]:
+        client = LlmClient(llm.base_url, llm.api_key or None, llm.model, timeout_s=min(llm.timeout_s, 10.0),
+                           max_retries=0)
+        try:
+            return await client.list_models()
+        finally:
+            await client.aclose()
+
+    try:
+        models = asyncio.run(ask())
+    except LlmError as exc:
+        return Check("llm", FAIL, f"({key_note}) {exc.code}: {exc.text}", _llm_fix(exc.code))
+    except Exception as exc:  # an unexpected client failure is still the endpoint's problem to explain
+        return Check("llm", FAIL, f"{llm.base_url} ({key_note}): {type(exc).__name__}: {exc}", _llm_fix(""))
+    known = "" if not models or llm.model in models else f"; model {llm.model!r} not listed (has {', '.join(models[:5])})"
+    return Check("llm", WARN if known else OK, f"{llm.base_url} answers ({key_note}){known}",
+                 "set [llm] model to one the endpoint lists" if known else "")
+
+
+def _llm_fix(code: str) -> str:
+    if code == "llm_auth":
+        return "set LLM_API_KEY (or [llm] api_key) to a key this endpoint accepts"
+    return "start the LLM server, or set [llm] base_url to one that runs (and LLM_API_KEY if it needs one)"
+
+
+def run_checks(ctx: Context) -> list[Check]:
+    checks = [check_python(ctx), check_config(ctx)]
+    if ctx.settings is None:
+        return checks
+    checks.append(check_gpu(ctx))
+    groups: list[Callable[[Context], Check | list[Check]]] = [check_venvs, check_models, check_audio,
+                                                              check_desktop]
+    if ctx.ask_llm:
+        groups.append(check_llm)
+    for group in groups:
+        result = group(ctx)
+        checks += result if isinstance(result, list) else [result]
+    return checks
+
+
+def render(checks: list[Check]) -> str:
+    width = max(len(c.title) for c in checks)
+    lines = []
+    for c in checks:
+        lines.append(f"[{c.status:>4}] {c.title:<{width}}  {c.detail}")
+        if c.fix:
+            lines.append(f"       {'':<{width}}  -> {c.fix}")
+    fails = sum(c.status == FAIL for c in checks)
+    lines.append("all good" if not fails else f"{fails} problem(s) to fix")
+    return "\n".join(lines)
+
+
+def main(argv: list[str], config_path: Path) -> int:
+    parser = argparse.ArgumentParser(prog="sisyphus doctor", description="Check everything; explain what to fix.")
+    parser.add_argument("--data-dir", type=Path, default=None, help="engine venvs live under DIR/venvs")
+    parser.add_argument("--no-llm", action="store_true", help="skip the LLM request")
+    args = parser.parse_args(argv[1:] if argv[:1] == ["--"] else argv)
+    ctx = Context(config_path, args.data_dir or paths.data_dir(), gpu=probe_gpu(), ask_llm=not args.no_llm)
+    checks = run_checks(ctx)
+    print(render(checks))
+    return 1 if any(c.status == FAIL for c in checks) else 0
+
+
+if __name__ == "__main__":  # `python -m ...` works without the app's CLI (tests, the install scripts)
+    sys.exit(main(sys.argv[1:], paths.config_path()))

@@ -1,0 +1,145 @@
+"""``sisyphus setup``: the profile choice (NVML faked) and a real, idempotent venv build.
+
+The real build uses the cheap ``piper`` engine (about 30 s from pip's cache); the
+asr/tts venvs are the same code path with torch added, and take minutes.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+
+import pytest
+
+from daemon.doctor import Gpu, GpuInfo, probe_gpu
+from installer import setup
+
+REPO = Path(__file__).resolve().parents[2]
+NO_DRIVER = GpuInfo(why="no NVIDIA driver found (NVML: NVML Shared Library Not Found)")
+ONE_GPU = GpuInfo("550.54", (Gpu("NVIDIA GeForce RTX 4090", 24564, 23000),))
+
+
+def test_auto_picks_gpu_when_a_driver_sees_a_gpu() -> None:
+    profile, why = setup.choose_profile("auto", ONE_GPU)
+    assert profile == "gpu" and "550.54" in why and "RTX 4090" in why
+
+
+def test_auto_picks_cpu_without_a_driver_and_says_why() -> None:
+    profile, why = setup.choose_profile("auto", NO_DRIVER)
+    assert profile == "cpu" and "no NVIDIA driver" in why and "cpu profile" in why
+
+
+def test_driver_without_gpus_is_cpu() -> None:
+    assert setup.choose_profile("auto", GpuInfo("550.54", (), "the NVIDIA driver reports no GPU"))[0] == "cpu"
+
+
+def test_explicit_profile_wins() -> None:
+    assert setup.choose_profile("cpu", ONE_GPU)[0] == "cpu"
+    assert setup.choose_profile("gpu", NO_DRIVER)[0] == "gpu"
+
+
+def test_plan_uses_cuda_torch_only_with_a_driver() -> None:
+    gpu = setup.make_plan("auto", ONE_GPU, platform="linux")
+    assert (gpu.torch, gpu.torch_index_url, gpu.engines) == ("cuda", None, ("asr", "tts"))
+    cpu = setup.make_plan("gpu", NO_DRIVER, platform="linux")
+    assert (cpu.torch, cpu.torch_index_url) == ("cpu", setup.CPU_TORCH_INDEX)
+    assert setup.make_plan("auto", NO_DRIVER, platform="linux").engines == ("whisper", "piper")
+    assert setup.make_plan("auto", NO_DRIVER, platform="win32").torch_index_url is None
+    assert setup.make_plan("auto", ONE_GPU, torch="cpu", platform="linux").torch == "cpu"
+
+
+def test_plan_rejects_unknown_engines() -> None:
+    with pytest.raises(SystemExit, match=r"unknown engine\(s\) \['wisper'\]"):
+        setup.make_plan("auto", NO_DRIVER, only=("wisper",))
+
+
+def _fake_pynvml(monkeypatch: pytest.MonkeyPatch, fail_init: bool) -> list[str]:
+    calls: list[str] = []
+
+    class NVMLError(Exception):
+        pass
+
+    def init() -> None:
+        calls.append("init")
+        if fail_init:
+            raise NVMLError("NVML Shared Library Not Found")
+
+    mem = types.SimpleNamespace(total=8 << 30, free=6 << 30, used=2 << 30)
+    fake = types.SimpleNamespace(
+        NVMLError=NVMLError, nvmlInit=init, nvmlShutdown=lambda: calls.append("shutdown"),
+        nvmlSystemGetDriverVersion=lambda: b"550.54", nvmlDeviceGetCount=lambda: 1,
+        nvmlDeviceGetHandleByIndex=lambda i: i, nvmlDeviceGetName=lambda h: "NVIDIA RTX A4000",
+        nvmlDeviceGetMemoryInfo=lambda h: mem)
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    return calls
+
+
+def test_probe_gpu_reads_driver_and_memory_and_shuts_nvml_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _fake_pynvml(monkeypatch, fail_init=False)
+    info = probe_gpu()
+    assert info == GpuInfo("550.54", (Gpu("NVIDIA RTX A4000", 8192, 6144),))
+    assert calls == ["init", "shutdown"]
+
+
+def test_probe_gpu_without_driver_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_pynvml(monkeypatch, fail_init=True)
+    info = probe_gpu()
+    assert not info.driver and "no NVIDIA driver found" in info.why
+
+
+def test_probe_gpu_on_this_machine_has_no_driver() -> None:
+    assert not probe_gpu().driver  # the CI machines have no GPU
+
+
+def test_existing_config_is_never_overwritten(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[llm]\nmodel = \"mine\"\n")
+    setup.write_default_config(config, lambda m: None)
+    assert config.read_text() == "[llm]\nmodel = \"mine\"\n"
+    fresh = tmp_path / "new" / "config.toml"
+    setup.write_default_config(fresh, lambda m: None)
+    assert fresh.read_text().startswith("# sisyphus settings")
+
+
+# -- the real thing: python -m installer.setup builds the piper venv -----------------------
+
+def _setup(tmp: Path, *extra: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SISYPHUS_CONFIG": str(tmp / "config.toml")}
+    return subprocess.run([sys.executable, "-m", "installer.setup", "--profile", "cpu", "--only", "piper",
+                           "--data-dir", str(tmp / "data"), "--editable", *extra],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
+
+
+def _piper_works(python: Path) -> bool:
+    return subprocess.run([str(python), "-c", "import wyoming_piper, daemon"], capture_output=True).returncode == 0
+
+
+def test_setup_builds_repairs_and_is_idempotent(tmp_path: Path) -> None:
+    python = tmp_path / "data" / "venvs" / "piper" / "bin" / "python"
+    first = _setup(tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "profile: cpu" in first.stdout and "next: `sisyphus doctor`" in first.stdout
+    assert _piper_works(python)
+    assert (tmp_path / "config.toml").read_text().startswith("# sisyphus settings")
+
+    voice = tmp_path / "data" / "voices" / "me.wav"
+    voice.parent.mkdir()
+    voice.write_bytes(b"RIFF my voice")
+    (tmp_path / "config.toml").write_text("[daemon]\nprofile = \"cpu\"\n")
+    started = time.monotonic()
+    again = _setup(tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "is healthy" in again.stdout and "installing" not in again.stdout
+    assert time.monotonic() - started < 30
+    assert voice.read_bytes() == b"RIFF my voice"
+    assert (tmp_path / "config.toml").read_text() == "[daemon]\nprofile = \"cpu\"\n"
+
+    shutil.rmtree(tmp_path / "data" / "venvs" / "piper")
+    repaired = _setup(tmp_path)
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert "creating venv" in repaired.stdout and _piper_works(python)
+    assert voice.read_bytes() == b"RIFF my voice"
