@@ -1,0 +1,126 @@
+"""``sisyphus doctor`` on this machine (no GPU, cpu profile) and with real problems injected.
+
+The LLM check talks to the real scripted OpenAI-protocol server (a subprocess); the
+venv check runs the test suite's real engine venvs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from daemon import doctor
+from daemon.doctor import Context, GpuInfo
+from tests.support.venvs import engine_python
+
+REPO = Path(__file__).resolve().parents[2]
+KEY = "sk-doctor-secret-123"
+
+
+@pytest.fixture(scope="module")
+def llm(tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("llm")
+    (tmp / "script.json").write_text(json.dumps({"api_key": KEY, "model": "test-model"}))
+    proc = subprocess.Popen([sys.executable, "-m", "tests.support.openai_server", "--port", "0",
+                             "--script", str(tmp / "script.json")], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    assert line.startswith("PORT "), line
+    yield f"http://127.0.0.1:{int(line.split()[1])}/v1"
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """A data dir whose cpu-profile venvs are the test suite's engine venvs."""
+    venvs = tmp_path / "data" / "venvs"
+    venvs.mkdir(parents=True)
+    for name in ("whisper", "piper"):
+        (venvs / name).symlink_to(engine_python(name).parent.parent)
+    return tmp_path / "data"
+
+
+def _doctor(tmp: Path, data_dir: Path, config: str, **env: str) -> subprocess.CompletedProcess:
+    (tmp / "config.toml").write_text(config)
+    secrets = ("LLM_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL")  # the file's values must count
+    full_env = {k: v for k, v in os.environ.items() if k not in secrets}
+    full_env.update(SISYPHUS_CONFIG=str(tmp / "config.toml"), **env)
+    return subprocess.run([sys.executable, "-m", "daemon.doctor", "--data-dir", str(data_dir)], cwd=REPO,
+                          env=full_env, capture_output=True, text=True, timeout=120)
+
+
+def _config(url: str, key: str = KEY, profile: str = "cpu") -> str:
+    return f'[daemon]\nprofile = "{profile}"\n[llm]\nbase_url = "{url}"\nmodel = "test-model"\napi_key = "{key}"\n'
+
+
+def test_this_machine_no_gpu_cpu_profile_is_healthy(tmp_path: Path, data_dir: Path, llm: str) -> None:
+    result = _doctor(tmp_path, data_dir, _config(llm))
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "no NVIDIA driver found" in out and "the cpu profile does not need one" in out
+    assert "profile cpu -> cpu" in out
+    assert "[  ok] venv whisper" in out and "[  ok] venv piper" in out
+    assert f"{llm} answers (key set)" in out
+    assert KEY not in out + result.stderr
+
+
+def test_a_rejected_key_fails_without_printing_it(tmp_path: Path, data_dir: Path, llm: str) -> None:
+    result = _doctor(tmp_path, data_dir, _config(llm, key="sk-wrong-key-456"))
+    assert result.returncode == 1
+    assert "[FAIL] llm" in result.stdout and "llm_auth" in result.stdout and "LLM_API_KEY" in result.stdout
+    assert "sk-wrong-key-456" not in result.stdout + result.stderr
+
+
+def test_a_broken_config_is_a_failure_naming_the_key(tmp_path: Path, data_dir: Path) -> None:
+    result = _doctor(tmp_path, data_dir, '[llm]\ntimeout_s = "soon"\n[daemon]\nprofile = "turbo"\n')
+    assert result.returncode == 1
+    assert "[FAIL] config" in result.stdout
+    assert "[llm] timeout_s" in result.stdout and "[daemon] profile" in result.stdout
+
+
+def test_a_missing_venv_says_to_run_setup(tmp_path: Path, llm: str) -> None:
+    empty = tmp_path / "empty"
+    result = _doctor(tmp_path, empty, _config(llm))
+    assert result.returncode == 1
+    assert f"[FAIL] venv whisper  missing at {empty / 'venvs' / 'whisper'}" in result.stdout
+    assert "run `sisyphus setup --profile cpu`" in result.stdout
+
+
+# -- single checks, with the environment given -------------------------------------------
+
+def _ctx(tmp: Path, profile: str, env: dict[str, str] | None = None) -> Context:
+    from daemon.config import load
+
+    ctx = Context(tmp / "none.toml", tmp, profile=profile, settings=load(tmp / "none.toml", env={}),
+                  gpu=GpuInfo(why="no NVIDIA driver found (NVML: NVML Shared Library Not Found)"))
+    if env is not None:
+        ctx.env = env
+    return ctx
+
+
+def test_gpu_profile_without_a_driver_is_a_failure(tmp_path: Path) -> None:
+    check = doctor.check_gpu(_ctx(tmp_path, "gpu"))
+    assert check.status == doctor.FAIL and "install the NVIDIA driver" in check.fix
+    assert doctor.check_gpu(_ctx(tmp_path, "cpu")).status == doctor.OK
+
+
+def test_gpu_profile_lists_missing_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    check = doctor.check_models(_ctx(tmp_path, "gpu"))
+    assert check.status == doctor.FAIL and "zai-org/GLM-ASR-Nano-2512" in check.detail
+    assert check.fix == "run `sisyphus models pull`"
+
+
+def test_wayland_without_xwayland_explains_the_shortcut_fallback(tmp_path: Path) -> None:
+    hotkey, _tray = doctor.check_desktop(_ctx(tmp_path, "cpu", {"WAYLAND_DISPLAY": "wayland-0"}))
+    assert hotkey.status == doctor.WARN and "Wayland" in hotkey.detail
+    assert "sisyphus ptt toggle" in hotkey.fix
+
+
+def test_render_marks_failures_and_counts_them() -> None:
+    text = doctor.render([doctor.Check("a", doctor.OK, "fine"), doctor.Check("bb", doctor.FAIL, "bad", "fix it")])
+    assert text.splitlines() == ["[  ok] a   fine", "[FAIL] bb  bad", "           -> fix it", "1 problem(s) to fix"]
