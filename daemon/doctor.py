@@ -135,7 +135,11 @@ def check_venvs(ctx: Context) -> list[Check]:
             checks.append(Check(f"venv {name}", FAIL, f"`import {ENGINES[name].module}` fails in {dest}",
                                 f"run `sisyphus setup --profile {ctx.profile}` to repair it"))
         else:
-            checks.append(Check(f"venv {name}", OK, f"{dest}{_torch_line(dest, ENGINES[name].needs_torch)}"))
+            torch = _torch_line(dest, ENGINES[name].needs_torch)
+            cpu_only = "cpu-only" in torch and bool(ctx.gpu.driver)
+            checks.append(Check(f"venv {name}", WARN if cpu_only else OK, f"{dest}{torch}",
+                                "CPU torch next to an NVIDIA driver: run `sisyphus setup --upgrade --torch cuda`"
+                                if cpu_only else ""))
     return checks
 
 
@@ -170,8 +174,7 @@ def check_audio(ctx: Context) -> list[Check]:
             dev = devices.resolve(name, kind)
             checks.append(Check(f"audio {kind}", OK, f"{name!r} -> {dev.label}"))
         except Exception as exc:  # AudioError, PortAudio missing: both are explained to the user
-            checks.append(Check(f"audio {kind}", WARN, str(exc),
-                                f"pick another [audio] {kind}_device (the tray lists them), or connect one"))
+            checks.append(Check(f"audio {kind}", WARN, f"[audio] {kind}_device = {name!r}: {exc}"))
     return checks
 
 
