@@ -68,11 +68,11 @@ class CoreActions:
                     self.app.bus.publish(ErrorEvent("audio_device", f"{exc}; pick another device in the menu"))
 
     def set_autostart(self, enabled: bool) -> None:
-        from .platform.autostart import get_autostart
+        from .platform.autostart import daemon_command, get_autostart
 
         backend = get_autostart()
         try:
-            backend.enable(autostart_command()) if enabled else backend.disable()
+            backend.enable(daemon_command(self.app.config_path)) if enabled else backend.disable()
         except OSError as exc:
             self.app.bus.publish(ErrorEvent("autostart", f"could not change start at login: {exc}"))
             return
@@ -131,14 +131,6 @@ def _shown(section: str, key: str, value: Any) -> Any:
     if section == "audio" and value in ("", "default"):
         return SYSTEM_DEFAULT
     return value
-
-
-def autostart_command() -> list[str]:
-    """How login starts us: this interpreter, hidden in the tray (pythonw on Windows)."""
-    python = Path(sys.executable)
-    if os.name == "nt" and (python.parent / "pythonw.exe").exists():
-        python = python.parent / "pythonw.exe"
-    return [str(python), "-m", "daemon.cli", "run"]
 
 
 def open_with_desktop(path: Path) -> None:
