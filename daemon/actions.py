@@ -78,6 +78,11 @@ class CoreActions:
             return
         self._persist("daemon", "autostart", enabled)
 
+    def record_voice(self) -> None:
+        from .voicerec import VoiceRecorder
+
+        VoiceRecorder(self.app).start()
+
     def new_conversation(self) -> None:
         self.app.assistant.history.reset()
 

@@ -144,7 +144,11 @@ class App:
             self.assistant.history.reset()
             return {}
 
-        return {"status": status, "ptt": ptt, "stop": stop, "quit": quit_, "restart-engines": restart,
+        async def record_voice(_req: dict) -> dict:
+            self.actions.record_voice()
+            return {}
+
+        return {"record-voice": record_voice, "status": status, "ptt": ptt, "stop": stop, "quit": quit_, "restart-engines": restart,
                 "new-conversation": new_conversation}
 
     def status(self) -> dict:

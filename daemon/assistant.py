@@ -58,6 +58,7 @@ class Assistant:
         self._played = asyncio.Event()
         self._clock = TurnClock()
         self._pressed_at = 0.0
+        self._record: Any = None  # set by record_next(): the next hold records instead of a turn
 
     # -- inputs (all on the loop) ---------------------------------------------------
     def press(self) -> None:
@@ -87,6 +88,10 @@ class Assistant:
         if generation == self.turn:
             self.bus.publish(PlaybackEvent(False, turn=generation))
             self._played.set()
+
+    def record_next(self, callback) -> None:
+        """The next time the user holds the key, hand the recording (16 kHz s16) to ``callback``."""
+        self._record = callback
 
     def set_options(self, **changes: Any) -> None:
         self.options = TurnOptions(**{**self.options.__dict__, **changes})
@@ -120,7 +125,23 @@ class Assistant:
         self._clock = TurnClock()
         self._pressed_at = time.monotonic()
         self._set(State.LISTENING)  # the microphone starts delivering (pre-roll first) on this event
+        if self._record is not None:
+            callback, self._record = self._record, None
+            self._task = asyncio.create_task(self._run_recording(self.turn, self._audio, callback))
+            return
         self._task = asyncio.create_task(self._run_turn(self.turn, self._audio), name=f"turn-{self.turn}")
+
+    async def _run_recording(self, turn: int, audio: asyncio.Queue, callback) -> None:
+        try:
+            pcm = b"".join([block async for block in _drain(audio)])
+            await callback(pcm)
+        except Exception as exc:
+            code, text = describe_error(exc)
+            self.bus.publish(ErrorEvent(code, text, turn=turn))
+        finally:
+            if turn == self.turn:
+                self._audio = None
+                self._set(State.IDLE)
 
     def _set(self, state: State) -> None:
         if state != self.state:

@@ -162,3 +162,12 @@ class SettingsChanged(Event):
     section: str
     key: str
     value: Any
+
+
+@dataclass(frozen=True)
+class NoticeEvent(Event):
+    """Something the user should read now (an instruction, a confirmation): a notification."""
+
+    kind = "notice"
+    title: str
+    text: str

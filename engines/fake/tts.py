@@ -17,6 +17,7 @@ from wyoming.event import Event
 from wyoming.info import Attribution, Info, TtsProgram, TtsVoice
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
 
+from engines.common.errors import BAD_VOICE, UNKNOWN_VOICE, EngineError
 from engines.common.handler import CancelToken, Connection, Engine, Handler
 
 from .faults import Faults
@@ -41,6 +42,7 @@ class FakeTtsEngine(Engine):
         self.faults = faults
         self.chunk_delay = chunk_delay
         self.ms_per_char = ms_per_char
+        self.cloned: dict[str, float] = {}  # x-voice-add: name -> pitch (kept in memory only)
 
     def info(self) -> Info:
         self.faults.on_describe()
@@ -48,6 +50,10 @@ class FakeTtsEngine(Engine):
             TtsVoice(name=name, description=f"fake {name} ({freq:.0f} Hz)", attribution=ATTRIBUTION,
                      installed=True, version="1", languages=["en"])
             for name, freq in VOICES.items()
+        ] + [
+            TtsVoice(name=name, description=f"cloned voice {name}", attribution=ATTRIBUTION, installed=True,
+                     version="1", languages=["en"])
+            for name in self.cloned
         ]
         program = TtsProgram(name="sisyphus-fake-tts", description="fake TTS for tests", attribution=ATTRIBUTION,
                              installed=True, version="1", voices=voices, supports_synthesize_streaming=True)
@@ -58,7 +64,8 @@ class FakeTtsEngine(Engine):
 
     def generate(self, emit, text: str, voice: str, *, token: CancelToken) -> None:
         """Model thread: emit int16 chunks of the tone for ``text``."""
-        audio = tone(text, VOICES.get(voice, VOICES[DEFAULT_VOICE]), self.ms_per_char)
+        freq = self.cloned.get(voice) or VOICES.get(voice, VOICES[DEFAULT_VOICE])
+        audio = tone(text, freq, self.ms_per_char)
         for i, start in enumerate(range(0, len(audio), CHUNK_SAMPLES)):
             token.check()
             if i == 1:
@@ -82,7 +89,9 @@ class FakeTtsHandler(Handler):
         self.pending = ""
 
     async def handle_event(self, event: Event) -> None:
-        if SynthesizeStart.is_type(event.type):
+        if event.type.startswith("x-voice-"):
+            await self._voices(event)
+        elif SynthesizeStart.is_type(event.type):
             self.reset()
             self.engine.faults.on_request()
             self.streaming = True
@@ -103,6 +112,21 @@ class FakeTtsHandler(Handler):
             self.voice = _voice_name(request.voice)
             await self._speak(request.text)
             self.reset()
+
+    async def _voices(self, event: Event) -> None:
+        """x-voice-add/remove/list, as the real TTS engine answers them (in memory)."""
+        name = str(event.data.get("name", ""))
+        if event.type == "x-voice-add":
+            if not event.payload or not name.replace("-", "").isalnum():
+                raise EngineError("x-voice-add needs a name and reference audio", BAD_VOICE)
+            self.engine.cloned[name] = 300.0 + len(self.engine.cloned) * 50
+            await self.send(Event("x-voice-added", data={"name": name, "text": event.data.get("text", "")}))
+        elif event.type == "x-voice-remove":
+            if self.engine.cloned.pop(name, None) is None:
+                raise EngineError(f"no cloned voice named {name!r}", UNKNOWN_VOICE)
+            await self.send(Event("x-voice-removed", data={"name": name}))
+        elif event.type == "x-voice-list":
+            await self.send(Event("x-voices", data={"voices": [{"name": n} for n in self.engine.cloned]}))
 
     async def _speak(self, text: str) -> None:
         await self.send(AudioStart(rate=RATE, width=2, channels=1))

@@ -162,8 +162,13 @@ def _on_settings(view: TrayView, event: Any) -> TrayView:
     return _replace(view, settings=MappingProxyType({**view.settings, key: event.value}))
 
 
+def _on_notice(view: TrayView, event: Any) -> TrayView:
+    serial = view.notice.serial + 1 if view.notice else 1
+    return _replace(view, notice=Notice(serial, str(event.title), str(event.text)))
+
+
 _HANDLERS: dict[str, Callable[[TrayView, Any], TrayView]] = {
-    "state": _on_state, "engine": _on_engine, "error": _on_error, "transcript": _on_transcript,
+    "notice": _on_notice, "state": _on_state, "engine": _on_engine, "error": _on_error, "transcript": _on_transcript,
     "reply": _on_reply, "level": _on_level, "voices": _on_voices, "settings": _on_settings,
 }
 
