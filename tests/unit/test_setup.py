@@ -143,3 +143,22 @@ def test_setup_builds_repairs_and_is_idempotent(tmp_path: Path) -> None:
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
     assert "creating venv" in repaired.stdout and _piper_works(python)
     assert voice.read_bytes() == b"RIFF my voice"
+
+
+# -- the install wrappers ---------------------------------------------------------------------
+
+def test_install_sh_parses_and_passes_shellcheck() -> None:
+    script = REPO / "installer" / "install.sh"
+    assert os.access(script, os.X_OK), f"{script} must be executable (git update-index --chmod=+x)"
+    syntax = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+    assert syntax.returncode == 0, syntax.stderr
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck is not installed (apt-get install shellcheck); bash -n passed")
+    lint = subprocess.run(["shellcheck", str(script)], capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout
+
+
+def test_install_scripts_run_the_installed_setup_not_the_checkout() -> None:
+    """-P keeps the current directory off sys.path: the engine venvs build from the installed copy."""
+    assert '-P -m installer.setup "$@"' in (REPO / "installer" / "install.sh").read_text()
+    assert '@("-P", "-m", "installer.setup")' in (REPO / "installer" / "install.ps1").read_text()
