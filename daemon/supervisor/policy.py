@@ -16,10 +16,13 @@ class RestartPolicy:
     rng: random.Random = field(default_factory=random.Random)
     failures: int = 0
 
-    def next_delay(self, run_s: float) -> float | None:
-        """Delay before the next start after a run of ``run_s`` seconds; None = give up (FAILED)."""
-        if run_s >= self.quick_failure_s:
-            self.failures = 0  # it ran fine for a while: a fresh failure, not a crash loop
+    def next_delay(self, run_s: float, served: bool = False) -> float | None:
+        """Delay before the next start after a run of ``run_s`` seconds; None = give up (FAILED).
+
+        A run that lasted ``quick_failure_s`` or served a request was healthy: its end is a
+        fresh failure (a kill, an OOM), not part of a crash loop, so the count starts over."""
+        if run_s >= self.quick_failure_s or served:
+            self.failures = 0
         self.failures += 1
         if self.give_up and self.failures >= self.max_quick_failures:
             return None

@@ -55,6 +55,7 @@ class EngineSupervisor:
         self._want_running = True
         self._task: asyncio.Task | None = None
         self.busy = 0  # requests in flight: a busy engine may answer probes late
+        self._served = False  # this run of the engine served a request
 
     @property
     def state(self) -> S:
@@ -110,6 +111,7 @@ class EngineSupervisor:
         """``async with engine.use(t) as uri``: wait until READY, and count as busy meanwhile."""
         uri = await self.ready(timeout)
         self.busy += 1
+        self._served = True
         try:
             yield uri
         finally:
@@ -145,6 +147,7 @@ class EngineSupervisor:
                 await self._sleep_until_woken()
                 continue
             started = time.monotonic()
+            self._served = False
             await self._set(S.STARTING)
             try:
                 await self._start_once()
@@ -158,7 +161,7 @@ class EngineSupervisor:
             await self._stop_process()
             if not self._want_running:
                 continue
-            delay = self.policy.next_delay(time.monotonic() - started)
+            delay = self.policy.next_delay(time.monotonic() - started, self._served)
             if delay is None:
                 await self._fail(f"{reason} (gave up after {self.policy.failures} quick failures)")
                 continue

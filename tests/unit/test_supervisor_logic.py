@@ -39,6 +39,13 @@ def test_a_long_run_resets_the_count():
     assert delay is not None and delay <= 0.5 * 1.25 and p.failures == 1
 
 
+def test_an_engine_that_served_requests_is_not_crash_looping():
+    p = policy()
+    for _ in range(20):  # killed again and again, but every run answered a request
+        assert p.next_delay(run_s=0.5, served=True) is not None
+    assert p.failures == 1
+
+
 def test_remote_engines_never_give_up():
     p = policy(give_up=False)
     assert all(p.next_delay(run_s=0.1) is not None for _ in range(50))
