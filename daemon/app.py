@@ -162,6 +162,7 @@ class App:
             "turn": self.assistant.turn if self.assistant else 0,
             "last_timings_ms": self.assistant.last_timings if self.assistant else {},
             "engines": self.supervisor.status() if self.supervisor else {},
+            "vram": self.memory.status() if getattr(self, "memory", None) else {},
         }
 
 

@@ -51,6 +51,11 @@ def _actions(app, parts: Parts) -> None:
     app.actions.publish_settings()
     watcher = asyncio.get_running_loop().create_task(ConfigWatcher(app).run(), name="config-watcher")
     parts.closers.append(watcher.cancel)
+    from .memory import MemoryManager
+
+    app.memory = MemoryManager(app)
+    memory = asyncio.get_running_loop().create_task(app.memory.run(app.settings.vram.poll_s), name="memory")
+    parts.closers.append(memory.cancel)
 
 
 def _turn_options(settings):

@@ -1,0 +1,70 @@
+"""The core-loop task that applies the VRAM policy and idle unloads to the supervisor."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from .events import EngineState
+from .vram import EngineView, FileMonitor, NvmlMonitor, Reading, VramPolicy
+
+_LOG = logging.getLogger(__name__)
+LOADED = (EngineState.STARTING, EngineState.READY, EngineState.UNHEALTHY)
+
+
+class MemoryManager:
+    def __init__(self, app, monitor=None, clock=time.monotonic) -> None:
+        self.app = app
+        vram = app.settings.vram
+        self.monitor = monitor if monitor is not None else _monitor(vram.enabled)
+        self.policy = VramPolicy(vram.min_free_mb, vram.recover_free_mb)
+        self.reading: Reading | None = None
+        self.unloaded_for_vram: set[str] = set()
+        self.clock = clock
+
+    def views(self) -> list[EngineView]:
+        idle = {"asr": self.app.settings.asr.idle_unload_min, "tts": self.app.settings.tts.idle_unload_min}
+        return [EngineView(name, e.state in LOADED, e.busy > 0, e.last_used, name in self.unloaded_for_vram,
+                           idle.get(name, 0.0) * 60)
+                for name, e in self.app.supervisor.engines.items()]
+
+    async def step(self) -> None:
+        self.reading = self.monitor.read() if self.monitor else None
+        state = self.app.assistant.state.value if self.app.assistant else "idle"
+        for action, name, reason in self.policy.decide(self.reading, state, self.views(), self.clock()):
+            engine = self.app.supervisor[name]
+            if action == "unload":
+                _LOG.warning("unloading %s engine: %s", name, reason)
+                if "GPU" in reason:
+                    self.unloaded_for_vram.add(name)
+                await engine.unload(reason)
+            else:
+                _LOG.info("reloading %s engine: %s", name, reason)
+                self.unloaded_for_vram.discard(name)
+                engine.restart()
+
+    async def run(self, interval_s: float) -> None:
+        while True:
+            try:
+                await self.step()
+            except Exception:
+                _LOG.exception("memory manager step failed")
+            await asyncio.sleep(interval_s)
+
+    def status(self) -> dict:
+        if self.reading is None:
+            return {"monitor": "off (no NVIDIA driver)" if self.monitor is None or not self.monitor.available
+                    else "no reading"}
+        pids = {e.pid: name for name, e in self.app.supervisor.engines.items() if e.pid}
+        return {"total_mb": self.reading.total_mb, "free_mb": self.reading.free_mb,
+                "engines_mb": {pids[p]: mb for p, mb in self.reading.per_pid_mb.items() if p in pids}}
+
+
+def _monitor(enabled: bool):
+    import os
+
+    if not enabled:
+        return None
+    if path := os.environ.get("SISYPHUS_VRAM_FILE"):
+        return FileMonitor(path)
+    return NvmlMonitor()
