@@ -10,6 +10,7 @@ touched (a missing config gets the documented defaults).
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -79,6 +80,7 @@ def build(plan: Plan, data_dir: Path, upgrade: bool, editable: bool, say: Callab
         say(f"[{i}/{len(plan.engines)}] engine venv {name}: {dest}")
         started = time.monotonic()
         try:
+            clear_broken(name, dest, say)
             venvs.create(name, dest, torch=plan.torch, torch_index_url=plan.torch_index_url,
                          upgrade=upgrade, editable=editable, progress=lambda m: say("    " + m))
         except Exception as exc:  # pip or venv failures: report, go on with the others, fail at the end
@@ -87,6 +89,18 @@ def build(plan: Plan, data_dir: Path, upgrade: bool, editable: bool, say: Callab
             continue
         say(f"    done in {time.monotonic() - started:.0f} s")
     return failed
+
+
+def clear_broken(name: str, dest: Path, say: Callable[[str], None]) -> None:
+    """Remove a venv whose engine does not import: pip would call its damaged packages
+    "already satisfied" and leave them broken, so only a fresh venv repairs it reliably."""
+    if not (dest.exists() or dest.is_symlink()) or venvs.healthy(dest, venvs.ENGINES[name]):
+        return
+    say(f"    {dest} is broken (`import {venvs.ENGINES[name].module}` fails there): rebuilding it from scratch")
+    if dest.is_symlink() or dest.is_file():
+        dest.unlink()
+    else:
+        shutil.rmtree(dest)
 
 
 def next_step(profile: str) -> str:

@@ -144,6 +144,15 @@ def test_setup_builds_repairs_and_is_idempotent(tmp_path: Path) -> None:
     assert "creating venv" in repaired.stdout and _piper_works(python)
     assert voice.read_bytes() == b"RIFF my voice"
 
+    # Broken, not deleted: a package gone from site-packages (pip would call it "already satisfied").
+    site = next((tmp_path / "data" / "venvs" / "piper" / "lib").glob("python3*/site-packages"))
+    shutil.rmtree(site / "wyoming_piper")
+    assert not _piper_works(python)
+    rebuilt = _setup(tmp_path)
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert "is broken (`import wyoming_piper` fails there): rebuilding it from scratch" in rebuilt.stdout
+    assert _piper_works(python) and voice.read_bytes() == b"RIFF my voice"
+
 
 # -- the install wrappers ---------------------------------------------------------------------
 
