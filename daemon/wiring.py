@@ -112,16 +112,20 @@ async def _speaker(app, parts: Parts):
         parts.closers.append(speaker.close)
         return speaker
     from .audio.playback import Playback
+    from .audio_wiring import DeviceKeeper, earcons
 
-    playback = Playback(app.settings.audio.output_device, on_start, on_end, lambda exc: _audio_error(app.bus, exc))
+    keeper = DeviceKeeper(app.bus, "output")
+    playback = Playback(app.settings.audio.output_device, on_start, on_end, keeper.on_error)
     try:
         await playback.start()
     except Exception as exc:  # no sound server, device unplugged: run on, say what to do
         _audio_error(app.bus, exc)
-        speaker = FileSpeaker(on_start, on_end, None)
-        return speaker
+        return FileSpeaker(on_start, on_end, None)
+    keeper.device = playback
     parts.closers.append(playback.stop)
     app.devices["output"] = playback
+    if app.settings.audio.earcons:
+        earcons(app.bus, playback)
     return PlaybackSpeaker(playback)
 
 
@@ -136,10 +140,13 @@ async def _microphone(app, parts: Parts) -> None:
     if not app.options.audio:
         return
     from .audio.capture import Capture
+    from .audio_wiring import DeviceKeeper
 
+    keeper = DeviceKeeper(bus, "input")
     capture = Capture(app.settings.audio.input_device, app.assistant.on_audio,
-                      lambda level: bus.publish(AudioLevel(level)), lambda exc: _audio_error(bus, exc),
+                      lambda level: bus.publish(AudioLevel(level)), keeper.on_error,
                       preroll=app.settings.audio.preroll_ms / 1000)
+    keeper.device = capture
     try:
         await capture.start()
     except Exception as exc:

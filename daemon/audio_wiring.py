@@ -1,0 +1,60 @@
+"""Audio around the turn: earcons on listening edges, and reopening a device that went away."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from .events import ErrorEvent, EventBus, State, StateChanged
+
+_LOG = logging.getLogger(__name__)
+REOPEN_DELAYS_S = (0.5, 1.0, 2.0, 4.0)  # then every 4 s until the device is back
+
+
+def earcons(bus: EventBus, playback) -> None:
+    """A short rising tone when listening starts, a falling one when it stops."""
+    from .audio.earcons import play_earcon
+
+    previous = {"state": State.IDLE}
+
+    def on_state(event) -> None:
+        if not isinstance(event, StateChanged):
+            return
+        if event.state == State.LISTENING:
+            play_earcon(playback, "start")
+        elif previous["state"] == State.LISTENING:
+            play_earcon(playback, "stop")
+        previous["state"] = event.state
+
+    bus.subscribe(on_state)
+
+
+class DeviceKeeper:
+    """Report a device fault once, then reopen the device (by name) until it works again."""
+
+    def __init__(self, bus: EventBus, kind: str) -> None:
+        self.bus = bus
+        self.kind = kind
+        self.device = None
+        self._task: asyncio.Task | None = None
+
+    def on_error(self, exc: Exception) -> None:
+        if self._task is not None and not self._task.done():
+            return
+        _LOG.error("%s device problem: %s", self.kind, exc)
+        self.bus.publish(ErrorEvent("audio_device", f"{exc}; reconnecting, or pick another {self.kind} device "
+                                    "in the tray's menu"))
+        if self.device is not None:
+            self._task = asyncio.get_running_loop().create_task(self._reopen())
+
+    async def _reopen(self) -> None:
+        attempt = 0
+        while True:
+            await asyncio.sleep(REOPEN_DELAYS_S[min(attempt, len(REOPEN_DELAYS_S) - 1)])
+            attempt += 1
+            try:
+                await self.device.reopen()
+            except Exception as exc:
+                _LOG.debug("%s device still unavailable: %s", self.kind, exc)
+                continue
+            _LOG.info("%s device is back", self.kind)
+            return
