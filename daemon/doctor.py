@@ -16,9 +16,10 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 
 from . import paths, profiles
+from .settings import Settings
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 ENGINES_BY_PROFILE = {"gpu": ("asr", "tts"), "cpu": ("whisper", "piper"), "fake": ()}
@@ -84,10 +85,16 @@ class Context:
     config_path: Path
     data_dir: Path
     profile: str = "auto"
-    settings: object | None = None
+    settings: Settings | None = None  # set by check_config; the later checks need it
     gpu: GpuInfo = field(default_factory=GpuInfo)
     env: dict = field(default_factory=lambda: dict(os.environ))
     ask_llm: bool = True
+
+
+def _settings(ctx: Context) -> Settings:
+    if ctx.settings is None:
+        raise RuntimeError("check_config must run (and succeed) before this check")
+    return ctx.settings
 
 
 def check_python(ctx: Context) -> Check:
@@ -118,8 +125,8 @@ def check_gpu(ctx: Context) -> Check:
                      ("needs one" if status == FAIL else "does not need one"), fix)
     lines = [f"{g.name}: {g.free_mb} MiB free of {g.total_mb} MiB" for g in gpu.gpus]
     low = ctx.profile == "gpu" and max(g.free_mb for g in gpu.gpus) < GPU_ENGINE_MIN_FREE_MB
-    return Check("gpu", WARN if low else OK, f"driver {gpu.driver}; " + "; ".join(lines),
-                 f"the two models want about {GPU_ENGINE_MIN_FREE_MB} MiB free: close other GPU programs" if low else "")
+    fix = f"the two models want about {GPU_ENGINE_MIN_FREE_MB} MiB free: close other GPU programs" if low else ""
+    return Check("gpu", WARN if low else OK, f"driver {gpu.driver}; " + "; ".join(lines), fix)
 
 
 def check_venvs(ctx: Context) -> list[Check]:
@@ -158,7 +165,7 @@ def check_models(ctx: Context) -> Check:
         return Check("models", OK, f"the {ctx.profile} profile's models ship inside its venvs")
     from installer.models import missing_models
 
-    missing = missing_models(ctx.settings)
+    missing = missing_models(_settings(ctx))
     if missing:
         return Check("models", FAIL, "not downloaded: " + ", ".join(missing), "run `sisyphus models pull`")
     return Check("models", OK, "GLM-ASR-Nano and Qwen3-TTS (CustomVoice, Base) present")
@@ -168,7 +175,8 @@ def check_audio(ctx: Context) -> list[Check]:
     from .audio import devices
 
     checks = []
-    wanted = {"input": ctx.settings.audio.input_device, "output": ctx.settings.audio.output_device}
+    audio = _settings(ctx).audio
+    wanted: dict[Literal["input", "output"], str] = {"input": audio.input_device, "output": audio.output_device}
     for kind, name in wanted.items():
         try:
             dev = devices.resolve(name, kind)
@@ -182,7 +190,7 @@ def check_desktop(ctx: Context) -> list[Check]:
     from .platform.hotkey import _SHORTCUT_HINT, _why_no_pynput
     from .platform.tray import has_display
 
-    hotkey, tray = ctx.settings.hotkey, ctx.settings.tray
+    hotkey, tray = _settings(ctx).hotkey, _settings(ctx).tray
     why = _why_no_pynput(ctx.env, sys.platform)
     if hotkey.backend == "dummy" or why:
         key = Check("hotkey", WARN, f"no global hotkey ({why or 'backend dummy'})", f"to talk, {_SHORTCUT_HINT}")
@@ -201,7 +209,7 @@ def check_llm(ctx: Context) -> Check:
     """A tiny request (GET /models) proves the endpoint answers and the key is accepted."""
     from .llm.client import LlmClient, LlmError
 
-    llm = ctx.settings.llm
+    llm = _settings(ctx).llm
     key_note = "key set" if llm.api_key else "no key"
 
     async def ask() -> list[str]:
@@ -218,7 +226,8 @@ def check_llm(ctx: Context) -> Check:
         return Check("llm", FAIL, f"({key_note}) {exc.code}: {exc.text}", _llm_fix(exc.code))
     except Exception as exc:  # an unexpected client failure is still the endpoint's problem to explain
         return Check("llm", FAIL, f"{llm.base_url} ({key_note}): {type(exc).__name__}: {exc}", _llm_fix(""))
-    known = "" if not models or llm.model in models else f"; model {llm.model!r} not listed (has {', '.join(models[:5])})"
+    listed = not models or llm.model in models
+    known = "" if listed else f"; model {llm.model!r} not listed (has {', '.join(models[:5])})"
     return Check("llm", WARN if known else OK, f"{llm.base_url} answers ({key_note}){known}",
                  "set [llm] model to one the endpoint lists" if known else "")
 

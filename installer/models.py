@@ -13,6 +13,7 @@ the directory to put it in.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -125,7 +126,7 @@ def pull(repo_id: str, root: Path, progress: Progress, retries: int = 3) -> Path
             continue
         dest.parent.mkdir(parents=True, exist_ok=True)
         url = f"{endpoint()}/{repo_id}/resolve/main/{urllib.parse.quote(f.name)}"
-        _with_retries(lambda: download_file(url, dest, f.size, progress), retries, repo_id, target, f.name)
+        _with_retries(functools.partial(download_file, url, dest, f.size, progress), retries, repo_id, target, f.name)
     (target / COMPLETE).write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\n")
     return target
 
