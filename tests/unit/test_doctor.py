@@ -124,3 +124,15 @@ def test_wayland_without_xwayland_explains_the_shortcut_fallback(tmp_path: Path)
 def test_render_marks_failures_and_counts_them() -> None:
     text = doctor.render([doctor.Check("a", doctor.OK, "fine"), doctor.Check("bb", doctor.FAIL, "bad", "fix it")])
     assert text.splitlines() == ["[  ok] a   fine", "[FAIL] bb  bad", "           -> fix it", "1 problem(s) to fix"]
+
+
+def test_doctor_setup_and_models_never_import_ml_libraries(tmp_path: Path) -> None:
+    """They run in the light app venv: torch, transformers and huggingface_hub are not there."""
+    code = ("import sys, pathlib, daemon.doctor as d, installer.setup, installer.models\n"
+            "ctx = d.Context(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), gpu=d.probe_gpu(), ask_llm=False)\n"
+            "d.run_checks(ctx)\n"
+            "print(sorted(m for m in ('torch', 'transformers', 'huggingface_hub') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "none.toml"), str(tmp_path)], cwd=REPO,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
