@@ -22,7 +22,7 @@ from .events import EngineState, EngineStateChanged, ErrorEvent, SettingsChanged
 from .supervisor.clients import Connection
 
 _LOG = logging.getLogger(__name__)
-SYSTEM_DEFAULT = "System default"
+SYSTEM_DEFAULT = "default"  # what the menu and the config call "follow the system"
 MENU_SETTINGS = (("tts", "voice"), ("audio", "input_device"), ("audio", "output_device"), ("hotkey", "mode"),
                  ("hotkey", "chord"), ("daemon", "autostart"), ("tray", "theme"))
 
@@ -33,6 +33,9 @@ class CoreActions:
 
     # -- settings ------------------------------------------------------------------
     def publish_settings(self) -> None:
+        """Everything the menu shows (settings, and voices once the TTS engine described them)."""
+        if self.app.supervisor["tts"].info is not None:
+            self.publish_voices()
         for section, key in MENU_SETTINGS:
             value = getattr(getattr(self.app.settings, section), key)
             self.app.bus.publish(SettingsChanged(section, key, _shown(section, key, value)))
@@ -57,7 +60,7 @@ class CoreActions:
             self.app.assistant.set_options(mode=mode)
 
     async def set_device(self, kind: str, name: str) -> None:
-        value = "default" if name == SYSTEM_DEFAULT else name
+        value = SYSTEM_DEFAULT if name in (SYSTEM_DEFAULT, "System default", "") else name
         if self._persist("audio", f"{kind}_device", value):
             device = self.app.devices.get(kind)
             if device is not None:
@@ -133,7 +136,7 @@ class CoreActions:
 
 
 def _shown(section: str, key: str, value: Any) -> Any:
-    if section == "audio" and value in ("", "default"):
+    if section == "audio" and value in ("", "System default"):
         return SYSTEM_DEFAULT
     return value
 

@@ -45,7 +45,10 @@ def device_lists() -> tuple[list[str], list[str]]:
     try:
         from .audio.devices import device_names
 
-        return device_names("input"), device_names("output")
+        def named(kind: str) -> list[str]:  # "System default" has its own menu entry
+            return [n for n in device_names(kind) if n not in ("System default", "default")]
+
+        return named("input"), named("output")
     except Exception as exc:  # no PortAudio: the menus offer only "System default"
         _LOG.warning("audio devices unavailable for the menu: %s", exc)
         return [], []

@@ -33,7 +33,8 @@ def fake_engine_command(kind: str, *extra: str) -> list[str]:
 
 
 class Daemon:
-    def __init__(self, tmp: Path, settings: dict, *args: str) -> None:
+    def __init__(self, tmp: Path, settings: dict, *args: str, headless: bool = True) -> None:
+        self.headless = headless
         self.tmp = tmp
         self.config = tmp / "config.toml"
         self.config.write_text(tomli_w.dumps(settings))
@@ -50,8 +51,9 @@ class Daemon:
 
     def start(self, ready: tuple[str, ...] = ("asr", "tts")) -> "Daemon":
         with open(self.log, "wb") as log:
+            mode = ["--headless"] if self.headless else []
             self.proc = subprocess.Popen([sys.executable, "-m", "daemon.cli", "--config", str(self.config), "run",
-                                          "--headless", *self.args], env=self.env, stdout=log, stderr=log)
+                                          *mode, *self.args], env=self.env, stdout=log, stderr=log)
         self.wait(lambda: self._connected(), 20, "control socket")
         threading.Thread(target=self._collect, daemon=True).start()
         for name in ready:

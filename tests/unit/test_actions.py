@@ -24,7 +24,9 @@ def make(tmp_path, text: str = ""):
     bus = EventBus()
     seen: list = []
     bus.subscribe(seen.append)
-    app = SimpleNamespace(bus=bus, settings=Settings(), config_path=path, assistant=FakeAssistant(), devices={})
+    tts = SimpleNamespace(info=None)  # not described yet: no voices to publish
+    app = SimpleNamespace(bus=bus, settings=Settings(), config_path=path, assistant=FakeAssistant(), devices={},
+                          supervisor={"tts": tts})
     return CoreActions(app), app, seen
 
 
@@ -61,7 +63,7 @@ async def test_device_choice_reopens_the_stream_and_maps_system_default(tmp_path
     assert app.devices["output"].device_name == "USB Headset" and app.devices["output"].reopened == 1
     await actions.set_device("output", "System default")
     assert tomllib.loads((tmp_path / "config.toml").read_text())["audio"]["output_device"] == "default"
-    assert seen[-1] == SettingsChanged("audio", "output_device", "System default")
+    assert seen[-1] == SettingsChanged("audio", "output_device", "default")
 
 
 def test_settings_are_published_for_the_menu(tmp_path):
