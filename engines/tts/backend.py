@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from typing import Any, Callable, Iterator
 
@@ -48,6 +49,7 @@ class Synthesizer:
         self.base = base
         self.store = store
         self.max_new_tokens = max_new_tokens
+        self._generating = threading.Lock()
         for wrapper in (custom, base):
             if wrapper is not None:
                 check_api(wrapper)
@@ -105,11 +107,11 @@ class Synthesizer:
         kwargs = wrapper._merge_generate_kwargs(max_new_tokens=cap or max_frames(text, self.max_new_tokens))
         eos = wrapper.model.config.talker_config.codec_eos_token_id
         started = time.perf_counter()
-        try:
-            with torch.inference_mode(), frame_hook(wrapper.model.talker, on_frame, eos):
+        try:  # _generating: one generation at a time even if a cancelled one is still unwinding
+            with self._generating, torch.inference_mode(), frame_hook(wrapper.model.talker, on_frame, eos):
                 wrapper.model.generate(**inputs, **kwargs)
         except Cancelled:
-            _LOG.info("cancelled after %d frames", decoder.generated)
+            _LOG.info("cancelled after %d frames: %.40r", decoder.generated, text)
             raise
         tail = decoder.flush()
         if tail is not None:
@@ -159,9 +161,16 @@ class Synthesizer:
 
 @contextlib.contextmanager
 def frame_hook(talker: torch.nn.Module, on_frame: Callable[[torch.Tensor | None], None], eos: int) -> Iterator[None]:
-    """Call ``on_frame(frame[16])`` after every talker step (None on the prefill step)."""
+    """Call ``on_frame(frame[16])`` after every talker step (None on the prefill step).
+
+    The hook sits on a shared module, so it acts only in the thread that installed it:
+    a generation still unwinding in another thread can never feed (or cancel) this one.
+    """
+    owner = threading.get_ident()
 
     def hook(_module: Any, _args: Any, output: Any) -> None:
+        if threading.get_ident() != owner:
+            return
         codec_ids = output.hidden_states[1]
         if codec_ids is None or int(codec_ids[0, 0]) == eos:
             on_frame(None)
