@@ -17,6 +17,7 @@ import pytest
 
 from daemon.doctor import Gpu, GpuInfo, probe_gpu
 from installer import setup
+from tests.support.venvs import engine_python
 
 REPO = Path(__file__).resolve().parents[2]
 NO_DRIVER = GpuInfo(why="no NVIDIA driver found (NVML: NVML Shared Library Not Found)")
@@ -144,14 +145,42 @@ def test_setup_builds_repairs_and_is_idempotent(tmp_path: Path) -> None:
     assert "creating venv" in repaired.stdout and _piper_works(python)
     assert voice.read_bytes() == b"RIFF my voice"
 
-    # Broken, not deleted: a package gone from site-packages (pip would call it "already satisfied").
-    site = next((tmp_path / "data" / "venvs" / "piper" / "lib").glob("python3*/site-packages"))
-    shutil.rmtree(site / "wyoming_piper")
-    assert not _piper_works(python)
-    rebuilt = _setup(tmp_path)
-    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
-    assert "is broken (`import wyoming_piper` fails there): rebuilding it from scratch" in rebuilt.stdout
-    assert _piper_works(python) and voice.read_bytes() == b"RIFF my voice"
+
+
+def _broken_venv(dest: Path) -> Path:
+    """A venv whose python runs but cannot import the engine (a package was deleted)."""
+    (dest / "bin").mkdir(parents=True)
+    python = dest / "bin" / "python"
+    python.write_text("#!/bin/sh\necho \"ModuleNotFoundError: No module named 'wyoming_piper'\" >&2\nexit 1\n")
+    python.chmod(0o755)
+    return dest
+
+
+def test_a_broken_venv_is_cleared_for_a_fresh_build(tmp_path: Path) -> None:
+    """pip would call a damaged venv's packages "already satisfied", so setup starts it afresh."""
+    said: list[str] = []
+    dest = _broken_venv(tmp_path / "venvs" / "piper")
+    (tmp_path / "voices").mkdir()
+    setup.clear_broken("piper", dest, said.append)
+    assert not dest.exists() and (tmp_path / "voices").exists()
+    assert said == [f"    {dest} is broken (`import wyoming_piper` fails there): rebuilding it from scratch"]
+
+
+def test_a_broken_symlinked_venv_is_unlinked_not_emptied(tmp_path: Path) -> None:
+    target = _broken_venv(tmp_path / "elsewhere")
+    link = tmp_path / "venvs" / "piper"
+    link.parent.mkdir()
+    link.symlink_to(target)
+    setup.clear_broken("piper", link, lambda m: None)
+    assert not link.is_symlink() and (target / "bin" / "python").exists()
+
+
+def test_a_healthy_or_missing_venv_is_left_alone(tmp_path: Path) -> None:
+    setup.clear_broken("piper", tmp_path / "missing", lambda m: pytest.fail(m))
+    healthy = tmp_path / "piper"  # a link: even a wrong verdict could not remove the shared test venv
+    healthy.symlink_to(engine_python("piper").parent.parent)
+    setup.clear_broken("piper", healthy, lambda m: pytest.fail(m))
+    assert healthy.is_symlink()
 
 
 # -- the install wrappers ---------------------------------------------------------------------
