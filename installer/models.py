@@ -5,8 +5,9 @@ Plain resumable HTTP (urllib, ``Range`` requests) from the Hugging Face hub's
 ``HF_ENDPOINT`` picks another hub or a mirror (the tests point it at a local
 server), ``HF_TOKEN`` is sent when set. Each model goes into its own plain
 directory, ``<models dir>/<org>--<name>``, which ``from_pretrained`` loads as it is:
-the file list is saved first (``manifest.json``), files are written as ``.part``
-and renamed when whole, and ``complete`` marks a finished model. An interrupted
+the commit and its file list are saved first (``manifest.json``), files are
+written as ``.part``, checked (size, and sha256 for the LFS weights) and renamed
+when whole, and ``complete`` marks a finished model. An interrupted
 pull resumes where it stopped; offline, the error names each missing file and
 the directory to put it in.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import json
 import os
 import sys
@@ -42,6 +44,15 @@ class DownloadError(Exception):
 class RemoteFile:
     name: str
     size: int | None  # None when the hub did not say
+    sha256: str | None = None  # the hub gives it for LFS files (the weights)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The file list of one commit: a resumed pull keeps downloading that same commit."""
+
+    revision: str
+    files: list[RemoteFile]
 
 
 def models_dir(override: Path | None = None) -> Path:
@@ -63,31 +74,36 @@ def _request(url: str, headers: dict[str, str] | None = None) -> urllib.request.
     return urllib.request.Request(url, headers={"User-Agent": "sisyphus-models", **headers})
 
 
-def fetch_manifest(repo_id: str, revision: str = "main") -> list[RemoteFile]:
-    """The repository's file list (with sizes) from the hub API."""
+def fetch_manifest(repo_id: str, revision: str = "main") -> Manifest:
+    """The repository's commit and file list (sizes, LFS checksums) from the hub API."""
     url = f"{endpoint()}/api/models/{repo_id}/revision/{urllib.parse.quote(revision)}?blobs=true"
     with urllib.request.urlopen(_request(url), timeout=30) as reply:
         info = json.load(reply)
-    return [RemoteFile(s["rfilename"], s.get("size")) for s in info.get("siblings", [])]
+    files = [RemoteFile(s["rfilename"], s.get("size"), (s.get("lfs") or {}).get("sha256"))
+             for s in info.get("siblings", [])]
+    return Manifest(info.get("sha") or revision, files)
 
 
-def load_manifest(target: Path) -> list[RemoteFile] | None:
+def load_manifest(target: Path) -> Manifest | None:
     try:
-        return [RemoteFile(**f) for f in json.loads((target / MANIFEST).read_text())]
-    except (OSError, ValueError, TypeError):
+        data = json.loads((target / MANIFEST).read_text())
+        return Manifest(data["revision"], [RemoteFile(**f) for f in data["files"]])
+    except (OSError, ValueError, TypeError, KeyError):
         return None
 
 
-def save_manifest(target: Path, files: list[RemoteFile]) -> None:
+def save_manifest(target: Path, manifest: Manifest) -> None:
     target.mkdir(parents=True, exist_ok=True)
-    (target / MANIFEST).write_text(json.dumps([f.__dict__ for f in files], indent=1))
+    files = [f.__dict__ for f in manifest.files]
+    (target / MANIFEST).write_text(json.dumps({"revision": manifest.revision, "files": files}, indent=1))
 
 
 Progress = Callable[[str, int, int | None], None]
 
 
-def download_file(url: str, dest: Path, size: int | None, progress: Progress) -> None:
-    """Download ``url`` to ``dest`` through ``dest.part``, continuing a previous partial file."""
+def download_file(url: str, dest: Path, size: int | None, progress: Progress, sha256: str | None = None) -> None:
+    """Download ``url`` to ``dest`` through ``dest.part``, continuing a previous partial file;
+    a file whose checksum is wrong is deleted (the next attempt starts it over)."""
     part = dest.with_name(dest.name + ".part")
     done = part.stat().st_size if part.exists() else 0
     if size is not None and done > size:
@@ -109,7 +125,18 @@ def download_file(url: str, dest: Path, size: int | None, progress: Progress) ->
                 progress(dest.name, done, size)
     if size is not None and done != size:
         raise DownloadError(f"{dest.name}: got {done} of {size} bytes (the connection ended early)")
+    if sha256 and _sha256(part) != sha256:
+        part.unlink()
+        raise DownloadError(f"{dest.name}: the checksum is wrong (expected sha256 {sha256}); deleted it")
     part.replace(dest)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def pull(repo_id: str, root: Path, progress: Progress, retries: int = 3) -> Path:
@@ -117,33 +144,34 @@ def pull(repo_id: str, root: Path, progress: Progress, retries: int = 3) -> Path
     target = model_dir(root, repo_id)
     if (target / COMPLETE).exists():
         return target
-    files = _manifest(repo_id, target)
-    for f in files:
+    manifest = _manifest(repo_id, target)
+    for f in manifest.files:
         dest = target / f.name
         if f.name.startswith("/") or ".." in Path(f.name).parts:
             raise DownloadError(f"{repo_id}: refusing the file name {f.name!r} from {endpoint()} (outside {target})")
         if dest.exists() and (f.size is None or dest.stat().st_size == f.size):
             continue
         dest.parent.mkdir(parents=True, exist_ok=True)
-        url = f"{endpoint()}/{repo_id}/resolve/main/{urllib.parse.quote(f.name)}"
-        _with_retries(functools.partial(download_file, url, dest, f.size, progress), retries, repo_id, target, f.name)
+        url = f"{endpoint()}/{repo_id}/resolve/{manifest.revision}/{urllib.parse.quote(f.name)}"
+        step = functools.partial(download_file, url, dest, f.size, progress, f.sha256)
+        _with_retries(step, retries, repo_id, target, f.name)
     (target / COMPLETE).write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\n")
     return target
 
 
-def _manifest(repo_id: str, target: Path) -> list[RemoteFile]:
-    files = load_manifest(target)
-    if files is not None:
-        return files
+def _manifest(repo_id: str, target: Path) -> Manifest:
+    manifest = load_manifest(target)
+    if manifest is not None:
+        return manifest
     try:
-        files = fetch_manifest(repo_id)
+        manifest = fetch_manifest(repo_id)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise DownloadError(
             f"cannot list the files of {repo_id} at {endpoint()} ({_reason(exc)}). Offline: download every "
             f"file of https://huggingface.co/{repo_id}/tree/main into {target}/ and create an empty file "
             f"{target / COMPLETE}, or set [{SETTING[repo_id][0]}] {SETTING[repo_id][1]} to a local copy") from None
-    save_manifest(target, files)
-    return files
+    save_manifest(target, manifest)
+    return manifest
 
 
 def _with_retries(step: Callable[[], None], retries: int, repo_id: str, target: Path, name: str) -> None:
@@ -165,8 +193,8 @@ def _reason(exc: Exception) -> str:
 
 
 def missing_files(target: Path) -> list[RemoteFile]:
-    files = load_manifest(target) or []
-    return [f for f in files if not (target / f.name).exists()]
+    manifest = load_manifest(target)
+    return [f for f in (manifest.files if manifest else []) if not (target / f.name).exists()]
 
 
 def state(target: Path) -> tuple[str, int]:

@@ -6,6 +6,7 @@ The hub is a real HTTP server on 127.0.0.1 speaking the two endpoints the puller
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -20,6 +21,7 @@ from daemon.profiles import ASR_MODEL, TTS_BASE_MODEL, TTS_MODEL
 from installer import models
 
 REPO = Path(__file__).resolve().parents[2]
+SHA = "0123456789abcdef0123456789abcdef01234567"  # the commit the hub reports for "main"
 
 
 def _repo_files(seed: int) -> dict[str, bytes]:
@@ -35,7 +37,9 @@ class Hub:
     def __init__(self) -> None:
         self.repos = {rid: _repo_files(i) for i, rid in enumerate((ASR_MODEL, TTS_MODEL, TTS_BASE_MODEL))}
         self.cut_after: int | None = None  # bytes sent before the connection drops (once)
+        self.corrupt_once = False  # flip one byte of the next weights download
         self.ranges: list[str] = []
+        self.revisions: set[str] = set()
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -53,12 +57,21 @@ class Hub:
         path = h.path.split("?")[0]
         for rid, files in self.repos.items():
             if path == f"/api/models/{rid}/revision/main":
-                siblings = [{"rfilename": n, "size": len(b)} for n, b in files.items()]
-                return self._send(h, 200, json.dumps({"id": rid, "siblings": siblings}).encode())
-            prefix = f"/{rid}/resolve/main/"
-            if path.startswith(prefix) and path[len(prefix):] in files:
-                return self._file(h, files[path[len(prefix):]])
+                siblings = [self._sibling(n, b) for n, b in files.items()]
+                return self._send(h, 200, json.dumps({"id": rid, "sha": SHA, "siblings": siblings}).encode())
+            prefix = f"/{rid}/resolve/"
+            if path.startswith(prefix):
+                revision, _, name = path[len(prefix):].partition("/")
+                self.revisions.add(revision)
+                if revision in ("main", SHA) and name in files:
+                    return self._file(h, files[name])
         self._send(h, 404, b"not found")
+
+    @staticmethod
+    def _sibling(name: str, data: bytes) -> dict:
+        """Like the hub: weights are LFS files and come with their sha256."""
+        lfs = {"lfs": {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}}
+        return {"rfilename": name, "size": len(data), **(lfs if name.endswith(".safetensors") else {})}
 
     def _file(self, h: BaseHTTPRequestHandler, data: bytes) -> None:
         start = 0
@@ -66,6 +79,9 @@ class Hub:
             self.ranges.append(rng)
             start = int(rng.split("=")[1].split("-")[0])
         body = data[start:]
+        if self.corrupt_once and len(data) > models.CHUNK:
+            self.corrupt_once = False
+            body = body[:100] + bytes([body[100] ^ 0xFF]) + body[101:]
         h.send_response(206 if start else 200)
         h.send_header("Content-Length", str(len(body)))
         h.end_headers()
@@ -114,6 +130,18 @@ def test_pull_downloads_every_file(hub: Hub, tmp_path: Path) -> None:
     assert target == tmp_path / "zai-org--GLM-ASR-Nano-2512"
     _assert_same(target, hub.repos[ASR_MODEL])
     assert models.resolve(ASR_MODEL, root=tmp_path) == str(target)  # what the engine should load
+    assert hub.revisions == {SHA}  # files come from the listed commit, not a moving "main"
+
+
+def test_a_corrupt_download_is_deleted_and_fetched_again(hub: Hub, tmp_path: Path) -> None:
+    hub.corrupt_once = True
+    with pytest.raises(models.DownloadError, match=r"model\.safetensors: the checksum is wrong"):
+        models.pull(ASR_MODEL, tmp_path, _quiet, retries=0)
+    target = models.model_dir(tmp_path, ASR_MODEL)
+    assert not (target / "model.safetensors").exists() and not (target / "model.safetensors.part").exists()
+    hub.corrupt_once = True
+    models.pull(ASR_MODEL, tmp_path, _quiet, retries=1)  # the retry starts the file over
+    _assert_same(target, hub.repos[ASR_MODEL])
 
 
 def test_a_cut_connection_is_resumed_with_a_range_request(hub: Hub, tmp_path: Path) -> None:
