@@ -30,10 +30,34 @@ from typing import Callable
 from daemon import paths
 from daemon.profiles import ASR_MODEL, TTS_BASE_MODEL, TTS_MODEL
 
-GROUPS = {"asr": (ASR_MODEL,), "tts": (TTS_MODEL, TTS_BASE_MODEL)}
-SETTING = {ASR_MODEL: ("asr", "model"), TTS_MODEL: ("tts", "model"), TTS_BASE_MODEL: ("tts", "base_model")}
+# (settings section, key, default hub id): the three models the gpu profile loads.
+ROLES = (("asr", "model", ASR_MODEL), ("tts", "model", TTS_MODEL), ("tts", "base_model", TTS_BASE_MODEL))
 CHUNK = 1 << 20
 MANIFEST, COMPLETE = "manifest.json", "complete"
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """One model as the settings name it: a hub id to download, or a local path used as it is."""
+
+    section: str
+    key: str
+    repo_id: str
+    local: str = ""
+
+    @property
+    def setting(self) -> str:
+        return f"[{self.section}] {self.key}"
+
+
+def wanted(settings=None) -> list[Wanted]:
+    """The three models, honouring a configured hub id (downloaded instead) or path (used as it is)."""
+    out = []
+    for section, key, default in ROLES:
+        value = getattr(getattr(settings, section), key) if settings is not None else ""
+        local = value if value and Path(value).expanduser().exists() else ""
+        out.append(Wanted(section, key, value if value and not local else default, local))
+    return out
 
 
 class DownloadError(Exception):
@@ -139,12 +163,12 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def pull(repo_id: str, root: Path, progress: Progress, retries: int = 3) -> Path:
+def pull(repo_id: str, root: Path, progress: Progress, retries: int = 3, setting: str = "the model setting") -> Path:
     """Download every file of ``repo_id`` into its model dir; resume what is there."""
     target = model_dir(root, repo_id)
     if (target / COMPLETE).exists():
         return target
-    manifest = _manifest(repo_id, target)
+    manifest = _manifest(repo_id, target, setting)
     for f in manifest.files:
         dest = target / f.name
         if f.name.startswith("/") or ".." in Path(f.name).parts:
@@ -159,7 +183,7 @@ def pull(repo_id: str, root: Path, progress: Progress, retries: int = 3) -> Path
     return target
 
 
-def _manifest(repo_id: str, target: Path) -> Manifest:
+def _manifest(repo_id: str, target: Path, setting: str) -> Manifest:
     manifest = load_manifest(target)
     if manifest is not None:
         return manifest
@@ -169,7 +193,7 @@ def _manifest(repo_id: str, target: Path) -> Manifest:
         raise DownloadError(
             f"cannot list the files of {repo_id} at {endpoint()} ({_reason(exc)}). Offline: download every "
             f"file of https://huggingface.co/{repo_id}/tree/main into {target}/ and create an empty file "
-            f"{target / COMPLETE}, or set [{SETTING[repo_id][0]}] {SETTING[repo_id][1]} to a local copy") from None
+            f"{target / COMPLETE}, or set {setting} to a local copy") from None
     save_manifest(target, manifest)
     return manifest
 
@@ -205,13 +229,6 @@ def state(target: Path) -> tuple[str, int]:
     return ("complete" if (target / COMPLETE).exists() else "partial"), size
 
 
-def local_setting(settings, repo_id: str) -> str:
-    """A path the user configured for this model ("" when the setting is empty or a hub id)."""
-    section, key = SETTING[repo_id]
-    value = getattr(getattr(settings, section), key) if settings is not None else ""
-    return value if value and Path(value).expanduser().exists() else ""
-
-
 def resolve(repo_id: str, configured: str = "", root: Path | None = None) -> str:
     """What an engine should load: the configured value, else the downloaded dir, else the hub id."""
     if configured:
@@ -222,11 +239,8 @@ def resolve(repo_id: str, configured: str = "", root: Path | None = None) -> str
 
 def missing_models(settings, root: Path | None = None) -> list[str]:
     """Hub ids the gpu profile needs that are neither configured locally nor downloaded (for doctor)."""
-    out = []
-    for repo_id in (*GROUPS["asr"], *GROUPS["tts"]):
-        if not local_setting(settings, repo_id) and state(model_dir(models_dir(root), repo_id))[0] != "complete":
-            out.append(repo_id)
-    return out
+    root = models_dir(root)
+    return [w.repo_id for w in wanted(settings) if not w.local and state(model_dir(root, w.repo_id))[0] != "complete"]
 
 
 class Bar:
@@ -262,31 +276,31 @@ def _load_settings(config_path: Path):
 
 
 def cmd_list(root: Path, settings) -> int:
-    for group, repo_ids in GROUPS.items():
-        for repo_id in repo_ids:
-            if local := local_setting(settings, repo_id):
-                print(f"{group:<4} {repo_id:<40} configured path {local} (used as it is)")
-                continue
-            target = model_dir(root, repo_id)
-            what, size = state(target)
-            extra = f", missing {len(missing_files(target))} file(s)" if what == "partial" else ""
-            print(f"{group:<4} {repo_id:<40} {what:<8} {size / 1e9:6.2f} GB  {target}{extra}")
+    for w in wanted(settings):
+        if w.local:
+            print(f"{w.setting:<16} {w.local}  (configured path, used as it is)")
+            continue
+        target = model_dir(root, w.repo_id)
+        what, size = state(target)
+        extra = f", missing {len(missing_files(target))} file(s)" if what == "partial" else ""
+        print(f"{w.setting:<16} {w.repo_id:<40} {what:<8} {size / 1e9:6.2f} GB  {target}{extra}")
     return 0
 
 
 def cmd_pull(which: str, root: Path, settings, retries: int) -> int:
-    repo_ids = GROUPS["asr"] + GROUPS["tts"] if which == "all" else GROUPS[which]
-    for repo_id in repo_ids:
-        if local := local_setting(settings, repo_id):
-            print(f"{repo_id}: configured as {local}; not downloading")
+    for w in wanted(settings):
+        if which not in ("all", w.section):
             continue
-        print(f"{repo_id} -> {model_dir(root, repo_id)}")
+        if w.local:
+            print(f"{w.setting} is the local path {w.local}; not downloading")
+            continue
+        print(f"{w.repo_id} -> {model_dir(root, w.repo_id)}")
         try:
-            pull(repo_id, root, Bar(), retries)
+            pull(w.repo_id, root, Bar(), retries, w.setting)
         except DownloadError as exc:
             print(f"sisyphus models: {exc}", file=sys.stderr)
             return 1
-        print(f"{repo_id}: complete")
+        print(f"{w.repo_id}: complete")
     return 0
 
 

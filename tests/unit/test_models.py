@@ -21,6 +21,7 @@ from daemon.profiles import ASR_MODEL, TTS_BASE_MODEL, TTS_MODEL
 from installer import models
 
 REPO = Path(__file__).resolve().parents[2]
+FINETUNE = "me/glm-asr-finetuned"  # a hub id a user configured instead of the default
 SHA = "0123456789abcdef0123456789abcdef01234567"  # the commit the hub reports for "main"
 
 
@@ -35,7 +36,8 @@ class Hub:
     """A tiny Hugging Face hub: file lists, resolve URLs with Range, and a cut knob."""
 
     def __init__(self) -> None:
-        self.repos = {rid: _repo_files(i) for i, rid in enumerate((ASR_MODEL, TTS_MODEL, TTS_BASE_MODEL))}
+        ids = (ASR_MODEL, TTS_MODEL, TTS_BASE_MODEL, FINETUNE)
+        self.repos = {rid: _repo_files(i) for i, rid in enumerate(ids)}
         self.cut_after: int | None = None  # bytes sent before the connection drops (once)
         self.corrupt_once = False  # flip one byte of the next weights download
         self.ranges: list[str] = []
@@ -179,7 +181,7 @@ def test_offline_names_the_missing_files_and_where_they_go(hub: Hub, tmp_path: P
     fresh = tmp_path / "fresh"
     with pytest.raises(models.DownloadError, match=r"cannot list the files of zai-org/GLM-ASR-Nano-2512.*"
                        r"into .*fresh/zai-org--GLM-ASR-Nano-2512/.*\[asr\] model"):
-        models.pull(ASR_MODEL, fresh, _quiet, retries=0)
+        models.pull(ASR_MODEL, fresh, _quiet, retries=0, setting="[asr] model")
 
 
 def test_missing_models_and_configured_paths(hub: Hub, tmp_path: Path) -> None:
@@ -194,6 +196,19 @@ def test_missing_models_and_configured_paths(hub: Hub, tmp_path: Path) -> None:
     cfg.write_text(f'[tts]\nmodel = "{local}"\n')
     assert models.missing_models(load(cfg), tmp_path) == [TTS_BASE_MODEL]
     assert models.resolve(TTS_MODEL, configured=str(local), root=tmp_path) == str(local)
+
+
+def test_a_configured_hub_id_is_pulled_instead_of_the_default(hub: Hub, tmp_path: Path) -> None:
+    from daemon.config import load
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[asr]\nmodel = "{FINETUNE}"\n')
+    settings = load(cfg)
+    assert [w.repo_id for w in models.wanted(settings)] == [FINETUNE, TTS_MODEL, TTS_BASE_MODEL]
+    assert models.cmd_pull("asr", tmp_path, settings, retries=0) == 0
+    _assert_same(models.model_dir(tmp_path, FINETUNE), hub.repos[FINETUNE])
+    assert not models.model_dir(tmp_path, ASR_MODEL).exists()
+    assert models.missing_models(settings, tmp_path) == [TTS_MODEL, TTS_BASE_MODEL]
 
 
 def _cli(tmp: Path, url: str, *args: str) -> subprocess.CompletedProcess:
