@@ -4,6 +4,8 @@ Each is ``def <engine>(python: Path, progress) -> None`` and must be idempotent.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 
 # --- tts: qwen-tts 0.1.1 next to our own torch -------------------------------------------
 # qwen-tts imports torchaudio at import time (only torchaudio.compliance.kaldi, pure Python,

@@ -113,7 +113,10 @@ class Handler(ABC):
                 raise
 
     async def stream_model(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        """Run ``fn(emit, *args, token=..., **kwargs)`` in a thread; yield each emitted item at once."""
+        """Run ``fn(emit, *args, token=..., **kwargs)`` in a thread; yield each emitted item at once.
+
+        Iterate it inside ``contextlib.aclosing(...)`` so that leaving the loop early (an
+        exception, a cancel) stops the thread and releases the engine lock at once."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
         token = self.token
@@ -141,10 +144,23 @@ class Handler(ABC):
 
 
 async def _settle(future: asyncio.Future) -> None:
-    """Wait for a cancelled worker thread to notice its token and return."""
-    try:
-        await asyncio.shield(future)
-    except (Cancelled, asyncio.CancelledError):
-        pass
-    except Exception:  # the request is gone; its error has nobody to go to
-        _LOG.debug("cancelled model call ended with an error", exc_info=True)
+    """Wait for a cancelled worker thread to notice its token and return.
+
+    The engine lock must stay held until the thread really stops, even if this task is
+    cancelled again meanwhile (a second barge-in): otherwise two generations would run at
+    once. A cancel that arrives while waiting is re-raised once the thread has finished.
+    """
+    interrupted = False
+    while not future.done():
+        try:
+            await asyncio.shield(future)
+        except asyncio.CancelledError:
+            interrupted = not future.done() or interrupted
+        except Exception:
+            break
+    if not future.cancelled() and future.done():
+        error = future.exception()
+        if error is not None and not isinstance(error, Cancelled):
+            _LOG.debug("cancelled model call ended with an error: %r", error)
+    if interrupted:
+        raise asyncio.CancelledError()
