@@ -229,10 +229,12 @@ def state(target: Path) -> tuple[str, int]:
     return ("complete" if (target / COMPLETE).exists() else "partial"), size
 
 
-def resolve(repo_id: str, configured: str = "", root: Path | None = None) -> str:
-    """What an engine should load: the configured value, else the downloaded dir, else the hub id."""
-    if configured:
+def resolve(default_id: str, configured: str = "", root: Path | None = None) -> str:
+    """What an engine should load for a model setting: a configured path as it is, else the
+    downloaded copy of the configured (or default) hub id, else that hub id."""
+    if configured and Path(configured).expanduser().exists():
         return configured
+    repo_id = configured or default_id
     target = model_dir(models_dir(root), repo_id)
     return str(target) if (target / COMPLETE).exists() else repo_id
 

@@ -209,6 +209,8 @@ def test_a_configured_hub_id_is_pulled_instead_of_the_default(hub: Hub, tmp_path
     _assert_same(models.model_dir(tmp_path, FINETUNE), hub.repos[FINETUNE])
     assert not models.model_dir(tmp_path, ASR_MODEL).exists()
     assert models.missing_models(settings, tmp_path) == [TTS_MODEL, TTS_BASE_MODEL]
+    assert models.resolve(ASR_MODEL, FINETUNE, tmp_path) == str(models.model_dir(tmp_path, FINETUNE))
+    assert models.resolve(TTS_MODEL, "", tmp_path) == TTS_MODEL  # not downloaded: the engine fetches it
 
 
 def _cli(tmp: Path, url: str, *args: str) -> subprocess.CompletedProcess:
