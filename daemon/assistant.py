@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Protocol
 
-from .errors import SisyphusError
+from .errors import EngineRequestError, SisyphusError
 from .events import (ErrorEvent, EventBus, PlaybackEvent, ReplyDelta, SpeechChunk, State, StateChanged,
                      TranscriptEvent, TurnTimings)
 from .llm.history import Cut
@@ -59,6 +59,7 @@ class Assistant:
         self._clock = TurnClock()
         self._pressed_at = 0.0
         self._record: Any = None  # set by record_next(): the next hold records instead of a turn
+        self.on_cuda_oom = None  # async (engine name) -> None: free GPU memory before one retry
 
     # -- inputs (all on the loop) ---------------------------------------------------
     def press(self) -> None:
@@ -170,9 +171,27 @@ class Assistant:
                 self._finish(turn)
 
     async def _transcribe(self, turn: int, audio: asyncio.Queue) -> str | None:
-        async with self.supervisor["asr"].use(self.options.ready_timeout_s) as uri:
-            text = await clients.transcribe("asr", uri, _drain(audio), language=self.options.language,
-                                            on_partial=lambda t: self.bus.publish(TranscriptEvent(t, False, turn)))
+        sent: list[bytes] = []  # kept for one retry after a CUDA out-of-memory answer
+
+        async def blocks() -> AsyncIterator[bytes]:
+            async for block in _drain(audio):
+                sent.append(block)
+                yield block
+
+        async def replay() -> AsyncIterator[bytes]:
+            for block in sent:
+                yield block
+            async for block in blocks():
+                yield block
+
+        partial = lambda t: self.bus.publish(TranscriptEvent(t, False, turn))  # noqa: E731
+        try:
+            text = await self._asr(blocks(), partial)
+        except EngineRequestError as exc:
+            if exc.code != "cuda_oom" or self.on_cuda_oom is None:
+                raise
+            await self.on_cuda_oom("asr")  # the memory policy frees the other engine's GPU memory
+            text = await self._asr(replay(), partial)
         self._clock.mark("transcript", time.monotonic())
         held_ms = (self._clock.marks.get("key_up", time.monotonic()) - self._pressed_at) * 1000
         if held_ms < self.options.min_press_ms or not text.strip():
@@ -180,6 +199,10 @@ class Assistant:
             return None
         self.bus.publish(TranscriptEvent(text, True, turn))
         return text
+
+    async def _asr(self, blocks: AsyncIterator[bytes], partial) -> str:
+        async with self.supervisor["asr"].use(self.options.ready_timeout_s) as uri:
+            return await clients.transcribe("asr", uri, blocks, language=self.options.language, on_partial=partial)
 
     async def _respond(self, turn: int, text: str, reply: list[str]) -> None:
         self.history.add_user(text, time.monotonic())
@@ -221,17 +244,32 @@ class Assistant:
             return
         engine = self.supervisor["tts"]
 
-        async def texts() -> AsyncIterator[str]:
-            yield first
+        sent: list[str] = []
+        played = False
+
+        async def texts(replay: bool) -> AsyncIterator[str]:
+            for chunk in (sent if replay else [first]):
+                yield chunk
+            if not replay:
+                sent.append(first)
             async for chunk in _drain(chunks):
+                sent.append(chunk)
                 yield chunk
 
-        async with engine.use(self.options.ready_timeout_s) as uri:
-            info = engine.info
-            streaming = bool(info and info.tts and info.tts[0].supports_synthesize_streaming)
-            async for audio in clients.synthesize("tts", uri, texts(), voice=self.options.voice or None,
-                                                  streaming=streaming):
-                await self.speaker.play(turn, audio)
+        for attempt in (False, True):
+            try:
+                async with engine.use(self.options.ready_timeout_s) as uri:
+                    info = engine.info
+                    streaming = bool(info and info.tts and info.tts[0].supports_synthesize_streaming)
+                    async for audio in clients.synthesize("tts", uri, texts(attempt), voice=self.options.voice
+                                                          or None, streaming=streaming):
+                        played = True
+                        await self.speaker.play(turn, audio)
+                return
+            except EngineRequestError as exc:  # one retry after an out-of-memory answer, if nothing played
+                if exc.code != "cuda_oom" or played or attempt or self.on_cuda_oom is None:
+                    raise
+                await self.on_cuda_oom("tts")
 
     def _fail(self, turn: int, code: str, text: str, reply: list[str]) -> None:
         _LOG.warning("turn %d failed (%s): %s", turn, code, text)

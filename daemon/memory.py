@@ -43,6 +43,15 @@ class MemoryManager:
                 self.unloaded_for_vram.discard(name)
                 engine.restart()
 
+    async def on_cuda_oom(self, name: str) -> None:
+        """An engine answered cuda_oom: unload the other engine (if idle) so the retry fits."""
+        for other, engine in self.app.supervisor.engines.items():
+            if other != name and engine.state in LOADED and not engine.busy:
+                _LOG.warning("%s engine ran out of GPU memory: unloading %s for the retry", name, other)
+                self.unloaded_for_vram.add(other)
+                await engine.unload(f"{name} engine ran out of GPU memory")
+                return
+
     async def run(self, interval_s: float) -> None:
         while True:
             try:

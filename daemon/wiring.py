@@ -54,6 +54,7 @@ def _actions(app, parts: Parts) -> None:
     from .memory import MemoryManager
 
     app.memory = MemoryManager(app)
+    app.assistant.on_cuda_oom = app.memory.on_cuda_oom
     memory = asyncio.get_running_loop().create_task(app.memory.run(app.settings.vram.poll_s), name="memory")
     parts.closers.append(memory.cancel)
 

@@ -20,6 +20,7 @@ class Faults:
     die_mid_stream: bool = False  # exit hard in the middle of a request
     error_code: str = ""         # answer every request with this error code
     stray_print: bool = False    # print() to stdout on every request
+    error_once: str = ""         # answer the first request with this error code
     requests: int = 0
 
     @classmethod
@@ -42,6 +43,8 @@ class Faults:
             os._exit(3)
         if self.error_code:
             raise EngineError(f"fault: scripted error {self.error_code}", self.error_code)
+        if self.error_once and self.requests == 1:
+            raise EngineError(f"fault: scripted error {self.error_once} (once)", self.error_once)
 
     def mid_stream(self) -> None:
         if self.die_mid_stream:
@@ -56,6 +59,7 @@ def add_fault_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slow-start", type=float, default=0.0, metavar="SECONDS")
     parser.add_argument("--die-mid-stream", action="store_true")
     parser.add_argument("--error-code", default="")
+    parser.add_argument("--error-once", default="", help="answer only the first request with this error code")
     parser.add_argument("--missing-model", default="", metavar="PATH",
                         help="fail start-up as a missing model at PATH would")
     parser.add_argument("--transcript", default="", help="fake ASR: the text to answer for speech")
@@ -75,4 +79,5 @@ def start_up(args: argparse.Namespace) -> Faults:
         print("\n********\nWarning: a library banner on stdout\n********\n ", flush=True)
     faults = Faults.from_args(args)
     faults.stray_print = args.stray_print
+    faults.error_once = args.error_once
     return faults

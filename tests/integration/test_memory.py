@@ -45,3 +45,24 @@ def test_idle_unload_and_reload(tmp_path):
             assert "speech" in d.kinds(turn)
     finally:
         server.stop()
+
+
+def test_cuda_oom_frees_the_other_engine_and_retries_once(tmp_path):
+    from tests.support.daemon import fake_engine_command
+
+    server = ThreadedServer()
+    mic = write_tone_wav(tmp_path / "speech.wav", seconds=0.6)
+    conf = settings(server.server.url, vram={"enabled": False})
+    conf["asr"]["command"] = fake_engine_command("asr", "--transcript", "hello there", "--error-once", "cuda_oom")
+    try:
+        with Daemon(tmp_path, conf, "--fake-engines", "--mic-file", str(mic), "--no-audio") as d:
+            turn = d.turn()
+            d.turn_end(turn, timeout=30)
+            events = d.events[turn:]
+            assert not any(e["kind"] == "error" for e in events)  # the retry succeeded
+            assert [e["text"] for e in events if e["kind"] == "transcript" and e["final"]] == ["hello there"]
+            unload = [e for e in events if e["kind"] == "engine" and e["state"] == "unloaded"]
+            assert unload and unload[0]["name"] == "tts" and "out of GPU memory" in unload[0]["reason"]
+            assert "speech" in d.kinds(turn)  # the TTS engine came back on demand for the reply
+    finally:
+        server.stop()
