@@ -53,7 +53,8 @@ DELEGATE_MODULES = {"setup": "installer.setup", "models": "installer.models", "d
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    head, rest = split_delegated(sys.argv[1:] if argv is None else list(argv))
+    args = build_parser().parse_args(head)
     if args.command == "run":
         return _run(args)
     if args.command == "config":
@@ -62,8 +63,21 @@ def main(argv: list[str] | None = None) -> int:
         import importlib
 
         module = importlib.import_module(DELEGATE_MODULES[args.command])
-        return module.main(args.rest, paths.config_path(args.config))
+        return module.main(rest, paths.config_path(args.config))
     return _remote(args)
+
+
+def split_delegated(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Cut a delegated verb's own arguments off: argparse's REMAINDER takes no leading option,
+    so `sisyphus setup --profile cpu` would otherwise be refused."""
+    i = 0
+    while i < len(argv):
+        if argv[i] in DELEGATED:
+            return argv[: i + 1], argv[i + 1:]
+        if not argv[i].startswith("-"):
+            break
+        i += 2 if argv[i] == "--config" else 1
+    return argv, []
 
 
 def _load(args):

@@ -66,8 +66,10 @@ class ControlServer:
                     await self._stream_events(writer)
                     break
                 await _reply(writer, await self._dispatch(request))
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
+                if request.get("fatal"):
+                    break  # the rest of an oversized line is still buffered: hang up
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass  # CancelledError: stop(); Python 3.11's start_server would log it as an error
         finally:
             self._clients.discard(task)
             writer.close()
@@ -104,7 +106,7 @@ async def _read_request(reader: asyncio.StreamReader) -> dict | None:
             return None
         line = exc.partial
     except asyncio.LimitOverrunError:
-        return {"error": f"request longer than {MAX_LINE} bytes"}
+        return {"error": f"request longer than {MAX_LINE} bytes", "fatal": True}
     try:
         request = json.loads(line)
     except ValueError:

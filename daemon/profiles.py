@@ -65,12 +65,15 @@ def specs(settings: Settings, profile: str, runtime_dir: Path, data_dir: Path) -
 
 
 def _gpu_argv(settings: Settings, asr_uri: str, tts_uri: str, data_dir: Path) -> tuple[tuple, tuple]:
+    from installer.models import resolve as model  # a pulled model's local dir, else the id
+
     pid = str(os.getpid())
     asr, tts = settings.asr, settings.tts
     asr_argv = (str(venv_python(data_dir, "asr")), "-m", "engines.asr", "--uri", asr_uri,
-                "--model", asr.model or ASR_MODEL, "--device", asr.device, "--dtype", asr.dtype, "--parent-pid", pid)
+                "--model", str(model(ASR_MODEL, asr.model)), "--device", asr.device, "--dtype", asr.dtype, "--parent-pid", pid)
     tts_argv = (str(venv_python(data_dir, "tts")), "-m", "engines.tts", "--uri", tts_uri,
-                "--custom-voice-model", tts.model or TTS_MODEL, "--base-model", tts.base_model or TTS_BASE_MODEL,
+                "--custom-voice-model", str(model(TTS_MODEL, tts.model)),
+                "--base-model", str(model(TTS_BASE_MODEL, tts.base_model)),
                 "--voices-dir", str(data_dir / "voices"), "--device", tts.device, "--dtype", tts.dtype,
                 "--parent-pid", pid)
     return asr_argv, tts_argv

@@ -57,4 +57,6 @@ async def test_whisper_transcribes_piper_speech(tmp_path):
             text = await clients.transcribe("asr", uri, blocks())
     finally:
         await sup.stop()
-    assert "weather" in text.lower() and "paris" in text.lower()
+    words = text.lower()
+    # Whisper tiny.en hears "Paris" as "pairs" now and then: the sentence's other words are enough
+    assert "weather" in words and "tomorrow" in words, text

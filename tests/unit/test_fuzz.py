@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from daemon.control import ControlServer, _read_request
@@ -64,8 +64,9 @@ def test_control_request_reader_never_crashes(data):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.binary(min_size=1, max_size=2000), min_size=1, max_size=4))
+@given(st.lists(st.one_of(st.binary(min_size=1, max_size=2000), st.just(b"x" * 40_000)), min_size=1, max_size=4))
 def test_live_control_socket_survives_garbage(tmp_path_factory, payloads):
+    assume(not any(b"events" in p for p in payloads))  # a real `events` request streams until we hang up
     path = tmp_path_factory.mktemp("ctl") / "daemon.sock"
 
     async def go():
@@ -83,11 +84,11 @@ def test_live_control_socket_survives_garbage(tmp_path_factory, payloads):
                 writer.write(payload + b"\n")
                 await writer.drain()
                 writer.write_eof()
-                await asyncio.wait_for(reader.read(), 2.0)
+                await asyncio.wait_for(reader.read(), 15.0)
                 writer.close()
             reader, writer = await asyncio.open_unix_connection(str(path))
             writer.write(b'{"cmd": "status"}\n')
-            reply = json.loads(await asyncio.wait_for(reader.readline(), 2.0))
+            reply = json.loads(await asyncio.wait_for(reader.readline(), 15.0))
             writer.close()
             assert reply == {"ok": True, "state": "idle"}
         finally:

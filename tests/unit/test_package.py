@@ -19,7 +19,7 @@ def test_daemon_is_this_repos_package_not_python_daemon():
 
 def test_daemon_never_imports_ml_libraries():
     code = ("import sys, daemon.cli, daemon.app, daemon.wiring, daemon.assistant, daemon.supervisor.supervisor, "
-            "daemon.llm.client, daemon.audio.playback, daemon.audio.capture, daemon.platform.tray.icons; "
+            "daemon.llm.client, daemon.doctor, daemon.audio.playback, daemon.audio.capture, daemon.platform.tray.icons; "
             "heavy = [m for m in ('torch', 'transformers', 'qwen_tts', 'scipy') if m in sys.modules]; "
             "print(heavy); sys.exit(1 if heavy else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -81,3 +81,13 @@ def test_status_when_not_running(tmp_path):
     env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)}
     result = run_cli("status", env=env)
     assert result.returncode == 1 and "not running" in result.stderr
+
+
+def test_delegated_verbs_take_their_own_options(tmp_path):
+    from daemon.cli import split_delegated
+
+    assert split_delegated(["--config", "c.toml", "setup", "--profile", "cpu"]) == (
+        ["--config", "c.toml", "setup"], ["--profile", "cpu"])
+    assert split_delegated(["status"]) == (["status"], [])
+    result = run_cli("--config", str(tmp_path / "c.toml"), "doctor", "--help")
+    assert result.returncode == 0 and "--no-llm" in result.stdout
