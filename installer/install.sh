@@ -41,7 +41,13 @@ if [ ! -x "$APP/bin/python" ]; then
 fi
 say "installing sisyphus into $APP"
 "$APP/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
-"$APP/bin/python" -m pip install --disable-pip-version-check -q -e "$SRC"
+if [ "$(uname -s)" = Linux ] && "$APP/bin/python" -m pip install --disable-pip-version-check -q -e "${SRC}[linux-tray]"; then
+  say "installed with the GTK/AppIndicator tray"
+else
+  [ "$(uname -s)" = Linux ] && say "PyGObject did not build (needs libgirepository1.0-dev libcairo2-dev pkg-config):" \
+    "the tray falls back to pystray's xorg backend (no menu); install those packages and re-run for the full tray"
+  "$APP/bin/python" -m pip install --disable-pip-version-check -q -e "$SRC"
+fi
 
 mkdir -p "$BIN"
 ln -sfn "$APP/bin/sisyphus" "$BIN/sisyphus"
