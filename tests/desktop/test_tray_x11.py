@@ -169,12 +169,14 @@ def screenshot(name: str | None = None) -> Image.Image:
         subprocess.run([_IMPORT, "-window", "root", str(path)], check=True, timeout=10)
         image = Image.open(path).convert("RGB")
         if name:
+            OUT.mkdir(exist_ok=True)  # ignored by git: absent on a fresh clone
             image.save(path)
             os.replace(path, OUT / name)
     return image
 
 
 def _save(image: Image.Image, name: str) -> None:
+    OUT.mkdir(exist_ok=True)
     tmp = OUT / f".{name}.{os.getpid()}.png"
     image.save(tmp)
     os.replace(tmp, OUT / name)
