@@ -9,19 +9,14 @@ import threading
 
 import pytest
 
+from tests.support.recorder import Recorder
+
 from daemon.events import AudioLevel, EngineState, EngineStateChanged, ErrorEvent, State, StateChanged, VoicesChanged
 from daemon.platform.tray import DummyTray, TrayPresenter, TrayView, create_tray, frame_for
 from daemon.platform.tray import pystray_backend
 from daemon.platform.tray.icons import Health
 from daemon.platform.tray.menu import find
 
-
-class Recorder:
-    def __init__(self) -> None:
-        self.calls: list[tuple] = []
-
-    def __getattr__(self, name: str):
-        return lambda *args: self.calls.append((name, *args))
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from tests.support.recorder import Recorder
+
 from daemon.platform.tray.menu import (
     SYSTEM_DEFAULT, Item, Kind, MenuSettings, build_menu, find, invoke, voice_entries,
 )
@@ -13,15 +15,6 @@ VOICES = [("Ryan", "English male", False), ("Vivian", "Chinese female", False), 
 CURRENT = MenuSettings(voice="Vivian", input_device="USB Mic", output_device=SYSTEM_DEFAULT,
                        hotkey_mode="toggle", hotkey_chord="<ctrl>+<alt>+space", autostart=True)
 
-
-class Recorder:
-    """Actions that record their calls (stands in for the composition root)."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple] = []
-
-    def __getattr__(self, name: str):
-        return lambda *args: self.calls.append((name, *args))
 
 
 @pytest.fixture
