@@ -1,12 +1,20 @@
-"""``sisyphus``: run the daemon, or talk to the running one over its control socket."""
+"""``sisyphus``: run the daemon, or talk to the running one over its control socket.
+
+The verbs that talk to the running daemon come from the command table
+(daemon/commands/table.py); ``setup``, ``models`` and ``doctor`` belong to the installer
+and run as their own process (the daemon never imports the installer).
+"""
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 from . import __version__, paths
+from .commands.table import COMMANDS, GROUPS, Command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,14 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mic-file", type=Path, help="use this 16 kHz mono WAV as the microphone, once per turn")
     run.add_argument("--speaker-file", type=Path, help="write the spoken audio to this WAV instead of a device")
     run.add_argument("--no-audio", action="store_true", help="open no audio device")
-
-    sub.add_parser("status", help="engine states and the last turn's timings")
-    ptt = sub.add_parser("ptt", help="push-to-talk from a desktop shortcut (Wayland)")
-    ptt.add_argument("action", choices=["press", "release", "toggle"])
-    sub.add_parser("stop", help="stop speaking (without listening)")
-    sub.add_parser("quit", help="stop the running daemon")
-    sub.add_parser("restart-engines", help="restart every engine (also leaves FAILED)")
-    sub.add_parser("new-conversation", help="forget the conversation history")
+    _add_commands(sub)
     sub.add_parser("events", help="print the daemon's events as JSON lines")
 
     config = sub.add_parser("config", help="the settings file")
@@ -41,15 +42,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_commands(sub) -> None:
+    groups = {name: sub.add_parser(name, help=text).add_subparsers(dest="action", required=True)
+              for name, text in GROUPS.items()}
+    for command in COMMANDS:
+        if not command.cli:
+            continue
+        parent = groups[command.group] if command.group else sub
+        verb = parent.add_parser(command.verb or command.name, help=command.help)
+        verb.set_defaults(remote=command)
+        for arg in command.args:
+            name = f"--{arg.name}" if arg.flag else arg.name
+            extra = {"required": not arg.optional} if arg.flag else {}
+            verb.add_argument(name, help=arg.help, choices=arg.choices or None, **extra)
+
+
 # Verbs whose argument parsing lives in their own module: ``main(argv, config_path) -> int``.
 DELEGATED = {
     "setup": "create or repair the engine venvs (installer.setup)",
     "models": "download or list the speech models (installer.models)",
-    "doctor": "check everything and explain what to fix (daemon.doctor)",
+    "doctor": "check everything and explain what to fix (installer.doctor)",
     "autostart": "start at login: enable, disable, status (daemon.platform.autostart)",
 }
-DELEGATE_MODULES = {"setup": "installer.setup", "models": "installer.models", "doctor": "daemon.doctor",
-                    "autostart": "daemon.platform.autostart.cli"}
+INSTALLER_MODULES = {"setup": "installer.setup", "models": "installer.models", "doctor": "installer.doctor"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,12 +74,15 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
     if args.command == "config":
         return _config(args)
-    if args.command in DELEGATED:
-        import importlib
+    if args.command in INSTALLER_MODULES:
+        return _installer(INSTALLER_MODULES[args.command], rest, paths.config_path(args.config))
+    if args.command == "autostart":
+        from .platform.autostart import cli
 
-        module = importlib.import_module(DELEGATE_MODULES[args.command])
-        return module.main(rest, paths.config_path(args.config))
-    return _remote(args)
+        return cli.main(rest, paths.config_path(args.config))
+    if args.command == "events":
+        return _events()
+    return _remote(args.remote, args)
 
 
 def split_delegated(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -80,17 +98,27 @@ def split_delegated(argv: list[str]) -> tuple[list[str], list[str]]:
     return argv, []
 
 
+def _installer(module: str, rest: list[str], config_path: Path) -> int:
+    """The installer's verbs run in their own interpreter, with the settings file named."""
+    env = {**os.environ, "SISYPHUS_CONFIG": str(config_path)}
+    try:
+        return subprocess.run([sys.executable, "-m", module, *rest], env=env).returncode
+    except KeyboardInterrupt:
+        return 130
+
+
 def _load(args):
-    from . import config
+    from .config import store
 
     path = paths.config_path(args.config)
-    return config.load(path), path
+    return store.load(path), path
 
 
 def _run(args) -> int:
     from . import logs
-    from .app import App, RunOptions
-    from .config import ConfigError
+    from .app.parts import RunOptions
+    from .app.run import Daemon
+    from .config.store import ConfigError
     from .instance import AlreadyRunning
 
     try:
@@ -103,18 +131,24 @@ def _run(args) -> int:
     options = RunOptions(profile=profile, headless=args.headless, mic_file=args.mic_file,
                          speaker_file=args.speaker_file, audio=not args.no_audio)
     try:
-        return App(settings, path, options).run()
+        return Daemon(settings, path, options).run()
     except AlreadyRunning as exc:
         print(f"sisyphus: {exc}", file=sys.stderr)
         return 3
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a part that could not be built: say which and why, exit non-zero
+        import logging
+
+        logging.getLogger("daemon").debug("start-up failed", exc_info=True)
+        print(f"sisyphus: could not start: {exc}", file=sys.stderr)
+        return 1
     finally:
         print(f"log: {log_path}", file=sys.stderr)
 
 
 def _config(args) -> int:
-    from .config import ConfigError, atomic_write, default_text
+    from .config.store import ConfigError, atomic_write, default_text
 
     path = paths.config_path(args.config)
     if args.action == "path":
@@ -142,19 +176,30 @@ def _print_config_error(exc) -> None:
         print(f"  - {problem}", file=sys.stderr)
 
 
-def _remote(args) -> int:
-    from .control import NotRunning, request, stream_events
+def _events() -> int:
+    from .control import NotRunning, stream_events
 
-    sock = paths.runtime_dir() / "daemon.sock"
     try:
-        if args.command == "events":
-            for event in stream_events(sock):
-                print(json.dumps(event), flush=True)
-            return 0
-        message = {"cmd": args.command}
-        if args.command == "ptt":
-            message["action"] = args.action
-        reply = request(sock, message)
+        for event in stream_events(paths.runtime_dir() / "daemon.sock"):
+            print(json.dumps(event), flush=True)
+    except NotRunning as exc:
+        print(f"sisyphus: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _remote(command: Command, args) -> int:
+    from .control import NotRunning, request
+
+    message: dict = {"cmd": command.name}
+    for arg in command.args:
+        value = getattr(args, arg.name)
+        if value is not None:
+            message[arg.name] = str(Path(value).resolve()) if arg.path else value
+    try:
+        reply = request(paths.runtime_dir() / "daemon.sock", message, timeout=_timeout(command))
     except NotRunning as exc:
         print(f"sisyphus: {exc}", file=sys.stderr)
         return 1
@@ -163,8 +208,12 @@ def _remote(args) -> int:
     if not reply.get("ok"):
         print(f"sisyphus: {reply.get('error')}", file=sys.stderr)
         return 1
-    print(_format_status(reply) if args.command == "status" else json.dumps(reply))
+    print(_format_status(reply) if command.name == "status" else json.dumps(reply))
     return 0
+
+
+def _timeout(command: Command) -> float:
+    return 150.0 if command.name == "add-voice" else 10.0  # cloning waits for the engines and the model
 
 
 def _format_status(reply: dict) -> str:

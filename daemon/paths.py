@@ -51,3 +51,8 @@ def asset(name: str) -> Path:
     if packaged.is_file():
         return Path(str(packaged))
     return Path(__file__).resolve().parent.parent / "assets" / name
+
+
+def venv_python(venv_dir: Path) -> Path:
+    """The interpreter of a virtual environment (engine venvs live under the user data dir)."""
+    return venv_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")

@@ -28,36 +28,9 @@ from pathlib import Path
 from typing import Callable
 
 from daemon import paths
-from daemon.profiles import ASR_MODEL, TTS_BASE_MODEL, TTS_MODEL
+from daemon.supervisor.models import COMPLETE, MANIFEST, model_dir, models_dir, wanted
 
-# (settings section, key, default hub id): the three models the gpu profile loads.
-ROLES = (("asr", "model", ASR_MODEL), ("tts", "model", TTS_MODEL), ("tts", "base_model", TTS_BASE_MODEL))
 CHUNK = 1 << 20
-MANIFEST, COMPLETE = "manifest.json", "complete"
-
-
-@dataclass(frozen=True)
-class Wanted:
-    """One model as the settings name it: a hub id to download, or a local path used as it is."""
-
-    section: str
-    key: str
-    repo_id: str
-    local: str = ""
-
-    @property
-    def setting(self) -> str:
-        return f"[{self.section}] {self.key}"
-
-
-def wanted(settings=None) -> list[Wanted]:
-    """The three models, honouring a configured hub id (downloaded instead) or path (used as it is)."""
-    out = []
-    for section, key, default in ROLES:
-        value = getattr(getattr(settings, section), key) if settings is not None else ""
-        local = value if value and Path(value).expanduser().exists() else ""
-        out.append(Wanted(section, key, value if value and not local else default, local))
-    return out
 
 
 class DownloadError(Exception):
@@ -77,14 +50,6 @@ class Manifest:
 
     revision: str
     files: list[RemoteFile]
-
-
-def models_dir(override: Path | None = None) -> Path:
-    return override or paths.cache_dir() / "models"
-
-
-def model_dir(root: Path, repo_id: str) -> Path:
-    return root / repo_id.replace("/", "--")
 
 
 def endpoint() -> str:
@@ -229,16 +194,6 @@ def state(target: Path) -> tuple[str, int]:
     return ("complete" if (target / COMPLETE).exists() else "partial"), size
 
 
-def resolve(default_id: str, configured: str = "", root: Path | None = None) -> str:
-    """What an engine should load for a model setting: a configured path as it is, else the
-    downloaded copy of the configured (or default) hub id, else that hub id."""
-    if configured and Path(configured).expanduser().exists():
-        return configured
-    repo_id = configured or default_id
-    target = model_dir(models_dir(root), repo_id)
-    return str(target) if (target / COMPLETE).exists() else repo_id
-
-
 def missing_models(settings, root: Path | None = None) -> list[str]:
     """Hub ids the gpu profile needs that are neither configured locally nor downloaded (for doctor)."""
     root = models_dir(root)
@@ -267,7 +222,7 @@ class Bar:
 
 
 def _load_settings(config_path: Path):
-    from daemon.config import ConfigError, load
+    from daemon.config.store import ConfigError, load
 
     try:
         return load(config_path)

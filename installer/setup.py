@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Callable
 
 from daemon import paths
-from daemon.doctor import ENGINES_BY_PROFILE, GpuInfo, probe_gpu
+from daemon.vram.nvml import GpuInfo, probe_gpu
+from installer.doctor import ENGINES_BY_PROFILE
 
 from . import venvs
 
@@ -63,7 +64,7 @@ def make_plan(requested: str, gpu: GpuInfo, torch: str | None = None, torch_inde
 
 def write_default_config(config_path: Path, say: Callable[[str], None]) -> None:
     """The documented defaults, only when there is no config yet (a user's file is never replaced)."""
-    from daemon.config import atomic_write, default_text
+    from daemon.config.store import atomic_write, default_text
 
     if config_path.exists():
         say(f"config: {config_path} exists; left as it is")

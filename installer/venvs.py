@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from daemon.paths import venv_python
+
 REPO = Path(__file__).resolve().parent.parent
 TORCH_VERSION = os.environ.get("SISYPHUS_TORCH_VERSION", "2.13.0")
 
@@ -38,10 +40,6 @@ ENGINES: dict[str, EngineEnv] = {
 }
 
 Progress = Callable[[str], None]
-
-
-def venv_python(dest: Path) -> Path:
-    return dest / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
 def _run(cmd: list[str], progress: Progress) -> None:

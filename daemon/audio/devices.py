@@ -19,6 +19,8 @@ from types import ModuleType
 from typing import Any, Literal
 
 Kind = Literal["input", "output"]
+SYSTEM_DEFAULT = "default"  # the settings value that follows the system's device
+SYSTEM_DEFAULT_LABEL = "System default"  # how menus and listings show it
 DEFAULT_NAMES = frozenset({"", "default", "system default", "system"})
 
 
@@ -72,7 +74,7 @@ def list_devices(kind: Kind, sd: Any = None) -> list[Device]:
 
 def device_names(kind: Kind, sd: Any = None) -> list[str]:
     """Names for the tray menu: "System default" first, then each distinct device name."""
-    names = ["System default"]
+    names = [SYSTEM_DEFAULT_LABEL]
     for dev in list_devices(kind, sd):
         if dev.name not in names:
             names.append(dev.name)

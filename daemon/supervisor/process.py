@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 
-from engines.common.errors import FATAL_PREFIX
+from engines.protocol.errors import FATAL_PREFIX
 
 from .spec import EngineSpec
 

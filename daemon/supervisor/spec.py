@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-from daemon.settings import EngineSettings, Settings
+from daemon.config.schema import EngineSettings, Settings
 
 
 @dataclass(frozen=True)

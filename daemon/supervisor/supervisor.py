@@ -19,10 +19,10 @@ from wyoming.info import Info
 from daemon.errors import EngineUnavailable
 from daemon.events import EngineState as S
 from daemon.events import EngineStateChanged, EventBus
-from daemon.settings import SupervisorSettings
-from engines.common.errors import EXIT_CONFIG
+from daemon.config.schema import SupervisorSettings
+from engines.protocol.errors import EXIT_CONFIG
 
-from . import clients
+from daemon.speech import clients
 from .policy import RestartPolicy
 from .process import EngineProcess
 from .spec import EngineSpec

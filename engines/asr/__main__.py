@@ -14,7 +14,7 @@ import sys
 import time
 
 from engines.common import runner
-from engines.common.errors import CUDA_OOM, EngineError
+from engines.protocol.errors import CUDA_OOM, EngineError
 from engines.common.handler import Engine
 
 from .engine import DEFAULT_MAX_SECONDS, AsrEngine

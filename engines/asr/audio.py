@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engines.common.errors import BAD_AUDIO, EngineError
+from engines.protocol.errors import BAD_AUDIO, EngineError
 
 TARGET_RATE = 16000
 MIN_RATE, MAX_RATE = 1000, 384000

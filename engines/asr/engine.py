@@ -22,7 +22,7 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
 from wyoming.info import AsrModel, AsrProgram, Attribution, Info
 
-from engines.common.errors import Cancelled
+from engines.protocol.errors import Cancelled
 from engines.common.handler import CancelToken, Connection, Engine, Handler
 
 from .audio import AudioBuffer

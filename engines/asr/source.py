@@ -15,7 +15,7 @@ import logging
 import re
 from pathlib import Path
 
-from engines.common.errors import ModelNotFound
+from engines.protocol.errors import ModelNotFound
 
 _LOG = logging.getLogger(__name__)
 DEFAULT_MODEL = "zai-org/GLM-ASR-Nano-2512"

@@ -20,7 +20,7 @@ import torch
 from transformers import AutoModelForSeq2SeqLM, AutoProcessor, StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
-from engines.common.errors import CUDA_OOM, UNSUPPORTED, EngineError, ModelNotFound
+from engines.protocol.errors import CUDA_OOM, UNSUPPORTED, EngineError, ModelNotFound
 from engines.common.handler import CancelToken
 
 from .guards import cut_loop, loop_period, token_budget

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engines.common.errors import ModelNotFound
+from engines.protocol.errors import ModelNotFound
 
 from .segments import VAD_WINDOW
 

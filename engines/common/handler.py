@@ -18,8 +18,8 @@ from typing import Any, AsyncIterator, Callable
 from wyoming.event import Event, Eventable
 from wyoming.info import Info
 
-from .errors import Cancelled
-from .wire import write_event
+from engines.protocol.errors import Cancelled
+from engines.protocol.framing import write_event
 
 _LOG = logging.getLogger(__name__)
 _DONE = object()

@@ -19,10 +19,10 @@ import signal
 import sys
 from typing import Callable, Sequence
 
-from .errors import EXIT_CONFIG, FATAL_PREFIX, EngineError
+from engines.protocol.errors import EXIT_CONFIG, FATAL_PREFIX, EngineError
 from .handler import Engine
 from .server import EngineServer, check_uri
-from .wire import Limits
+from engines.protocol.framing import Limits
 
 _LOG = logging.getLogger("engines")
 

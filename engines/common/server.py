@@ -20,9 +20,9 @@ from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.info import Describe
 
-from .errors import BAD_REQUEST, BUSY, CUDA_OOM, INTERNAL, Cancelled, EngineError, is_cuda_oom
+from engines.protocol.errors import BAD_REQUEST, BUSY, CUDA_OOM, INTERNAL, Cancelled, EngineError, is_cuda_oom
 from .handler import Connection, Engine, Handler
-from .wire import DEFAULT_LIMITS, Limits, ProtocolError, read_event
+from engines.protocol.framing import DEFAULT_LIMITS, Limits, ProtocolError, read_event
 
 _LOG = logging.getLogger(__name__)
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}

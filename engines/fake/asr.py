@@ -12,7 +12,7 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
 from wyoming.info import AsrModel, AsrProgram, Attribution, Info
 
-from engines.common.errors import BAD_AUDIO, EngineError
+from engines.protocol.errors import BAD_AUDIO, EngineError
 from engines.common.handler import Connection, Engine, Handler
 
 from .faults import Faults

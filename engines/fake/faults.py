@@ -7,7 +7,7 @@ import os
 import time
 from dataclasses import dataclass
 
-from engines.common.errors import EngineError, ModelNotFound
+from engines.protocol.errors import EngineError, ModelNotFound
 
 _LOG = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from wyoming.event import Event
 from wyoming.info import Attribution, Info, TtsProgram, TtsVoice
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
 
-from engines.common.errors import BAD_VOICE, UNKNOWN_VOICE, EngineError
+from engines.protocol.errors import BAD_VOICE, UNKNOWN_VOICE, EngineError
 from engines.common.handler import CancelToken, Connection, Engine, Handler
 
 from .faults import Faults

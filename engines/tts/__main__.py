@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from engines.common.errors import BAD_REQUEST, EngineError
+from engines.protocol.errors import BAD_REQUEST, EngineError
 from engines.common.handler import CancelToken
 from engines.common.runner import main as run_engine
 

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
-from engines.common.errors import UNKNOWN_VOICE, UNSUPPORTED, Cancelled, EngineError
+from engines.protocol.errors import UNKNOWN_VOICE, UNSUPPORTED, Cancelled, EngineError
 from engines.common.handler import CancelToken
 
 from .catalog import Choice, language_name

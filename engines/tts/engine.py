@@ -18,7 +18,7 @@ from wyoming.event import Event
 from wyoming.info import Attribution, Info, TtsProgram, TtsVoice
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
 
-from engines.common.errors import BAD_VOICE, Cancelled, EngineError
+from engines.protocol.errors import BAD_VOICE, Cancelled, EngineError
 from engines.common.handler import Connection, Engine, Handler
 
 from . import reference

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engines.common.errors import BAD_REQUEST, EngineError, ModelNotFound
+from engines.protocol.errors import BAD_REQUEST, EngineError, ModelNotFound
 
 _LOG = logging.getLogger(__name__)
 ATTENTION = ("sdpa", "flash_attention_2", "eager")

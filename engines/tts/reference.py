@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engines.common.errors import BAD_VOICE, EngineError
+from engines.protocol.errors import BAD_VOICE, EngineError
 
 MIN_SECONDS = 3.0
 MAX_SECONDS = 30.0

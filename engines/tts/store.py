@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -21,12 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from engines.common.errors import BAD_VOICE, UNKNOWN_VOICE, EngineError
+from engines.protocol.errors import BAD_VOICE, UNKNOWN_VOICE, EngineError
+from engines.protocol.voices import NAME_RE, NAME_RULE
 
 from . import reference
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
-NAME_RULE = "1-48 characters: letters, digits, '_' or '-', starting with a letter or digit"
 
 
 @dataclass(frozen=True)

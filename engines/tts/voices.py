@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from engines.common.errors import EngineError
+from engines.protocol.errors import EngineError
 
 from . import reference
 from .store import VoiceStore, default_dir

@@ -2,7 +2,7 @@
 
 Run under the headless harness:
     tests/desktop/harness.sh .venv/bin/python -m pytest tests/desktop/test_tray_x11.py
-The tray runs in its own process (``python -m daemon.platform.tray.demo``) because
+The tray runs in its own process (``python -m tests.support.tray_demo``) because
 pystray must own a main thread; this test drives it with bus events on stdin and with
 xdotool clicks, and reads the result from screenshots and the actions it prints.
 Screenshots land in tests/desktop/out/ (a CI artifact).
@@ -65,7 +65,7 @@ class TrayApp:
         self.backend = backend
         choice = ["--backend", "auto"] if backend == "auto" else ["--backend", "pystray", "--pystray", backend]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daemon.platform.tray.demo", *choice],
+            [sys.executable, "-m", "tests.support.tray_demo", *choice],
             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()

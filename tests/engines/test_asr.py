@@ -30,7 +30,7 @@ from wyoming.event import Event, async_read_event, async_write_event
 from wyoming.info import Describe, Info
 
 from engines.asr.guards import token_budget
-from engines.common.errors import EXIT_CONFIG, FATAL_PREFIX
+from engines.protocol.errors import EXIT_CONFIG, FATAL_PREFIX
 from tests.support.venvs import REPO, engine_python
 
 pytestmark = pytest.mark.engine_venv("asr")

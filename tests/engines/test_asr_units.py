@@ -11,7 +11,7 @@ from engines.asr.audio import AudioBuffer, check_format, pcm_to_float, resample
 from engines.asr.guards import MAX_TOKENS, cut_loop, loop_period, token_budget
 from engines.asr.segments import VAD_WINDOW, has_speech, split_windows
 from engines.asr.source import check_dir, is_repo_id, model_name, resolve
-from engines.common.errors import BAD_AUDIO, EngineError, ModelNotFound
+from engines.protocol.errors import BAD_AUDIO, EngineError, ModelNotFound
 
 RATE = 16000
 

@@ -17,7 +17,7 @@ from wyoming.client import AsyncClient
 from wyoming.event import Event
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 
-from engines.common.errors import UNKNOWN_VOICE, EngineError
+from engines.protocol.errors import UNKNOWN_VOICE, EngineError
 from engines.common.server import EngineServer
 from engines.tts.catalog import Choice
 from engines.tts.engine import CHUNK_SAMPLES, TtsEngine

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engines.common.errors import EngineError
+from engines.protocol.errors import EngineError
 from engines.tts import reference
 from engines.tts.store import VoiceStore
 from engines.tts.streaming import FrameDecoder, split_pcm, to_pcm16

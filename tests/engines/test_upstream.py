@@ -8,10 +8,10 @@ import pytest
 
 from daemon.audio.convert import convert_to_asr
 from daemon.events import EventBus
-from daemon.supervisor import clients
+from daemon.speech import clients
 from daemon.supervisor.spec import EngineSpec
 from daemon.supervisor.supervisor import EngineSupervisor
-from installer.cpu import piper_argv, whisper_argv
+from daemon.supervisor.cpu import piper_argv, whisper_argv
 from tests.support.engines import FAST, unix_uri
 from tests.support.venvs import engine_python
 

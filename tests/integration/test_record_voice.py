@@ -6,7 +6,7 @@ import tomllib
 
 from tests.integration.test_conversation import QUESTION, ThreadedServer, settings
 from tests.support.daemon import Daemon, write_tone_wav
-from daemon.voicerec import check_recording, next_name
+from daemon.assistant.voices import check_recording, next_name
 
 
 def test_recording_checks():

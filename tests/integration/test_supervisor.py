@@ -11,7 +11,7 @@ import pytest
 from daemon.errors import EngineRequestError, EngineUnavailable
 from daemon.events import EngineState as S
 from daemon.events import EventBus
-from daemon.supervisor import clients
+from daemon.speech import clients
 from daemon.supervisor.spec import EngineSpec
 from daemon.supervisor.supervisor import EngineSupervisor
 from tests.support.engines import FAST, StateLog, fake_argv, free_port, spec, unix_uri

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from daemon.events import EngineState, EngineStateChanged, EventBus
-from daemon.settings import SupervisorSettings
+from daemon.config.schema import SupervisorSettings
 from daemon.supervisor.spec import EngineSpec
 
 FAST = SupervisorSettings(backoff_initial_s=0.05, backoff_max_s=0.2, max_quick_failures=3, quick_failure_s=5.0,

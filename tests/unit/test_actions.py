@@ -4,9 +4,10 @@ from __future__ import annotations
 import tomllib
 from types import SimpleNamespace
 
-from daemon.actions import CoreActions
+from daemon.commands.actions import Commands
+from daemon.config.live import LiveSettings
+from daemon.config.schema import Settings
 from daemon.events import EventBus, SettingsChanged
-from daemon.settings import Settings
 
 
 class FakeAssistant:
@@ -25,9 +26,10 @@ def make(tmp_path, text: str = ""):
     seen: list = []
     bus.subscribe(seen.append)
     tts = SimpleNamespace(info=None)  # not described yet: no voices to publish
-    app = SimpleNamespace(bus=bus, settings=Settings(), config_path=path, assistant=FakeAssistant(), devices={},
-                          supervisor={"tts": tts})
-    return CoreActions(app), app, seen
+    live = LiveSettings(path, Settings(), bus)
+    app = SimpleNamespace(live=live, assistant=FakeAssistant(), devices={})
+    commands = Commands(live, bus, app.assistant, {"tts": tts}, None, app.devices, lambda: None, dict)
+    return commands, app, seen
 
 
 def test_voice_choice_is_applied_written_and_published(tmp_path):
@@ -36,7 +38,7 @@ def test_voice_choice_is_applied_written_and_published(tmp_path):
     assert app.assistant.options == {"voice": "Aiden"}
     text = (tmp_path / "config.toml").read_text()
     assert "# mine" in text and tomllib.loads(text) == {"llm": {"model": "qwen3"}, "tts": {"voice": "Aiden"}}
-    assert app.settings.tts.voice == "Aiden" and app.settings.llm.model == "qwen3"
+    assert app.live.current.tts.voice == "Aiden" and app.live.current.llm.model == "qwen3"
     assert SettingsChanged("tts", "voice", "Aiden") in seen
 
 

@@ -223,7 +223,7 @@ def test_env_selects_dummy_and_command_is_absolute(monkeypatch: pytest.MonkeyPat
 def test_cli_enable_status_disable_keeps_the_setting_in_step(
         linux: LinuxAutostart, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    from daemon.config import load
+    from daemon.config.store import load
     from daemon.platform.autostart import cli
 
     monkeypatch.setattr(cli, "get_autostart", lambda: linux)

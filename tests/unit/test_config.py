@@ -6,9 +6,9 @@ import tomllib
 
 import pytest
 
-from daemon import config
-from daemon.config import ConfigError, load, write_settings
-from daemon.settings import Settings, render_defaults
+from daemon.config import store as config
+from daemon.config.store import ConfigError, load, write_settings
+from daemon.config.schema import Settings, render_defaults
 from daemon.paths import asset
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon import doctor
-from daemon.doctor import Context, GpuInfo
+from installer import doctor
+from installer.doctor import Context, GpuInfo
 from tests.support.venvs import engine_python
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,7 +49,7 @@ def _doctor(tmp: Path, data_dir: Path, config: str, **env: str) -> subprocess.Co
     secrets = ("LLM_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL")  # the file's values must count
     full_env = {k: v for k, v in os.environ.items() if k not in secrets}
     full_env.update(SISYPHUS_CONFIG=str(tmp / "config.toml"), **env)
-    return subprocess.run([sys.executable, "-m", "daemon.doctor", "--data-dir", str(data_dir)], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "installer.doctor", "--data-dir", str(data_dir)], cwd=REPO,
                           env=full_env, capture_output=True, text=True, timeout=120)
 
 
@@ -93,7 +93,7 @@ def test_a_missing_venv_says_to_run_setup(tmp_path: Path, llm: str) -> None:
 # -- single checks, with the environment given -------------------------------------------
 
 def _ctx(tmp: Path, profile: str, env: dict[str, str] | None = None) -> Context:
-    from daemon.config import load
+    from daemon.config.store import load
 
     ctx = Context(tmp / "none.toml", tmp, profile=profile, settings=load(tmp / "none.toml", env={}),
                   gpu=GpuInfo(why="no NVIDIA driver found (NVML: NVML Shared Library Not Found)"))
@@ -128,7 +128,7 @@ def test_render_marks_failures_and_counts_them() -> None:
 
 def test_doctor_setup_and_models_never_import_ml_libraries(tmp_path: Path) -> None:
     """They run in the light app venv: torch, transformers and huggingface_hub are not there."""
-    code = ("import sys, pathlib, daemon.doctor as d, installer.setup, installer.models\n"
+    code = ("import sys, pathlib, installer.doctor as d, installer.setup, installer.models\n"
             "ctx = d.Context(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), gpu=d.probe_gpu(), ask_llm=False)\n"
             "d.run_checks(ctx)\n"
             "print(sorted(m for m in ('torch', 'transformers', 'huggingface_hub') if m in sys.modules))")

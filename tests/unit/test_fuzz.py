@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from daemon.control import ControlServer, _read_request
 from daemon.events import EventBus
-from engines.common.wire import Limits, ProtocolError, read_event
+from engines.protocol.framing import Limits, ProtocolError, read_event
 
 LIMITS = Limits(header=4096, data=4096, payload=8192)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.profiles import ASR_MODEL, TTS_BASE_MODEL, TTS_MODEL
+from daemon.supervisor.models import ASR_MODEL, TTS_BASE_MODEL, TTS_MODEL, resolve
 from installer import models
 
 REPO = Path(__file__).resolve().parents[2]
@@ -131,7 +131,7 @@ def test_pull_downloads_every_file(hub: Hub, tmp_path: Path) -> None:
     target = models.pull(ASR_MODEL, tmp_path, _quiet)
     assert target == tmp_path / "zai-org--GLM-ASR-Nano-2512"
     _assert_same(target, hub.repos[ASR_MODEL])
-    assert models.resolve(ASR_MODEL, root=tmp_path) == str(target)  # what the engine should load
+    assert resolve(ASR_MODEL, root=tmp_path) == str(target)  # what the engine should load
     assert hub.revisions == {SHA}  # files come from the listed commit, not a moving "main"
 
 
@@ -185,7 +185,7 @@ def test_offline_names_the_missing_files_and_where_they_go(hub: Hub, tmp_path: P
 
 
 def test_missing_models_and_configured_paths(hub: Hub, tmp_path: Path) -> None:
-    from daemon.config import load
+    from daemon.config.store import load
 
     settings = load(tmp_path / "none.toml")
     assert models.missing_models(settings, tmp_path) == [ASR_MODEL, TTS_MODEL, TTS_BASE_MODEL]
@@ -195,11 +195,11 @@ def test_missing_models_and_configured_paths(hub: Hub, tmp_path: Path) -> None:
     cfg = tmp_path / "config.toml"
     cfg.write_text(f'[tts]\nmodel = "{local}"\n')
     assert models.missing_models(load(cfg), tmp_path) == [TTS_BASE_MODEL]
-    assert models.resolve(TTS_MODEL, configured=str(local), root=tmp_path) == str(local)
+    assert resolve(TTS_MODEL, configured=str(local), root=tmp_path) == str(local)
 
 
 def test_a_configured_hub_id_is_pulled_instead_of_the_default(hub: Hub, tmp_path: Path) -> None:
-    from daemon.config import load
+    from daemon.config.store import load
 
     cfg = tmp_path / "config.toml"
     cfg.write_text(f'[asr]\nmodel = "{FINETUNE}"\n')
@@ -209,8 +209,8 @@ def test_a_configured_hub_id_is_pulled_instead_of_the_default(hub: Hub, tmp_path
     _assert_same(models.model_dir(tmp_path, FINETUNE), hub.repos[FINETUNE])
     assert not models.model_dir(tmp_path, ASR_MODEL).exists()
     assert models.missing_models(settings, tmp_path) == [TTS_MODEL, TTS_BASE_MODEL]
-    assert models.resolve(ASR_MODEL, FINETUNE, tmp_path) == str(models.model_dir(tmp_path, FINETUNE))
-    assert models.resolve(TTS_MODEL, "", tmp_path) == TTS_MODEL  # not downloaded: the engine fetches it
+    assert resolve(ASR_MODEL, FINETUNE, tmp_path) == str(models.model_dir(tmp_path, FINETUNE))
+    assert resolve(TTS_MODEL, "", tmp_path) == TTS_MODEL  # not downloaded: the engine fetches it
 
 
 def _cli(tmp: Path, url: str, *args: str) -> subprocess.CompletedProcess:

@@ -18,8 +18,8 @@ def test_daemon_is_this_repos_package_not_python_daemon():
 
 
 def test_daemon_never_imports_ml_libraries():
-    code = ("import sys, daemon.cli, daemon.app, daemon.wiring, daemon.assistant, daemon.supervisor.supervisor, "
-            "daemon.llm.client, daemon.doctor, daemon.audio.playback, daemon.audio.capture, daemon.platform.tray.icons; "
+    code = ("import sys, daemon.cli, daemon.app.run, daemon.app.parts, daemon.assistant.turn, daemon.supervisor.supervisor, "
+            "daemon.llm.client, installer.doctor, daemon.audio.playback, daemon.audio.capture, daemon.platform.tray.icons; "
             "heavy = [m for m in ('torch', 'transformers', 'qwen_tts', 'scipy') if m in sys.modules]; "
             "print(heavy); sys.exit(1 if heavy else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.doctor import Gpu, GpuInfo, probe_gpu
+from daemon.vram.nvml import Gpu, GpuInfo, probe_gpu
 from installer import setup
 from tests.support.venvs import engine_python
 

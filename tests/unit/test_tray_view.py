@@ -88,7 +88,7 @@ def test_a_spoken_reply_clears_a_turn_error_but_not_a_failed_engine() -> None:
 
 
 def test_initial_view_from_the_daemon_settings() -> None:
-    from daemon.settings import Settings
+    from daemon.config.schema import Settings
 
     view = initial_view(Settings())
     assert view.settings["hotkey.mode"] == "ptt" and view.settings["audio.input_device"] == "default"

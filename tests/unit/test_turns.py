@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from daemon.events import State
-from daemon.turns import Action, TurnClock, on_press, on_release, on_stop
+from daemon.assistant.rules import Action, TurnClock, on_press, on_release, on_stop
 
 
 @pytest.mark.parametrize("state,mode,action", [

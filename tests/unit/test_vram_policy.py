@@ -1,7 +1,7 @@
 """The VRAM fallback policy, fed scripted readings (no GPU, no clock)."""
 from __future__ import annotations
 
-from daemon.vram import EngineView, Reading, VramPolicy
+from daemon.vram.policy import EngineView, Reading, VramPolicy
 
 
 def engines(asr_used=1.0, tts_used=2.0, asr_loaded=True, tts_loaded=True, busy=(), vram=(), idle=0.0):

@@ -43,7 +43,7 @@ def _record(config_path: Path | None, enabled: bool) -> int:
     """Keep [daemon] autostart in the settings file in step with the entry."""
     if config_path is None:
         return 0
-    from daemon.config import ConfigError, default_text, write_settings
+    from daemon.config.store import ConfigError, default_text, write_settings
 
     try:
         write_settings(config_path, {"daemon": {"autostart": enabled}}, template=default_text())

@@ -1,37 +1,23 @@
 """The tray menu as plain data: built from voices, devices and settings; no toolkit.
 
-Each item names an ``Actions`` method and its argument, so a backend only renders the
+Each item names a command (daemon/commands/table.py) and its argument, so a backend only renders the
 tree and calls ``invoke``; the same tree drives the dummy backend in tests.
 """
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
-SYSTEM_DEFAULT = "default"  # the settings value that means "follow the system device"
+from daemon.audio.devices import SYSTEM_DEFAULT, SYSTEM_DEFAULT_LABEL
+
 HOTKEY_MODES = (("ptt", "Push to talk"), ("toggle", "Toggle"))
 
 
-class Actions(Protocol):
-    """What the menu can ask for; the composition root implements these.
-
-    They are called on the tray (UI) thread: implementations must only hand work to the
-    core loop (``loop.call_soon_threadsafe``) and return at once.
-    """
-
-    def set_voice(self, name: str) -> None: ...
-    def set_input_device(self, name: str) -> None: ...  # SYSTEM_DEFAULT or a device name
-    def set_output_device(self, name: str) -> None: ...
-    def set_hotkey_mode(self, mode: str) -> None: ...  # "ptt" | "toggle"
-    def new_conversation(self) -> None: ...
-    def set_autostart(self, enabled: bool) -> None: ...
-    def edit_settings(self) -> None: ...
-    def open_log(self) -> None: ...
-    def restart_engines(self) -> None: ...
-    def record_voice(self) -> None: ...
-    def remove_voice(self, name: str) -> None: ...
-    def quit(self) -> None: ...
+# What the menu asks for: an object with one method per command of daemon/commands/table.py
+# (items name those methods). Called on the tray (UI) thread: the composition root's object
+# only hands the work to the core loop and returns at once.
+Actions = Any
 
 
 class Kind(str, enum.Enum):
@@ -138,7 +124,7 @@ def _voice_label(voice: Voice) -> str:
 
 
 def _device_items(names: Sequence[str], current: str, action: str) -> tuple[Item, ...]:
-    default = Item("System default", action, SYSTEM_DEFAULT, Kind.RADIO, current == SYSTEM_DEFAULT)
+    default = Item(SYSTEM_DEFAULT_LABEL, action, SYSTEM_DEFAULT, Kind.RADIO, current == SYSTEM_DEFAULT)
     items = [Item(n, action, n, Kind.RADIO, n == current) for n in names if n != SYSTEM_DEFAULT]
     if current != SYSTEM_DEFAULT and current not in names:  # chosen device unplugged: say so
         items.append(Item(f"{current} (not connected)", action, current, Kind.RADIO, True))

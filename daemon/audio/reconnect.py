@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from .events import ErrorEvent, EventBus, State, StateChanged
+from daemon.events import ErrorEvent, EventBus, State, StateChanged
 
 _LOG = logging.getLogger(__name__)
 REOPEN_DELAYS_S = (0.5, 1.0, 2.0, 4.0)  # then every 4 s until the device is back
@@ -12,7 +12,7 @@ REOPEN_DELAYS_S = (0.5, 1.0, 2.0, 4.0)  # then every 4 s until the device is bac
 
 def earcons(bus: EventBus, playback) -> None:
     """A short rising tone when listening starts, a falling one when it stops."""
-    from .audio.earcons import play_earcon
+    from .earcons import play_earcon
 
     previous = {"state": State.IDLE}
 
@@ -45,6 +45,10 @@ class DeviceKeeper:
                                     "in the tray's menu"))
         if self.device is not None:
             self._task = asyncio.get_running_loop().create_task(self._reopen())
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
 
     async def _reopen(self) -> None:
         attempt = 0

@@ -18,12 +18,12 @@ import time
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Protocol
 
-from .errors import EngineRequestError, SisyphusError
-from .events import (ErrorEvent, EventBus, PlaybackEvent, ReplyDelta, SpeechChunk, State, StateChanged,
+from daemon.errors import EngineRequestError, SisyphusError
+from daemon.events import (ErrorEvent, EventBus, PlaybackEvent, ReplyDelta, SpeechChunk, State, StateChanged,
                      TranscriptEvent, TurnTimings)
-from .llm.history import Cut
-from .supervisor import clients
-from .turns import Action, TurnClock, on_press, on_release, on_stop
+from daemon.llm.history import Cut
+from daemon.speech import clients
+from .rules import Action, TurnClock, on_press, on_release, on_stop
 
 _LOG = logging.getLogger(__name__)
 _END = None

@@ -1,4 +1,4 @@
-"""GPU memory: an NVML monitor (no CUDA context of its own) and a pure fallback policy.
+"""GPU memory: the pure fallback policy (readings in, actions out; see monitor.py for readings).
 
 When free VRAM falls below ``min_free_mb`` the engine not needed next is unloaded by
 stopping its process (only process exit returns the whole CUDA context): while
@@ -11,10 +11,7 @@ same mechanism on a timer.
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
-
-_LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -74,62 +71,3 @@ class VramPolicy:
     def _idle(engines: list[EngineView], now: float) -> list[tuple]:
         return [("unload", e.name, f"idle for {e.idle_unload_s / 60:.0f} min") for e in engines
                 if e.loaded and not e.busy and e.idle_unload_s and now - e.last_used >= e.idle_unload_s]
-
-
-class NvmlMonitor:
-    """Reads GPU 0 through NVML; ``available`` is False (said once in the log) without a driver."""
-
-    def __init__(self) -> None:
-        self.available = False
-        self._handle = None
-        try:
-            import pynvml
-
-            pynvml.nvmlInit()
-            self._nvml = pynvml
-            self._handle = pynvml.nvmlDeviceGetHandleByIndex(0)
-            self.available = True
-        except Exception as exc:  # NVMLError_LibraryNotFound, DriverNotLoaded, ImportError
-            _LOG.info("VRAM monitor off: no NVIDIA driver (%s)", type(exc).__name__)
-
-    def read(self) -> Reading | None:
-        if not self.available:
-            return None
-        try:
-            memory = self._nvml.nvmlDeviceGetMemoryInfo(self._handle)
-            procs = self._nvml.nvmlDeviceGetComputeRunningProcesses(self._handle)
-        except Exception as exc:
-            _LOG.warning("VRAM reading failed: %s", exc)
-            return None
-        per_pid = {p.pid: (p.usedGpuMemory or 0) // 2**20 for p in procs}
-        return Reading(memory.total // 2**20, memory.free // 2**20, per_pid)
-
-    def close(self) -> None:
-        if self.available:
-            self._nvml.nvmlShutdown()
-
-
-class FileMonitor:
-    """Readings from a JSON file ``{"total_mb": .., "free_mb": ..}`` re-read at every poll.
-
-    For fault-injection tests and for trying the policy on a machine without a GPU:
-    ``SISYPHUS_VRAM_FILE=/path/vram.json sisyphus run``.
-    """
-
-    available = True
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def read(self) -> Reading | None:
-        import json
-
-        try:
-            with open(self.path, encoding="utf-8") as handle:
-                data = json.load(handle)
-            return Reading(int(data["total_mb"]), int(data["free_mb"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-
-    def close(self) -> None:
-        pass

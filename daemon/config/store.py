@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import tomli_w
 
-from .settings import Settings
+from .schema import Settings
 
 SECRET_ENV = ("LLM_API_KEY", "OPENAI_API_KEY")
 
@@ -197,6 +197,6 @@ def atomic_write(path: Path, text: str) -> None:
 
 def default_text() -> str:
     """The documented default config shipped in assets/."""
-    from .paths import asset
+    from daemon.paths import asset
 
     return asset("config.toml").read_text(encoding="utf-8")

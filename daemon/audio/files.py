@@ -11,7 +11,7 @@ import wave
 from pathlib import Path
 from typing import Callable
 
-from .supervisor.clients import Audio
+from daemon.speech.clients import Audio
 
 BLOCK = 1600  # 100 ms at 16 kHz
 
@@ -39,6 +39,10 @@ class FileMic:
         if self._task:
             self._task.cancel()
         self._task = asyncio.get_running_loop().create_task(self._feed())
+
+    def close(self) -> None:
+        if self._task:
+            self._task.cancel()
 
     async def _feed(self) -> None:
         for start in range(0, len(self.pcm), BLOCK * 2):

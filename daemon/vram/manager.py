@@ -4,35 +4,41 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Callable, Mapping
 
-from .events import EngineState
-from .vram import EngineView, FileMonitor, NvmlMonitor, Reading, VramPolicy
+from daemon.config.schema import VramSettings
+from daemon.events import EngineState
+
+from .monitor import create_monitor
+from .policy import EngineView, Reading, VramPolicy
 
 _LOG = logging.getLogger(__name__)
 LOADED = (EngineState.STARTING, EngineState.READY, EngineState.UNHEALTHY)
 
 
 class MemoryManager:
-    def __init__(self, app, monitor=None, clock=time.monotonic) -> None:
-        self.app = app
-        vram = app.settings.vram
-        self.monitor = monitor if monitor is not None else _monitor(vram.enabled)
-        self.policy = VramPolicy(vram.min_free_mb, vram.recover_free_mb)
+    """``idle_unload_min``: minutes by engine name; ``turn_state``: the assistant's state now."""
+
+    def __init__(self, settings: VramSettings, idle_unload_min: Mapping[str, float], supervisor,
+                 turn_state: Callable[[], str], monitor=None, clock=time.monotonic) -> None:
+        self.supervisor = supervisor
+        self.idle_unload_min = dict(idle_unload_min)
+        self.turn_state = turn_state
+        self.monitor = monitor if monitor is not None else create_monitor(settings.enabled)
+        self.policy = VramPolicy(settings.min_free_mb, settings.recover_free_mb)
         self.reading: Reading | None = None
         self.unloaded_for_vram: set[str] = set()
         self.clock = clock
 
     def views(self) -> list[EngineView]:
-        idle = {"asr": self.app.settings.asr.idle_unload_min, "tts": self.app.settings.tts.idle_unload_min}
         return [EngineView(name, e.state in LOADED, e.busy > 0, e.last_used, name in self.unloaded_for_vram,
-                           idle.get(name, 0.0) * 60)
-                for name, e in self.app.supervisor.engines.items()]
+                           self.idle_unload_min.get(name, 0.0) * 60)
+                for name, e in self.supervisor.engines.items()]
 
     async def step(self) -> None:
         self.reading = self.monitor.read() if self.monitor else None
-        state = self.app.assistant.state.value if self.app.assistant else "idle"
-        for action, name, reason in self.policy.decide(self.reading, state, self.views(), self.clock()):
-            engine = self.app.supervisor[name]
+        for action, name, reason in self.policy.decide(self.reading, self.turn_state(), self.views(), self.clock()):
+            engine = self.supervisor[name]
             if action == "unload":
                 _LOG.warning("unloading %s engine: %s", name, reason)
                 if "GPU" in reason:
@@ -45,7 +51,7 @@ class MemoryManager:
 
     async def on_cuda_oom(self, name: str) -> None:
         """An engine answered cuda_oom: unload the other engine (if idle) so the retry fits."""
-        for other, engine in self.app.supervisor.engines.items():
+        for other, engine in self.supervisor.engines.items():
             if other != name and engine.state in LOADED and not engine.busy:
                 _LOG.warning("%s engine ran out of GPU memory: unloading %s for the retry", name, other)
                 self.unloaded_for_vram.add(other)
@@ -64,16 +70,10 @@ class MemoryManager:
         if self.reading is None:
             return {"monitor": "off (no NVIDIA driver)" if self.monitor is None or not self.monitor.available
                     else "no reading"}
-        pids = {e.pid: name for name, e in self.app.supervisor.engines.items() if e.pid}
+        pids = {e.pid: name for name, e in self.supervisor.engines.items() if e.pid}
         return {"total_mb": self.reading.total_mb, "free_mb": self.reading.free_mb,
                 "engines_mb": {pids[p]: mb for p, mb in self.reading.per_pid_mb.items() if p in pids}}
 
-
-def _monitor(enabled: bool):
-    import os
-
-    if not enabled:
-        return None
-    if path := os.environ.get("SISYPHUS_VRAM_FILE"):
-        return FileMonitor(path)
-    return NvmlMonitor()
+    def close(self) -> None:
+        if self.monitor is not None:
+            self.monitor.close()

@@ -18,56 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal
 
-from . import paths, profiles
-from .settings import Settings
+from daemon import paths
+from daemon.config.schema import Settings
+from daemon.supervisor import profiles
+from daemon.vram.nvml import GpuInfo, probe_gpu
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 ENGINES_BY_PROFILE = {"gpu": ("asr", "tts"), "cpu": ("whisper", "piper"), "fake": ()}
 GPU_ENGINE_MIN_FREE_MB = 6000  # GLM-ASR-Nano (bf16) + Qwen3-TTS 1.7B, with headroom
-
-
-@dataclass(frozen=True)
-class Gpu:
-    name: str
-    total_mb: int
-    free_mb: int
-
-
-@dataclass(frozen=True)
-class GpuInfo:
-    """What NVML says; ``driver`` is empty when there is no usable NVIDIA driver (``why`` says why)."""
-
-    driver: str = ""
-    gpus: tuple[Gpu, ...] = ()
-    why: str = ""
-
-
-def probe_gpu() -> GpuInfo:
-    """NVIDIA driver and GPUs via NVML: no CUDA context, no torch, cheap."""
-    try:
-        import pynvml
-    except ImportError:
-        return GpuInfo(why="nvidia-ml-py is not installed (pip install nvidia-ml-py)")
-    try:
-        pynvml.nvmlInit()
-    except pynvml.NVMLError as exc:
-        return GpuInfo(why=f"no NVIDIA driver found (NVML: {exc})")
-    try:
-        driver = _text(pynvml.nvmlSystemGetDriverVersion())
-        gpus = []
-        for i in range(pynvml.nvmlDeviceGetCount()):
-            handle = pynvml.nvmlDeviceGetHandleByIndex(i)
-            mem = pynvml.nvmlDeviceGetMemoryInfo(handle)
-            gpus.append(Gpu(_text(pynvml.nvmlDeviceGetName(handle)), mem.total >> 20, mem.free >> 20))
-        return GpuInfo(driver, tuple(gpus), "" if gpus else "the NVIDIA driver reports no GPU")
-    except pynvml.NVMLError as exc:
-        return GpuInfo(why=f"NVML failed: {exc}")
-    finally:
-        pynvml.nvmlShutdown()
-
-
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 @dataclass(frozen=True)
@@ -104,7 +62,7 @@ def check_python(ctx: Context) -> Check:
 
 
 def check_config(ctx: Context) -> Check:
-    from .config import ConfigError, load
+    from daemon.config.store import ConfigError, load
 
     try:
         ctx.settings = load(ctx.config_path)
@@ -130,7 +88,7 @@ def check_gpu(ctx: Context) -> Check:
 
 
 def check_venvs(ctx: Context) -> list[Check]:
-    from installer.venvs import ENGINES, healthy
+    from .venvs import ENGINES, healthy
 
     checks = []
     for name in ENGINES_BY_PROFILE.get(ctx.profile, ()):
@@ -155,7 +113,7 @@ def _torch_line(dest: Path, needs_torch: bool) -> str:
     if not needs_torch:
         return ""
     code = "import torch; print(torch.__version__, torch.version.cuda or 'cpu-only')"
-    probe = subprocess.run([str(profiles.venv_python(dest.parent.parent, dest.name)), "-c", code],
+    probe = subprocess.run([str(paths.venv_python(dest)), "-c", code],
                            capture_output=True, text=True, timeout=120)
     return f"; torch {probe.stdout.strip()}" if probe.returncode == 0 else "; torch does not import"
 
@@ -163,7 +121,7 @@ def _torch_line(dest: Path, needs_torch: bool) -> str:
 def check_models(ctx: Context) -> Check:
     if ctx.profile != "gpu":
         return Check("models", OK, f"the {ctx.profile} profile's models ship inside its venvs")
-    from installer.models import missing_models
+    from .models import missing_models
 
     missing = missing_models(_settings(ctx))
     if missing:
@@ -172,7 +130,7 @@ def check_models(ctx: Context) -> Check:
 
 
 def check_audio(ctx: Context) -> list[Check]:
-    from .audio import devices
+    from daemon.audio import devices
 
     checks = []
     audio = _settings(ctx).audio
@@ -187,8 +145,8 @@ def check_audio(ctx: Context) -> list[Check]:
 
 
 def check_desktop(ctx: Context) -> list[Check]:
-    from .platform.hotkey import _SHORTCUT_HINT, _why_no_pynput
-    from .platform.tray import has_display
+    from daemon.platform.hotkey import _SHORTCUT_HINT, _why_no_pynput
+    from daemon.platform.tray import has_display
 
     hotkey, tray = _settings(ctx).hotkey, _settings(ctx).tray
     why = _why_no_pynput(ctx.env, sys.platform)
@@ -207,7 +165,7 @@ def check_desktop(ctx: Context) -> list[Check]:
 
 def check_llm(ctx: Context) -> Check:
     """A tiny request (GET /models) proves the endpoint answers and the key is accepted."""
-    from .llm.client import LlmClient, LlmError
+    from daemon.llm.client import LlmClient, LlmError
 
     llm = _settings(ctx).llm
     key_note = "key set" if llm.api_key else "no key"

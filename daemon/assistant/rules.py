@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from .events import State
+from daemon.events import State
 
 STAGES = ("key_up", "transcript", "first_token", "first_sentence", "first_audio", "end")
 

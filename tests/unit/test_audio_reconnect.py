@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import asyncio
 
-from daemon import audio_wiring
-from daemon.audio_wiring import DeviceKeeper, earcons
+from daemon.audio import reconnect
+from daemon.audio.reconnect import DeviceKeeper, earcons
 from daemon.events import ErrorEvent, EventBus, State, StateChanged
 
 
@@ -20,7 +20,7 @@ class FlakyDevice:
 
 
 async def test_fault_is_reported_once_and_device_reopened(monkeypatch):
-    monkeypatch.setattr(audio_wiring, "REOPEN_DELAYS_S", (0.01,))
+    monkeypatch.setattr(reconnect, "REOPEN_DELAYS_S", (0.01,))
     bus = EventBus()
     errors = []
     bus.subscribe(lambda e: errors.append(e) if isinstance(e, ErrorEvent) else None)

@@ -21,7 +21,7 @@ from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped, SynthesizeVoice
 
 from daemon.errors import EngineRequestError, EngineUnavailable
-from engines.common.wire import Limits, ProtocolError, read_event, write_event
+from engines.protocol.framing import Limits, ProtocolError, read_event, write_event
 
 LIMITS = Limits(header=64 * 1024, data=4 * 1024 * 1024, payload=16 * 1024 * 1024)
 

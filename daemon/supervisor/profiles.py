@@ -9,13 +9,15 @@ import logging
 import os
 from pathlib import Path
 
-from .settings import Settings
-from .supervisor.spec import EngineSpec, engine_uri, fake_specs, from_settings
+from daemon import paths
+from daemon.config.schema import Settings
+from daemon.vram.nvml import has_nvidia
+
+from .models import ASR_MODEL, TTS_BASE_MODEL, TTS_MODEL
+from .models import resolve as model  # a pulled model's local dir, else the id
+from .spec import EngineSpec, engine_uri, fake_specs, from_settings
 
 _LOG = logging.getLogger(__name__)
-ASR_MODEL = "zai-org/GLM-ASR-Nano-2512"
-TTS_MODEL = "Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice"
-TTS_BASE_MODEL = "Qwen/Qwen3-TTS-12Hz-1.7B-Base"
 
 
 class ProfileError(Exception):
@@ -23,31 +25,20 @@ class ProfileError(Exception):
 
 
 def venv_python(data_dir: Path, name: str) -> Path:
-    return data_dir / "venvs" / name / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    return paths.venv_python(data_dir / "venvs" / name)
 
 
 def resolve(profile: str, data_dir: Path) -> str:
     if profile != "auto":
         return profile
-    if all(venv_python(data_dir, n).exists() for n in ("asr", "tts")) and _has_nvidia():
+    if all(venv_python(data_dir, n).exists() for n in ("asr", "tts")) and has_nvidia():
         chosen = "gpu"
     elif all(venv_python(data_dir, n).exists() for n in ("whisper", "piper")):
         chosen = "cpu"
     else:
-        chosen = "gpu" if _has_nvidia() else "cpu"
+        chosen = "gpu" if has_nvidia() else "cpu"
     _LOG.info("profile auto: chose %s", chosen)
     return chosen
-
-
-def _has_nvidia() -> bool:
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-        pynvml.nvmlShutdown()
-        return True
-    except Exception:
-        return False
 
 
 def specs(settings: Settings, profile: str, runtime_dir: Path, data_dir: Path) -> dict[str, EngineSpec]:
@@ -65,8 +56,6 @@ def specs(settings: Settings, profile: str, runtime_dir: Path, data_dir: Path) -
 
 
 def _gpu_argv(settings: Settings, asr_uri: str, tts_uri: str, data_dir: Path) -> tuple[tuple, tuple]:
-    from installer.models import resolve as model  # a pulled model's local dir, else the id
-
     pid = str(os.getpid())
     asr, tts = settings.asr, settings.tts
     asr_argv = (str(venv_python(data_dir, "asr")), "-m", "engines.asr", "--uri", asr_uri,
@@ -81,7 +70,7 @@ def _gpu_argv(settings: Settings, asr_uri: str, tts_uri: str, data_dir: Path) ->
 
 def _cpu_argv(asr_uri: str, tts_uri: str, data_dir: Path) -> tuple[tuple, tuple]:
     """Upstream Wyoming servers with models shipped inside PyPI wheels (see installer/cpu.py)."""
-    from installer.cpu import piper_argv, whisper_argv
+    from .cpu import piper_argv, whisper_argv
 
     return (whisper_argv(venv_python(data_dir, "whisper"), asr_uri, data_dir),
             piper_argv(venv_python(data_dir, "piper"), tts_uri, data_dir))

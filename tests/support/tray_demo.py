@@ -1,6 +1,6 @@
 """Run the tray alone, driven by JSON lines on stdin: for the desktop tests and by hand.
 
-    python -m daemon.platform.tray.demo [--backend auto|pystray|dummy] [--pystray gtk]
+    python -m tests.support.tray_demo [--backend auto|pystray|dummy] [--pystray gtk]
 
 stdin, one bus event per line: {"kind": "state", "state": "listening"},
 {"kind": "level", "level": 0.7}, {"kind": "engine", "name": "tts", "state": "failed"}, ...
@@ -17,7 +17,7 @@ import threading
 from types import SimpleNamespace
 from typing import Any
 
-from . import TrayPresenter, create_tray
+from daemon.platform.tray import TrayPresenter, create_tray
 
 
 class PrintingActions:

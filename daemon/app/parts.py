@@ -1,0 +1,294 @@
+"""The composition root: build every part from its settings section and own their lifetimes.
+
+``build_parts`` returns one ``Parts``; nothing else constructs or reaches into them. Each
+part gets only what it needs (its settings section, the bus, the parts it calls). A
+failure while building closes what was built and raises: the daemon then exits with the
+error instead of running half-built. ``Parts.close`` ends everything in reverse order and
+logs (never hides) what failed; background tasks are owned here and their failures logged.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Coroutine
+
+from daemon import __version__, paths
+from daemon.assistant.turn import Assistant, TurnOptions
+from daemon.assistant.voices import VoiceCloner
+from daemon.commands.actions import Commands
+from daemon.commands.table import COMMANDS, Command, arguments
+from daemon.config.live import LiveSettings
+from daemon.config.reload import ConfigWatcher
+from daemon.config.schema import Settings
+from daemon.events import AudioLevel, ErrorEvent, EventBus, NoticeEvent, State, StateChanged
+from daemon.supervisor import profiles
+from daemon.supervisor.supervisor import Supervisor
+from daemon.vram.manager import MemoryManager
+
+_LOG = logging.getLogger(__name__)
+# Changed in the file while running, these apply at once; every other key needs a restart.
+LIVE_KEYS = {("hotkey", "mode"), ("audio", "min_press_ms"), ("asr", "language"), ("tts", "voice"),
+             ("tray", "theme"), ("daemon", "log_level"), ("daemon", "autostart")}
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    profile: str = ""          # overrides [daemon] profile
+    headless: bool = False     # no tray, no hotkey listener: control socket only
+    mic_file: Path | None = None
+    speaker_file: Path | None = None
+    audio: bool = True         # False: no audio devices at all (file mic/speaker or silence)
+
+
+@dataclass
+class Parts:
+    bus: EventBus
+    live: LiveSettings
+    profile: str = ""
+    supervisor: Supervisor | None = None
+    assistant: Assistant | None = None
+    memory: MemoryManager | None = None
+    commands: Commands | None = None
+    devices: dict = field(default_factory=dict)  # "input"/"output" -> the open Capture/Playback
+    started: float = field(default_factory=time.monotonic)
+    _closers: list[tuple[str, Callable[[], Any]]] = field(default_factory=list)
+    _tasks: set[asyncio.Task] = field(default_factory=set)
+
+    def on_close(self, name: str, closer: Callable[[], Any]) -> None:
+        self._closers.append((name, closer))
+
+    def spawn(self, coro: Coroutine, name: str) -> asyncio.Task:
+        """A background task owned by the parts: cancelled at close, its failure logged."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            _LOG.error("task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def close(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        while self._closers:
+            name, closer = self._closers.pop()
+            try:
+                result = closer()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                _LOG.exception("closing %s failed", name)
+
+    def control_handlers(self) -> dict:
+        return {command.name: functools.partial(run_command, self.commands, command) for command in COMMANDS}
+
+    def status(self) -> dict:
+        assistant = self.assistant
+        return {
+            "version": __version__,
+            "pid": os.getpid(),
+            "uptime_s": round(time.monotonic() - self.started, 1),
+            "profile": self.profile,
+            "config": str(self.live.path),
+            "state": assistant.state.value if assistant else State.IDLE.value,
+            "turn": assistant.turn if assistant else 0,
+            "last_timings_ms": assistant.last_timings if assistant else {},
+            "engines": self.supervisor.status() if self.supervisor else {},
+            "vram": self.memory.status() if self.memory else {},
+        }
+
+
+async def run_command(commands: Commands, command: Command, request: dict) -> dict:
+    result = getattr(commands, command.method)(**arguments(command, request))
+    if inspect.isawaitable(result):
+        result = await result
+    return result or {}
+
+
+async def build_parts(settings: Settings, config_path: Path, options: RunOptions, bus: EventBus,
+                      runtime_dir: Path, quit: Callable[[], None]) -> Parts:
+    parts = Parts(bus, LiveSettings(config_path, settings, bus))
+    try:
+        await _build(parts, settings, options, runtime_dir, quit)
+    except BaseException:
+        await parts.close()
+        raise
+    return parts
+
+
+async def _build(parts: Parts, settings: Settings, options: RunOptions, runtime_dir: Path, quit) -> None:
+    bus, data_dir = parts.bus, paths.data_dir()
+    parts.profile = profiles.resolve(options.profile or settings.daemon.profile, data_dir)
+    specs = profiles.specs(settings, parts.profile, runtime_dir, data_dir)
+    parts.supervisor = supervisor = Supervisor(specs, bus, settings.supervisor)
+    parts.on_close("engines", supervisor.stop)
+    llm, history, chunker = build_llm(settings)
+    parts.on_close("llm client", lambda: (parts.assistant.llm if parts.assistant else llm).aclose())
+    turn_callbacks: dict[str, Callable] = {}
+    speaker = await _speaker(parts, settings, options, turn_callbacks)
+    parts.assistant = assistant = Assistant(bus, supervisor, llm, history, chunker, speaker, turn_options(settings))
+    turn_callbacks.update(start=assistant.on_playback_start, end=assistant.on_playback_end)
+    await _microphone(parts, settings, options)
+    await _hotkey(parts, settings, options)
+    parts.memory = memory = MemoryManager(settings.vram, {"asr": settings.asr.idle_unload_min,
+                                                         "tts": settings.tts.idle_unload_min},
+                                          supervisor, lambda: assistant.state.value)
+    parts.on_close("vram monitor", memory.close)
+    assistant.on_cuda_oom = memory.on_cuda_oom
+    _commands(parts, quit)
+    parts.live.on_reload = functools.partial(apply_settings, parts)
+    supervisor.start()
+    parts.spawn(ConfigWatcher(parts.live.path, parts.live.reload).run(), "config-watcher")
+    parts.spawn(memory.run(settings.vram.poll_s), "memory")
+
+
+def _commands(parts: Parts, quit: Callable[[], None]) -> None:
+    commands: Commands | None = None
+
+    async def refresh() -> None:
+        await commands.refresh_voices()
+
+    cloner = VoiceCloner(parts.bus, parts.assistant, parts.supervisor, refresh, lambda name: commands.set_voice(name))
+    parts.commands = commands = Commands(parts.live, parts.bus, parts.assistant, parts.supervisor, cloner,
+                                         parts.devices, quit, parts.status)
+    parts.bus.subscribe(commands.on_event)
+    commands.publish_settings()
+
+
+def turn_options(settings: Settings) -> TurnOptions:
+    return TurnOptions(mode=settings.hotkey.mode, min_press_ms=settings.audio.min_press_ms,
+                       language=settings.asr.language, voice=settings.tts.voice)
+
+
+def build_llm(settings: Settings) -> tuple:
+    from daemon.llm.client import LlmClient
+    from daemon.llm.history import History
+    from daemon.llm.sentences import SentenceChunker
+
+    llm = settings.llm
+    client = LlmClient(base_url=llm.base_url, api_key=llm.api_key, model=llm.model, extra_params=dict(llm.extra),
+                       timeout_s=llm.timeout_s, max_retries=llm.max_retries)
+    history = History(system_prompt=llm.system_prompt, max_turns=llm.history_turns,
+                      idle_reset_s=llm.history_idle_reset_s)
+    return client, history, SentenceChunker
+
+
+def apply_settings(parts: Parts, old: Settings, new: Settings) -> None:
+    """Apply a reloaded settings file to the running parts; say which changes need a restart."""
+    assistant = parts.assistant
+    assistant.set_options(**turn_options(new).__dict__)
+    if new.llm != old.llm:
+        previous = assistant.llm
+        assistant.llm, _, _ = build_llm(new)
+        assistant.history.system_prompt = new.llm.system_prompt
+        assistant.history.max_turns = new.llm.history_turns
+        parts.spawn(previous.aclose(), "close-old-llm-client")
+    pending = [f"[{section}] {key}" for section, key in changed_keys(old, new)
+               if section != "llm" and (section, key) not in LIVE_KEYS]
+    if pending:
+        _LOG.warning("settings changed that apply after a restart: %s", ", ".join(pending))
+        parts.bus.publish(NoticeEvent("Restart sisyphus to apply", ", ".join(pending)))
+
+
+def changed_keys(old: Settings, new: Settings) -> list[tuple[str, str]]:
+    changed = []
+    for section in old.__dataclass_fields__:
+        before, after = getattr(old, section), getattr(new, section)
+        changed += [(section, key) for key in before.__dataclass_fields__
+                    if getattr(before, key) != getattr(after, key)]
+    return changed
+
+
+async def _speaker(parts: Parts, settings: Settings, options: RunOptions, callbacks: dict):
+    from daemon.audio.files import FileSpeaker
+
+    def on_start(gen: int) -> None:
+        callbacks["start"](gen)
+
+    def on_end(gen: int, *_interrupted: bool) -> None:  # Playback also passes `interrupted`
+        callbacks["end"](gen)
+
+    if options.speaker_file or not options.audio:
+        speaker = FileSpeaker(on_start, on_end, options.speaker_file)
+        parts.on_close("speaker file", speaker.close)
+        return speaker
+    from daemon.audio.playback import Playback
+    from daemon.audio.reconnect import DeviceKeeper, earcons
+
+    keeper = DeviceKeeper(parts.bus, "output")
+    playback = Playback(settings.audio.output_device, on_start, on_end, keeper.on_error)
+    try:
+        await playback.start()
+    except Exception as exc:  # no sound server, device unplugged: run on, say what to do
+        _audio_error(parts.bus, exc)
+        return FileSpeaker(on_start, on_end, None)
+    keeper.device = playback
+    parts.on_close("keep output", keeper.close)
+    parts.on_close("playback", playback.stop)
+    parts.devices["output"] = playback
+    if settings.audio.earcons:
+        earcons(parts.bus, playback)
+    return playback
+
+
+async def _microphone(parts: Parts, settings: Settings, options: RunOptions) -> None:
+    bus, assistant = parts.bus, parts.assistant
+    if options.mic_file:
+        from daemon.audio.files import FileMic
+
+        mic = FileMic(options.mic_file, assistant.on_audio)
+        parts.on_close("mic file", mic.close)
+        bus.subscribe(lambda e: mic.start_turn() if _is_state(e, State.LISTENING) else None)
+        return
+    if not options.audio:
+        return
+    from daemon.audio.capture import Capture
+    from daemon.audio.reconnect import DeviceKeeper
+
+    keeper = DeviceKeeper(bus, "input")
+    capture = Capture(settings.audio.input_device, assistant.on_audio,
+                      lambda level: bus.publish(AudioLevel(level)), keeper.on_error,
+                      preroll=settings.audio.preroll_ms / 1000)
+    keeper.device = capture
+    try:
+        await capture.start()
+    except Exception as exc:
+        _audio_error(bus, exc)
+        return
+    parts.on_close("keep input", keeper.close)
+    parts.on_close("capture", capture.stop)
+    parts.devices["input"] = capture
+
+    def follow(event) -> None:
+        if isinstance(event, StateChanged):
+            parts.spawn(capture.begin() if event.state == State.LISTENING else capture.end(), "capture-edge")
+
+    bus.subscribe(follow)
+
+
+async def _hotkey(parts: Parts, settings: Settings, options: RunOptions) -> None:
+    from daemon.platform.hotkey import create_hotkey
+
+    backend = "dummy" if options.headless else settings.hotkey.backend
+    hotkey = create_hotkey(backend, settings.hotkey.chord)
+    await hotkey.start(parts.assistant.press, parts.assistant.release)
+    parts.on_close("hotkey", hotkey.stop)
+
+
+def _is_state(event, state: State) -> bool:
+    return isinstance(event, StateChanged) and event.state == state
+
+
+def _audio_error(bus: EventBus, exc: Exception) -> None:
+    _LOG.error("audio device problem: %s", exc)
+    bus.publish(ErrorEvent("audio_device", f"{exc}; check the device in the tray's Input/Output menu"))

@@ -1,0 +1,120 @@
+"""Run the daemon until quit: the instance lock, the core loop, the tray, the signals.
+
+Threads: the core asyncio loop (assistant, supervisor, LLM, control socket) runs in
+its own thread when a tray owns the main thread (pystray requires it on macOS);
+headless, it runs on the main thread. Edge threads (hotkey listener, PortAudio
+callbacks, tray clicks) only hand work to the core loop with ``call_soon_threadsafe``.
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+
+from daemon import __version__, paths
+from daemon.config.schema import Settings
+from daemon.control import ControlServer
+from daemon.events import EventBus
+from daemon.instance import InstanceLock
+
+from .parts import RunOptions, build_parts
+
+_LOG = logging.getLogger(__name__)
+
+
+class Daemon:
+    def __init__(self, settings: Settings, config_path: Path, options: RunOptions) -> None:
+        self.settings = settings
+        self.config_path = config_path
+        self.options = options
+        self.bus = EventBus()
+        self.runtime_dir = paths.runtime_dir()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._quit: asyncio.Event | None = None
+        self._commands = None  # the parts' Commands while the core runs (tray clicks go there)
+
+    def run(self) -> int:
+        """Block until quit. Raises AlreadyRunning when another daemon holds the lock, and
+        whatever stopped the parts from being built."""
+        lock = InstanceLock(self.runtime_dir)
+        lock.acquire()
+        try:
+            if self.options.headless:
+                return asyncio.run(self.core())
+            return self._run_with_tray()
+        finally:
+            lock.release()
+
+    def _run_with_tray(self) -> int:
+        from .tray import run_tray
+
+        result: list[int] = []
+        failure: list[BaseException] = []
+
+        def core() -> None:
+            try:
+                result.append(asyncio.run(self.core()))
+            except BaseException as exc:  # handed to the main thread, which raises it
+                failure.append(exc)
+
+        thread = threading.Thread(target=core, name="core", daemon=True)
+        thread.start()
+        run_tray(self.settings.tray, self.bus, self.call, self.request_quit, thread)
+        thread.join()
+        if failure:
+            raise failure[0]
+        return result[0] if result else 1
+
+    def call(self, method: str, *args) -> None:
+        """Run a Commands method on the core loop, from any thread; coroutines become tasks."""
+        loop, commands = self._loop, self._commands
+        if loop is None or commands is None:
+            _LOG.warning("%s before the daemon was ready; ignored", method)
+            return
+
+        def run() -> None:
+            result = getattr(commands, method)(*args)
+            if inspect.iscoroutine(result):
+                task = loop.create_task(result, name=method)
+                task.add_done_callback(_log_failure)
+
+        loop.call_soon_threadsafe(run)
+
+    def request_quit(self) -> None:
+        if self._loop and self._quit:
+            self._loop.call_soon_threadsafe(self._quit.set)
+
+    async def core(self) -> int:
+        self._loop = asyncio.get_running_loop()
+        self._quit = asyncio.Event()
+        self._install_signals()
+        parts = await build_parts(self.settings, self.config_path, self.options, self.bus, self.runtime_dir,
+                                  self._quit.set)
+        control = ControlServer(self.runtime_dir / "daemon.sock", parts.control_handlers(), self.bus)
+        try:
+            await control.start()
+            self._commands = parts.commands
+            _LOG.info("sisyphus %s running (profile %s, pid %d)", __version__, parts.profile, os.getpid())
+            await self._quit.wait()
+        finally:
+            self._commands = None
+            _LOG.info("shutting down")
+            await control.stop()
+            await parts.close()
+        return 0
+
+    def _install_signals(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._loop.add_signal_handler(sig, self._quit.set)
+            except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
+                pass
+
+
+def _log_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        _LOG.error("command %s failed", task.get_name(), exc_info=task.exception())

@@ -1,0 +1,1 @@
+"""The assistant: one spoken turn, its pure rules, and cloned voices."""

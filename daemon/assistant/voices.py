@@ -1,0 +1,115 @@
+"""Cloned voices: record one (hold the hotkey, read a sentence), add one from a file, remove one.
+
+A reference is checked here first (length, level, clipping: a bad reference makes a
+bad voice forever), transcribed by the ASR engine when its words are not given, and
+added to the TTS engine's voices with the ``x-voice-add`` event.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Awaitable, Callable
+
+import numpy as np
+from daemon.events import ErrorEvent, EventBus, NoticeEvent
+from daemon.speech import clients, voices
+from engines.protocol.voices import NAME_RE, NAME_RULE
+
+_LOG = logging.getLogger(__name__)
+RATE = 16000
+SENTENCE = ("The quick brown fox jumps over the lazy dog. I am recording my voice for sisyphus, "
+            "so it can answer me in a voice that sounds like mine.")
+MIN_S, MAX_S = 3.0, 30.0
+MIN_RMS_DBFS = -45.0
+MAX_CLIPPED = 0.001
+
+
+def check_recording(pcm: bytes, rate: int = RATE) -> str:
+    """'' when usable, else what is wrong and what to do."""
+    audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+    seconds = audio.size / rate
+    if seconds < MIN_S:
+        return f"the recording is {seconds:.1f} s; hold the key while you read the whole sentence (at least 3 s)"
+    if seconds > MAX_S:
+        return f"the recording is {seconds:.0f} s; keep it under {MAX_S:.0f} s"
+    rms = float(np.sqrt(np.mean(audio**2)))
+    if 20 * np.log10(max(rms, 1e-9)) < MIN_RMS_DBFS:
+        return "the recording is almost silent; check the microphone in the Input device menu and speak closer"
+    if float(np.mean(np.abs(audio) >= 0.999)) > MAX_CLIPPED:
+        return "the recording is clipped (too loud); lower the microphone gain or speak further away"
+    return ""
+
+
+def next_name(existing: set[str]) -> str:
+    numbers = [int(m.group(1)) for name in existing if (m := re.fullmatch(r"my-voice-(\d+)", name))]
+    return f"my-voice-{max(numbers, default=0) + 1}"
+
+
+class VoiceCloner:
+    """Adds cloned voices to the TTS engine: recorded with the hotkey, or from a reference file.
+
+    ``refresh()`` runs after the engine's voices changed (the menu's list is read again);
+    ``choose(name)`` selects a voice just added.
+    """
+
+    def __init__(self, bus: EventBus, assistant, supervisor, refresh: Callable[[], Awaitable[None]],
+                 choose: Callable[[str], None]) -> None:
+        self.bus, self.assistant, self.supervisor = bus, assistant, supervisor
+        self.refresh, self.choose = refresh, choose
+
+    def record(self, name: str = "") -> None:
+        """The next hold of the hotkey records the reference; ``name`` (or my-voice-N) is its name."""
+        if name:
+            check_voice_name(name)
+        self.assistant.record_next(lambda pcm: self.recorded(pcm, name))
+        self.bus.publish(NoticeEvent("Record a new voice", f"Hold the hotkey and read aloud: “{SENTENCE}”"))
+
+    async def recorded(self, pcm: bytes, name: str = "") -> None:
+        problem = check_recording(pcm)
+        if problem:
+            self.bus.publish(ErrorEvent("voice_recording", f"Voice not added: {problem}. "
+                                        "Choose 'Record a new voice…' to try again."))
+            return
+        text = await self._transcribe(pcm)
+        name = await self.add(name or next_name(self.names()), pcm, text)
+        self.bus.publish(NoticeEvent("Voice added", f"{name} is in the Voice menu ({text[:60]!r})"))
+        self.choose(name)
+
+    async def add(self, name: str, pcm: bytes, text: str) -> str:
+        """Clone ``name`` from 16 kHz mono s16 ``pcm`` and its words (transcribed when empty)."""
+        check_voice_name(name)
+        problem = check_recording(pcm)
+        if problem:
+            raise ValueError(f"voice {name!r} not added: {problem}")
+        text = text.strip() or await self._transcribe(pcm)
+        engine = self.supervisor["tts"]
+        async with engine.use(60) as uri:
+            description = await voices.add_voice(uri, name, pcm, text, RATE)
+        _LOG.info("voice added: %s", description)
+        await self.refresh()
+        return name
+
+    async def remove(self, name: str) -> None:
+        engine = self.supervisor["tts"]
+        try:
+            async with engine.use(30) as uri:
+                await voices.remove_voice(uri, name)
+        finally:
+            await self.refresh()
+
+    def names(self) -> set[str]:
+        info = self.supervisor["tts"].info
+        return {v.name for p in (info.tts if info else []) for v in p.voices}
+
+    async def _transcribe(self, pcm: bytes) -> str:
+        async def blocks():
+            for i in range(0, len(pcm), 3200):
+                yield pcm[i:i + 3200]
+
+        async with self.supervisor["asr"].use(60) as uri:
+            return (await clients.transcribe("asr", uri, blocks())).strip()
+
+
+def check_voice_name(name: str) -> None:
+    if not NAME_RE.match(name):
+        raise ValueError(f"voice name {name!r}: {NAME_RULE}")

@@ -1,0 +1,192 @@
+"""What the commands do, on the core loop (see table.py for the list and its arguments).
+
+Every setting chosen here is applied live, written to the config file atomically
+(keeping the user's other keys and comments) and published as SettingsChanged,
+so it survives a restart and the tray shows it at once.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import wave
+from pathlib import Path
+from typing import Callable
+
+from daemon import paths
+from daemon.audio.devices import SYSTEM_DEFAULT, is_default
+from daemon.config import store
+from daemon.config.live import LiveSettings
+from daemon.events import EngineState, EngineStateChanged, ErrorEvent, EventBus, NoticeEvent, VoicesChanged
+from daemon.speech import clients
+
+_LOG = logging.getLogger(__name__)
+
+
+class Commands:
+    """One method per command; each returns the reply's fields (a dict) or None."""
+
+    def __init__(self, live: LiveSettings, bus: EventBus, assistant, supervisor, cloner,
+                 devices: dict, quit: Callable[[], None], status: Callable[[], dict]) -> None:
+        self.live, self.bus, self.assistant, self.supervisor = live, bus, assistant, supervisor
+        self.cloner = cloner
+        self.devices = devices  # "input"/"output" -> the open Capture/Playback
+        self._quit, self._status = quit, status
+
+    # -- the turn and the daemon -------------------------------------------------------
+    def status(self) -> dict:
+        return self._status()
+
+    def ptt(self, action: str) -> dict:
+        getattr(self.assistant, action)()
+        return {"state": self.assistant.state.value}
+
+    def stop(self) -> dict:
+        self.assistant.stop()
+        return {"state": self.assistant.state.value}
+
+    def new_conversation(self) -> None:
+        self.assistant.history.reset()
+
+    def restart_engines(self) -> None:
+        self.supervisor.restart()
+
+    def quit(self) -> None:
+        self._quit()
+
+    # -- settings ----------------------------------------------------------------------
+    def publish_settings(self) -> None:
+        """Everything the menu shows (settings, and voices once the TTS engine described them)."""
+        if self.supervisor["tts"].info is not None:
+            self.publish_voices()
+        self.live.publish()
+
+    def set_voice(self, name: str) -> None:
+        if self.live.set("tts", "voice", name):
+            self.assistant.set_options(voice=name)
+
+    def set_hotkey_mode(self, mode: str) -> None:
+        if self.live.set("hotkey", "mode", mode):
+            self.assistant.set_options(mode=mode)
+
+    async def set_input_device(self, name: str) -> None:
+        await self.set_device("input", name)
+
+    async def set_output_device(self, name: str) -> None:
+        await self.set_device("output", name)
+
+    async def set_device(self, kind: str, name: str) -> None:
+        value = SYSTEM_DEFAULT if is_default(name) else name
+        if self.live.set("audio", f"{kind}_device", value):
+            device = self.devices.get(kind)
+            if device is not None:
+                device.device_name = value
+                try:
+                    await device.reopen()
+                except Exception as exc:
+                    self.bus.publish(ErrorEvent("audio_device", f"{exc}; pick another device in the menu"))
+
+    def devices(self) -> dict:
+        from daemon.audio.devices import AudioError, device_names
+
+        audio = self.live.current.audio
+        listing: dict = {"input_device": audio.input_device, "output_device": audio.output_device}
+        for kind in ("input", "output"):
+            try:
+                listing[kind] = device_names(kind)
+            except (AudioError, OSError) as exc:
+                listing[kind], listing[f"{kind}_error"] = [], str(exc)
+        return listing
+
+    def set_autostart(self, enabled: bool) -> None:
+        from daemon.platform.autostart import daemon_command, get_autostart
+
+        backend = get_autostart()
+        try:
+            backend.enable(daemon_command(self.live.path)) if enabled else backend.disable()
+        except OSError as exc:
+            self.bus.publish(ErrorEvent("autostart", f"could not change start at login: {exc}"))
+            return
+        self.live.set("daemon", "autostart", enabled)
+
+    def edit_settings(self) -> None:
+        if not self.live.path.exists():
+            store.atomic_write(self.live.path, store.default_text())
+        open_with_desktop(self.live.path)
+
+    def open_log(self) -> None:
+        open_with_desktop(paths.log_dir() / "sisyphus.log")
+
+    # -- voices --------------------------------------------------------------------------
+    def on_event(self, event) -> None:
+        """Publish the TTS engine's voices whenever it becomes ready."""
+        if isinstance(event, EngineStateChanged) and event.name == "tts" and event.state == EngineState.READY:
+            self.publish_voices()
+
+    def publish_voices(self) -> None:
+        info = self.supervisor["tts"].info
+        voices = []
+        for program in (info.tts if info else []) or []:
+            for voice in program.voices:
+                if voice.installed:
+                    voices.append((voice.name, voice.description or "", "cloned" in (voice.description or "")))
+        self.bus.publish(VoicesChanged(tuple(voices)))
+
+    def list_voices(self) -> dict:
+        info = self.supervisor["tts"].info
+        if info is None:
+            raise RuntimeError("the speech engine has not described its voices yet; try again when it is ready")
+        voices = [{"name": v.name, "description": v.description or ""}
+                  for program in info.tts or [] for v in program.voices if v.installed]
+        return {"voices": voices, "current": self.live.current.tts.voice}
+
+    def record_voice(self, name: str = "") -> dict:
+        self.cloner.record(name)
+        return {"notice": "hold the hotkey and read the sentence shown in the notification"}
+
+    async def add_voice(self, name: str, audio: str, text: str = "") -> dict:
+        pcm = read_reference(Path(audio))
+        await self.cloner.add(name, pcm, text)
+        self.bus.publish(NoticeEvent("Voice added", f"{name} is in the Voice menu"))
+        self.set_voice(name)
+        return {"voice": name}
+
+    async def remove_voice(self, name: str) -> None:
+        try:
+            await self.cloner.remove(name)
+        except Exception as exc:
+            self.bus.publish(ErrorEvent(getattr(exc, "code", "voice_remove"), f"could not remove {name}: {exc}"))
+            raise
+
+    async def refresh_voices(self) -> None:
+        engine = self.supervisor["tts"]
+        engine.info = await clients.describe("tts", engine.spec.uri, 10)
+        self.publish_voices()
+
+
+def read_reference(path: Path) -> bytes:
+    """A reference recording as 16 kHz mono s16, from a WAV file of any rate and width."""
+    from daemon.audio.convert import convert_to_asr
+
+    try:
+        with wave.open(str(path), "rb") as wav:
+            rate, width, channels = wav.getframerate(), wav.getsampwidth(), wav.getnchannels()
+            pcm = wav.readframes(wav.getnframes())
+    except (OSError, EOFError, wave.Error) as exc:
+        raise ValueError(f"{path}: not a readable WAV file ({exc})") from None
+    return convert_to_asr(pcm, rate, width, channels)
+
+
+def open_with_desktop(path: Path) -> None:
+    """Open a file with the desktop's default application, never blocking the loop."""
+    if sys.platform == "win32":
+        os.startfile(str(path))  # type: ignore[attr-defined]
+        return
+    opener = "open" if sys.platform == "darwin" else shutil.which("xdg-open")
+    if not opener:
+        _LOG.warning("no xdg-open: open %s yourself", path)
+        return
+    subprocess.Popen([opener, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     start_new_session=True)

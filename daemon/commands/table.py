@@ -1,0 +1,84 @@
+"""The one list of what can be asked of the running daemon: the tray menu, the control socket
+and the ``sisyphus`` CLI all go through it.
+
+A command's ``name`` is its control-socket ``cmd`` and its CLI verb (``group`` puts it
+under a parent verb: ``sisyphus voices add``); ``method`` names the Commands method
+(daemon/commands/actions.py) that runs it on the core loop, and the tray menu names
+these same methods. Arguments travel as JSON fields of the request.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    help: str
+    choices: tuple[str, ...] = ()
+    flag: bool = False      # --name VALUE on the command line (else positional)
+    path: bool = False      # a file the daemon reads: the CLI sends it absolute
+    kind: type = str
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    method: str
+    help: str
+    args: tuple[Arg, ...] = ()
+    group: str = ""         # the parent CLI verb
+    verb: str = ""          # the CLI word under ``group`` (default: the name)
+    cli: bool = True        # offered as a CLI verb (tray-only commands are not)
+
+
+NAME = Arg("name", "the voice's name")
+DEVICE = Arg("name", 'the device\'s name, or "default" to follow the system')
+COMMANDS: tuple[Command, ...] = (
+    Command("status", "status", "engine states and the last turn's timings"),
+    Command("ptt", "ptt", "push-to-talk from a desktop shortcut (Wayland)",
+            (Arg("action", "what the key did", ("press", "release", "toggle")),)),
+    Command("stop", "stop", "stop speaking (without listening)"),
+    Command("new-conversation", "new_conversation", "forget the conversation history"),
+    Command("restart-engines", "restart_engines", "restart every engine (also leaves FAILED)"),
+    Command("quit", "quit", "stop the running daemon"),
+    Command("set-voice", "set_voice", "speak with this voice (saved in the settings)", (NAME,)),
+    Command("set-hotkey-mode", "set_hotkey_mode", "ptt: hold to talk; toggle: press to start and stop",
+            (Arg("mode", "the hotkey mode", ("ptt", "toggle")),)),
+    Command("devices", "devices", "list the audio devices and the ones in use"),
+    Command("set-input-device", "set_input_device", "use this microphone (saved in the settings)", (DEVICE,)),
+    Command("set-output-device", "set_output_device", "use this speaker (saved in the settings)", (DEVICE,)),
+    Command("set-autostart", "set_autostart", "start at login", (Arg("enabled", "on or off", kind=bool),),
+            cli=False),
+    Command("edit-settings", "edit_settings", "open the settings file in the desktop's editor", cli=False),
+    Command("open-log", "open_log", "open the log file", cli=False),
+    Command("list-voices", "list_voices", "the voices the speech engine offers", group="voices", verb="list"),
+    Command("add-voice", "add_voice", "clone a voice from a recording of someone speaking",
+            (NAME, Arg("audio", "a WAV file, 3 to 30 s of one person speaking", flag=True, path=True),
+             Arg("text", "the words said in it (transcribed when not given)", flag=True, optional=True)),
+            group="voices", verb="add"),
+    Command("remove-voice", "remove_voice", "remove a cloned voice", (NAME,), group="voices", verb="remove"),
+    Command("record-voice", "record_voice", "the next hold of the hotkey records a voice to clone",
+            (Arg("name", "the new voice's name (default my-voice-N)", flag=True, optional=True),), group="voices",
+            verb="record"),
+)
+BY_NAME = {command.name: command for command in COMMANDS}
+BY_METHOD = {command.method: command for command in COMMANDS}
+GROUPS = {"voices": "the cloned voices: list, add, remove, record"}
+
+
+def arguments(command: Command, request: dict) -> dict:
+    """The command's arguments from a control request; ValueError names a missing or bad one."""
+    out = {}
+    for arg in command.args:
+        value = request.get(arg.name)
+        if value is None:
+            if arg.optional:
+                continue
+            raise ValueError(f"{command.name} needs {arg.name} ({arg.help})")
+        if not isinstance(value, arg.kind) or (arg.choices and value not in arg.choices):
+            allowed = ", ".join(arg.choices) if arg.choices else arg.kind.__name__
+            raise ValueError(f"{command.name}: {arg.name} must be {allowed}, got {value!r}")
+        out[arg.name] = value
+    return out

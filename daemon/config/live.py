@@ -1,0 +1,71 @@
+"""The running settings: the file they came from, the values in use, and the one way to change them.
+
+Menu choices and the control socket change single keys through ``set``: the file is
+edited in place (comments and other keys kept) and replaced atomically, then the new
+value is published as SettingsChanged. ``reload`` re-reads an edited file; a bad file is
+reported and the running values stay.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+from daemon.audio.devices import SYSTEM_DEFAULT, is_default
+from daemon.events import ErrorEvent, EventBus, SettingsChanged
+
+from . import store
+from .schema import Settings
+
+_LOG = logging.getLogger(__name__)
+# What the tray menu shows as checked; published at start, on every change and on reload.
+MENU_SETTINGS = (("tts", "voice"), ("audio", "input_device"), ("audio", "output_device"), ("hotkey", "mode"),
+                 ("hotkey", "chord"), ("daemon", "autostart"), ("tray", "theme"))
+
+
+class LiveSettings:
+    def __init__(self, path: Path, settings: Settings, bus: EventBus) -> None:
+        self.path = path
+        self.current = settings
+        self.bus = bus
+        self.on_reload: Callable[[Settings, Settings], None] | None = None  # (old, new)
+
+    def set(self, section: str, key: str, value: Any) -> bool:
+        """Write one key to the file and use it; False (and an error event) when that failed."""
+        try:
+            written = store.write_settings(self.path, {section: {key: value}}, template=store.default_text())
+        except (store.ConfigError, OSError) as exc:
+            self.bus.publish(ErrorEvent("config_write", f"could not save [{section}] {key}: {exc}"))
+            return False
+        self.current = store.apply_env(written, store.read_table(self.path), os.environ)
+        self.bus.publish(SettingsChanged(section, key, shown(section, key, value)))
+        return True
+
+    def publish(self) -> None:
+        for section, key in MENU_SETTINGS:
+            value = getattr(getattr(self.current, section), key)
+            self.bus.publish(SettingsChanged(section, key, shown(section, key, value)))
+
+    def reload(self) -> None:
+        """Re-read the file after an outside edit; keep the running values when it is bad."""
+        try:
+            settings = store.load(self.path)
+        except store.ConfigError as exc:
+            _LOG.error("settings not reloaded: %s", exc)
+            self.bus.publish(ErrorEvent("config_invalid", f"{exc}; the previous settings stay in use"))
+            return
+        if settings == self.current:
+            return
+        _LOG.info("settings reloaded from %s", self.path)
+        old, self.current = self.current, settings
+        if self.on_reload is not None:
+            self.on_reload(old, settings)
+        self.publish()
+
+
+def shown(section: str, key: str, value: Any) -> Any:
+    """The value as the menu names it (every spelling of the system default maps to the sentinel)."""
+    if section == "audio" and is_default(value):
+        return SYSTEM_DEFAULT
+    return value

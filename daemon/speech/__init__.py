@@ -1,0 +1,1 @@
+"""Requests to the speech engines over Wyoming: transcribe, synthesize, describe, manage voices."""

@@ -1,0 +1,1 @@
+"""The contract both sides of the engine boundary share: framing, error and exit codes, private events."""
