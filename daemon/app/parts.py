@@ -14,6 +14,7 @@ import inspect
 import logging
 import os
 import time
+import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Coroutine
@@ -35,6 +36,10 @@ _LOG = logging.getLogger(__name__)
 # Changed in the file while running, these apply at once; every other key needs a restart.
 LIVE_KEYS = {("hotkey", "mode"), ("audio", "min_press_ms"), ("asr", "language"), ("tts", "voice"),
              ("tray", "theme"), ("daemon", "log_level"), ("daemon", "autostart")}
+
+
+class StartError(Exception):
+    """A part could not be built; the message says which and what to do."""
 
 
 @dataclass(frozen=True)
@@ -246,7 +251,10 @@ async def _microphone(parts: Parts, settings: Settings, options: RunOptions) -> 
     if options.mic_file:
         from daemon.audio.files import FileMic
 
-        mic = FileMic(options.mic_file, assistant.on_audio)
+        try:
+            mic = FileMic(options.mic_file, assistant.on_audio)
+        except (OSError, EOFError, ValueError, wave.Error) as exc:
+            raise StartError(f"the --mic-file {options.mic_file} cannot be used: {exc}") from exc
         parts.on_close("mic file", mic.close)
         bus.subscribe(lambda e: mic.start_turn() if _is_state(e, State.LISTENING) else None)
         return

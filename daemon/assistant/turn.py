@@ -12,7 +12,6 @@ turn starts clean.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from daemon.events import (ErrorEvent, EventBus, PlaybackEvent, ReplyDelta, Spee
                      TranscriptEvent, TurnTimings)
 from daemon.llm.history import Cut
 from daemon.speech import clients
+from daemon.tasks import cancel_and_wait
 from .rules import Action, TurnClock, on_press, on_release, on_stop
 
 _LOG = logging.getLogger(__name__)
@@ -215,9 +215,7 @@ class Assistant:
             await self._played.wait()
             self.history.add_assistant("".join(reply), truncated=False, now=time.monotonic())
         finally:
-            producer.cancel()
-            with contextlib.suppress(BaseException):
-                await producer
+            await cancel_and_wait(producer)
 
     async def _think(self, turn: int, chunks: asyncio.Queue, reply: list[str]) -> None:
         chunker = self.chunker_factory()

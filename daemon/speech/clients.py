@@ -21,6 +21,7 @@ from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped, SynthesizeVoice
 
 from daemon.errors import EngineRequestError, EngineUnavailable
+from daemon.tasks import cancel_and_wait
 from engines.protocol.framing import Limits, ProtocolError, read_event, write_event
 
 LIMITS = Limits(header=64 * 1024, data=4 * 1024 * 1024, payload=16 * 1024 * 1024)
@@ -113,9 +114,7 @@ async def transcribe(
                 await conn.send(AudioStop())
             return await receiver
         finally:
-            receiver.cancel()
-            with contextlib.suppress(BaseException):
-                await receiver
+            await cancel_and_wait(receiver)
 
 
 async def _receive_transcript(conn: Connection, on_partial) -> str:
@@ -162,9 +161,7 @@ async def synthesize(
                 yield audio
             await sender
         finally:
-            sender.cancel()
-            with contextlib.suppress(BaseException):
-                await sender
+            await cancel_and_wait(sender)
 
 
 async def _send_texts(conn: Connection, texts: AsyncIterator[str], voice) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,9 @@ def from_settings(name: str, engine: EngineSettings, uri: str, default_argv: tup
         return EngineSpec(name, engine.uri, (), ready_timeout_s=engine.ready_timeout_s)
     if engine.command:
         argv = tuple(part.replace("{uri}", uri) for part in engine.command)
+        if not shutil.which(argv[0]):
+            raise ValueError(f"[{name}] command: {argv[0]!r} is not a program that can be run (not found, or not "
+                             "executable); fix the command, or remove it to run sisyphus' own engine")
         return EngineSpec(name, uri, argv, ready_timeout_s=engine.ready_timeout_s)
     return EngineSpec(name, uri, default_argv, ready_timeout_s=engine.ready_timeout_s)
 

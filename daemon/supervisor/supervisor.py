@@ -23,6 +23,7 @@ from daemon.config.schema import SupervisorSettings
 from engines.protocol.errors import EXIT_CONFIG
 
 from daemon.speech import clients
+from daemon.tasks import cancel_and_wait
 from .policy import RestartPolicy
 from .process import EngineProcess
 from .spec import EngineSpec
@@ -99,9 +100,7 @@ class EngineSupervisor:
     async def stop(self) -> None:
         self._want_running = False
         if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
         await self._stop_process()
         if self.state != S.STOPPED:
             await self._set(S.STOPPED)

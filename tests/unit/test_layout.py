@@ -1,0 +1,79 @@
+"""Import rules that keep the layout honest (read from the source, nothing imported).
+
+- the daemon never imports the installer, nor the engines' model code: from engines/ it may
+  import only ``engines.protocol``, the contract both sides share;
+- nothing imports the composition root (``daemon.app``) but the CLI that runs it;
+- the engines never import the daemon; ``engines.protocol`` stays light (stdlib + wyoming).
+"""
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, relative imports resolved, at any depth (in functions too)."""
+    package = ".".join(path.relative_to(REPO).with_suffix("").parts[:-1])
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parent + ([base] if base else []))
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)  # `from pkg import module`
+    return found
+
+
+def modules(folder: str) -> dict[str, set[str]]:
+    return {str(p.relative_to(REPO)): imports(p) for p in sorted((REPO / folder).rglob("*.py"))}
+
+
+def offenders(folder: str, forbidden) -> list[str]:
+    return [f"{path} imports {name}" for path, names in modules(folder).items() for name in sorted(names)
+            if forbidden(path, name)]
+
+
+def under(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+def test_the_daemon_never_imports_the_installer_or_engine_model_code():
+    def forbidden(_path: str, name: str) -> bool:
+        return under(name, "installer") or (under(name, "engines") and name != "engines"
+                                            and not under(name, "engines.protocol"))
+
+    assert offenders("daemon", forbidden) == []
+
+
+def test_nothing_imports_the_composition_root_but_the_cli():
+    def forbidden(path: str, name: str) -> bool:
+        return under(name, "daemon.app") and not path.startswith("daemon/app/") and path != "daemon/cli.py"
+
+    assert offenders("daemon", forbidden) + offenders("engines", forbidden) + offenders("installer", forbidden) == []
+
+
+def test_the_engines_never_import_the_daemon():
+    assert offenders("engines", lambda _path, name: under(name, "daemon")) == []
+
+
+def test_the_engine_protocol_is_light():
+    stdlib = set(sys.stdlib_module_names) | {"__future__"}
+
+    def forbidden(_path: str, name: str) -> bool:
+        top = name.split(".")[0]
+        return top not in stdlib and top != "wyoming" and not under(name, "engines.protocol")
+
+    assert offenders("engines/protocol", forbidden) == []
+
+
+def test_the_rule_reader_sees_relative_and_nested_imports():
+    pkg = REPO / "daemon" / "config" / "store.py"
+    assert "daemon.config.schema" in imports(pkg)  # `from .schema import Settings`
+    assert "daemon.paths" in imports(pkg)  # imported inside a function
