@@ -35,7 +35,7 @@ from daemon.vram.manager import MemoryManager
 _LOG = logging.getLogger(__name__)
 # Changed in the file while running, these apply at once; every other key needs a restart.
 LIVE_KEYS = {("hotkey", "mode"), ("audio", "min_press_ms"), ("asr", "language"), ("tts", "voice"),
-             ("tray", "theme"), ("daemon", "log_level"), ("daemon", "autostart")}
+             ("audio", "input_device"), ("audio", "output_device"), ("tray", "theme"), ("daemon", "autostart")}
 
 
 class StartError(Exception):
@@ -198,6 +198,12 @@ def apply_settings(parts: Parts, old: Settings, new: Settings) -> None:
         assistant.history.system_prompt = new.llm.system_prompt
         assistant.history.max_turns = new.llm.history_turns
         parts.spawn(previous.aclose(), "close-old-llm-client")
+    for kind in ("input", "output"):
+        name = getattr(new.audio, f"{kind}_device")
+        device = parts.devices.get(kind)
+        if device is not None and name != getattr(old.audio, f"{kind}_device"):
+            device.device_name = name
+            parts.spawn(device.reopen(), f"reopen-{kind}")
     pending = [f"[{section}] {key}" for section, key in changed_keys(old, new)
                if section != "llm" and (section, key) not in LIVE_KEYS]
     if pending:

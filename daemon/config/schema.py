@@ -1,20 +1,55 @@
-"""The settings schema: one frozen dataclass per TOML section, with documented limits.
+"""The settings schema: one frozen dataclass per TOML section, with documented limits, and
+the validation that turns a TOML table into ``Settings`` (every problem named, all at once).
 
-``daemon.config`` reads and validates a file into ``Settings``; every part of the
-daemon receives only its own section.
+``store.py`` reads and writes the file; every part of the daemon receives only its own section.
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable, Mapping
+from urllib.parse import urlparse
+
+from daemon.audio.devices import SYSTEM_DEFAULT
 
 
-def opt(default: Any, doc: str = "", *, choices: tuple = (), min: float | None = None, max: float | None = None):
-    meta = {"doc": doc, "choices": choices, "min": min, "max": max}
+def opt(default: Any, doc: str = "", *, choices: tuple = (), min: float | None = None, max: float | None = None,
+        check: Callable[[Any], str] | None = None):
+    """A setting: its default, what it means, and what is allowed (``check`` returns '' or the problem)."""
+    meta = {"doc": doc, "choices": choices, "min": min, "max": max, "check": check}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
+
+
+def _chord(text: str) -> str:
+    from daemon.platform.hotkey.chord import ChordError, parse_chord
+
+    try:
+        parse_chord(text)
+    except ChordError as exc:
+        return str(exc)
+    return ""
+
+
+def _engine_uri(uri: str) -> str:
+    parsed = urlparse(uri)
+    if not uri or (parsed.scheme == "unix" and parsed.path) or (parsed.scheme == "tcp" and parsed.hostname
+                                                                and _port(parsed)):
+        return ""
+    return "expected tcp://HOST:PORT or unix:///path (or empty: sisyphus runs the engine)"
+
+
+def _port(parsed) -> bool:
+    try:
+        return parsed.port is not None
+    except ValueError:  # a port that is not a number or out of range
+        return False
+
+
+def _command(argv: list) -> str:
+    return "" if not argv or argv[0] else "the first item must name the program to run"
 
 
 @dataclass(frozen=True)
@@ -42,8 +77,9 @@ class LlmSettings:
 
 @dataclass(frozen=True)
 class EngineSettings:
-    uri: str = opt("", "empty: sisyphus runs the engine; tcp://host:port: use a running (remote) engine")
-    command: list = opt([], "run this Wyoming server instead of ours; {uri} is replaced by its URI")
+    uri: str = opt("", "empty: sisyphus runs the engine; tcp://host:port: use a running (remote) engine",
+                   check=_engine_uri)
+    command: list = opt([], "run this Wyoming server instead of ours; {uri} is replaced by its URI", check=_command)
     model: str = opt("", "model path or hub id (engine default when empty)")
     device: str = opt("auto", "where the model runs", choices=("auto", "cuda", "cpu"))
     dtype: str = opt("auto", "model precision", choices=("auto", "bfloat16", "float16", "float32"))
@@ -64,8 +100,8 @@ class TtsSettings(EngineSettings):
 
 @dataclass(frozen=True)
 class AudioSettings:
-    input_device: str = opt("default", "microphone by name; default follows the system")
-    output_device: str = opt("default", "speaker by name; default follows the system")
+    input_device: str = opt(SYSTEM_DEFAULT, "microphone by name; default follows the system")
+    output_device: str = opt(SYSTEM_DEFAULT, "speaker by name; default follows the system")
     earcons: bool = opt(True, "short sounds when listening starts and stops")
     preroll_ms: int = opt(300, "audio kept from before the key went down", min=0, max=2000)
     min_press_ms: int = opt(250, "shorter presses are ignored", min=0, max=5000)
@@ -74,7 +110,7 @@ class AudioSettings:
 @dataclass(frozen=True)
 class HotkeySettings:
     backend: str = opt("auto", "auto, pynput or dummy (control socket only)", choices=("auto", "pynput", "dummy"))
-    chord: str = opt("<ctrl>+<alt>+space", "the push-to-talk chord")
+    chord: str = opt("<ctrl>+<alt>+space", "the push-to-talk chord", check=_chord)
     mode: str = opt("ptt", "ptt: hold to talk; toggle: press to start and stop", choices=("ptt", "toggle"))
 
 
@@ -114,6 +150,69 @@ class Settings:
     tray: TraySettings = field(default_factory=TraySettings)
     supervisor: SupervisorSettings = field(default_factory=SupervisorSettings)
     vram: VramSettings = field(default_factory=VramSettings)
+
+
+# -- validation -------------------------------------------------------------------
+
+class ConfigError(Exception):
+    """A config file that can't be used; ``problems`` lists each bad key."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        super().__init__(f"{path}: " + "; ".join(problems))
+
+
+def from_table(table: Mapping[str, Any], path: Path) -> Settings:
+    problems: list[str] = []
+    sections: dict[str, Any] = {}
+    known = {f.name: f for f in dataclasses.fields(Settings)}
+    for name, value in table.items():
+        if name not in known:
+            problems.append(f"unknown section [{name}]; known sections: {', '.join(known)}")
+        elif not isinstance(value, dict):
+            problems.append(f"[{name}] must be a table (a [{name}] header), not {type(value).__name__}")
+        else:
+            sections[name] = _section(known[name].default_factory, name, value, problems)
+    if problems:
+        raise ConfigError(path, problems)
+    return Settings(**sections)
+
+
+def _section(cls: type, name: str, values: Mapping[str, Any], problems: list[str]) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        if key not in fields:
+            problems.append(f"unknown key [{name}] {key}; known keys: {', '.join(fields)}")
+            continue
+        problem = _check(fields[key], value)
+        if problem:
+            problems.append(f"[{name}] {key} = {value!r}: {problem}")
+        else:
+            kwargs[key] = float(value) if fields[key].type == "float" else value
+    return cls(**kwargs)
+
+
+def _check(f: dataclasses.Field, value: Any) -> str:
+    kind, meta = f.type, f.metadata
+    expected = {"str": str, "bool": bool, "int": int, "float": (int, float), "list": list, "dict": dict}[kind]
+    if not isinstance(value, expected) or (kind in ("int", "float") and isinstance(value, bool)):
+        return f"expected {_describe(kind)} ({meta['doc']})"
+    if meta["choices"] and value not in meta["choices"]:
+        return f"allowed values: {', '.join(map(repr, meta['choices']))}"
+    if meta["min"] is not None and value < meta["min"]:
+        return f"must be at least {meta['min']}"
+    if meta["max"] is not None and value > meta["max"]:
+        return f"must be at most {meta['max']}"
+    if kind == "list" and not all(isinstance(v, str) for v in value):
+        return "expected a list of strings"
+    return meta["check"](value) if meta["check"] else ""
+
+
+def _describe(kind: str) -> str:
+    return {"str": "a string", "bool": "true or false", "int": "an integer", "float": "a number",
+            "list": "a list of strings", "dict": "a table"}[kind]
 
 
 def render_defaults() -> str:

@@ -17,18 +17,9 @@ from typing import Any, Mapping
 
 import tomli_w
 
-from .schema import Settings
+from .schema import ConfigError, Settings, from_table
 
 SECRET_ENV = ("LLM_API_KEY", "OPENAI_API_KEY")
-
-
-class ConfigError(Exception):
-    """A config file that can't be used; ``problems`` lists each bad key."""
-
-    def __init__(self, path: Path, problems: list[str]) -> None:
-        self.path = path
-        self.problems = problems
-        super().__init__(f"{path}: " + "; ".join(problems))
 
 
 def load(path: Path, env: Mapping[str, str] | None = None) -> Settings:
@@ -50,58 +41,6 @@ def read_table(path: Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, [f"TOML syntax error: {exc}; fix that line (see `sisyphus config check`)"]) from None
-
-
-def from_table(table: Mapping[str, Any], path: Path) -> Settings:
-    problems: list[str] = []
-    sections: dict[str, Any] = {}
-    known = {f.name: f for f in dataclasses.fields(Settings)}
-    for name, value in table.items():
-        if name not in known:
-            problems.append(f"unknown section [{name}]; known sections: {', '.join(known)}")
-        elif not isinstance(value, dict):
-            problems.append(f"[{name}] must be a table (a [{name}] header), not {type(value).__name__}")
-        else:
-            sections[name] = _section(known[name].default_factory, name, value, problems)
-    if problems:
-        raise ConfigError(path, problems)
-    return Settings(**sections)
-
-
-def _section(cls: type, name: str, values: Mapping[str, Any], problems: list[str]) -> Any:
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    kwargs = {}
-    for key, value in values.items():
-        if key not in fields:
-            problems.append(f"unknown key [{name}] {key}; known keys: {', '.join(fields)}")
-            continue
-        problem = _check(fields[key], value)
-        if problem:
-            problems.append(f"[{name}] {key} = {value!r}: {problem}")
-        else:
-            kwargs[key] = float(value) if fields[key].type == "float" else value
-    return cls(**kwargs)
-
-
-def _check(f: dataclasses.Field, value: Any) -> str:
-    kind, meta = f.type, f.metadata
-    expected = {"str": str, "bool": bool, "int": int, "float": (int, float), "list": list, "dict": dict}[kind]
-    if not isinstance(value, expected) or (kind in ("int", "float") and isinstance(value, bool)):
-        return f"expected {_describe(kind)} ({meta['doc']})"
-    if meta["choices"] and value not in meta["choices"]:
-        return f"allowed values: {', '.join(map(repr, meta['choices']))}"
-    if meta["min"] is not None and value < meta["min"]:
-        return f"must be at least {meta['min']}"
-    if meta["max"] is not None and value > meta["max"]:
-        return f"must be at most {meta['max']}"
-    if kind == "list" and not all(isinstance(v, str) for v in value):
-        return "expected a list of strings"
-    return ""
-
-
-def _describe(kind: str) -> str:
-    return {"str": "a string", "bool": "true or false", "int": "an integer", "float": "a number",
-            "list": "a list of strings", "dict": "a table"}[kind]
 
 
 def apply_env(settings: Settings, table: Mapping[str, Any], env: Mapping[str, str]) -> Settings:

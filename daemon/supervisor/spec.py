@@ -6,7 +6,6 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
 
 from daemon.config.schema import EngineSettings, Settings
 
@@ -37,8 +36,7 @@ def fake_spec(name: str, kind: str, uri: str, extra: tuple[str, ...] = (), timeo
 
 def from_settings(name: str, engine: EngineSettings, uri: str, default_argv: tuple[str, ...]) -> EngineSpec:
     """A remote ``uri`` in the settings wins; then a custom ``command``; then our own engine."""
-    if engine.uri:
-        check_remote_uri(engine.uri)
+    if engine.uri:  # its form was checked when the settings were loaded
         return EngineSpec(name, engine.uri, (), ready_timeout_s=engine.ready_timeout_s)
     if engine.command:
         argv = tuple(part.replace("{uri}", uri) for part in engine.command)
@@ -47,12 +45,6 @@ def from_settings(name: str, engine: EngineSettings, uri: str, default_argv: tup
                              "executable); fix the command, or remove it to run sisyphus' own engine")
         return EngineSpec(name, uri, argv, ready_timeout_s=engine.ready_timeout_s)
     return EngineSpec(name, uri, default_argv, ready_timeout_s=engine.ready_timeout_s)
-
-
-def check_remote_uri(uri: str) -> None:
-    parsed = urlparse(uri)
-    if parsed.scheme not in ("tcp", "unix") or (parsed.scheme == "tcp" and (not parsed.hostname or not parsed.port)):
-        raise ValueError(f"engine uri {uri!r}: expected tcp://HOST:PORT or unix:///path")
 
 
 def fake_specs(settings: Settings, runtime_dir: Path) -> dict[str, EngineSpec]:

@@ -65,6 +65,11 @@ def test_base_url_env_applies_only_when_file_is_silent(tmp_path):
     ('llm = 3\n', ["[llm] must be a table"]),
     ('[llm]\nhistory_turns = true\n', ["[llm] history_turns", "an integer"]),
     ('[asr]\ncommand = ["a", 1]\n', ["[asr] command", "list of strings"]),
+    ('[hotkey]\nchord = "<ctrl>+<hyper>+space"\n', ["[hotkey] chord", "unknown key '<hyper>'", "Valid names"]),
+    ('[hotkey]\nchord = "<ctrl>++space"\n', ["[hotkey] chord", "empty part"]),
+    ('[tts]\nuri = "gpu-box:10200"\n', ["[tts] uri", "tcp://HOST:PORT"]),
+    ('[asr]\nuri = "tcp://gpu-box:port"\n', ["[asr] uri", "tcp://HOST:PORT"]),
+    ('[asr]\ncommand = ["", "--uri", "{uri}"]\n', ["[asr] command", "name the program"]),
 ])
 def test_bad_input_names_file_key_and_allowed(tmp_path, text, fragments):
     path = tmp_path / "bad.toml"
@@ -134,3 +139,22 @@ def test_config_path_precedence(tmp_path, monkeypatch):
     assert config_path() == tmp_path / "env.toml"
     monkeypatch.delenv("SISYPHUS_CONFIG")
     assert config_path().name == "config.toml" and "sisyphus" in str(config_path())
+
+
+def test_config_check_reports_a_bad_hotkey_chord(tmp_path):
+    """It used to pass the check, then start-up died after the engines were spawned."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "config.toml"
+    path.write_text('[hotkey]\nchord = "<ctrl>+<alt>+spcae"\n')
+    result = subprocess.run([sys.executable, "-m", "daemon.cli", "--config", str(path), "config", "check"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "[hotkey] chord = '<ctrl>+<alt>+spcae': unknown key 'spcae'" in result.stderr, result.stderr
+
+
+def test_good_engine_uris_pass():
+    good = {"asr": {"uri": "tcp://gpu-box:10300"}, "tts": {"uri": "unix:///run/user/1000/tts.sock"}}
+    settings = config.from_table(good, asset("config.toml"))
+    assert settings.asr.uri == "tcp://gpu-box:10300"
