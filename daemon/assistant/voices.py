@@ -11,6 +11,7 @@ import re
 from typing import Awaitable, Callable
 
 import numpy as np
+from daemon.audio.convert import pcm_to_float
 from daemon.events import ErrorEvent, EventBus, NoticeEvent
 from daemon.speech import clients, voices
 from engines.protocol.voices import NAME_RE, NAME_RULE
@@ -26,7 +27,7 @@ MAX_CLIPPED = 0.001
 
 def check_recording(pcm: bytes, rate: int = RATE) -> str:
     """'' when usable, else what is wrong and what to do."""
-    audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+    audio = pcm_to_float(pcm, 2, 1)
     seconds = audio.size / rate
     if seconds < MIN_S:
         return f"the recording is {seconds:.1f} s; hold the key while you read the whole sentence (at least 3 s)"

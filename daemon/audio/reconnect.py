@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 
+from daemon.backoff import Backoff
 from daemon.events import ErrorEvent, EventBus, State, StateChanged
 
 _LOG = logging.getLogger(__name__)
-REOPEN_DELAYS_S = (0.5, 1.0, 2.0, 4.0)  # then every 4 s until the device is back
+REOPEN = Backoff(initial_s=0.5, max_s=4.0)  # then about every 4 s until the device is back
 
 
 def earcons(bus: EventBus, playback) -> None:
@@ -53,7 +55,7 @@ class DeviceKeeper:
     async def _reopen(self) -> None:
         attempt = 0
         while True:
-            await asyncio.sleep(REOPEN_DELAYS_S[min(attempt, len(REOPEN_DELAYS_S) - 1)])
+            await asyncio.sleep(REOPEN.delay(attempt, random.random()))
             attempt += 1
             try:
                 await self.device.reopen()

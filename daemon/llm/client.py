@@ -19,11 +19,11 @@ import asyncio
 import contextlib
 import logging
 import random
-from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
 import openai
 
+from daemon.backoff import Backoff
 from daemon.errors import SisyphusError
 from daemon.llm.think import ThinkFilter
 
@@ -42,21 +42,6 @@ class LlmError(SisyphusError):
     @property
     def retryable(self) -> bool:
         return self.code in RETRYABLE
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Delay before retry ``attempt`` (0-based): exponential, capped, with jitter."""
-
-    initial_s: float = 0.5
-    factor: float = 2.0
-    max_s: float = 4.0
-    jitter: float = 0.2  # +-20%: clients that failed together do not retry together
-
-    def delay(self, attempt: int, rand: float) -> float:
-        """``rand`` in [0, 1) comes from the caller so tests can fix it."""
-        base = min(self.max_s, self.initial_s * self.factor**attempt)
-        return max(0.0, base * (1.0 + self.jitter * (2.0 * rand - 1.0)))
 
 
 class LlmClient:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from daemon.backoff import Backoff
+
 
 @dataclass
 class RestartPolicy:
@@ -26,8 +28,7 @@ class RestartPolicy:
         self.failures += 1
         if self.give_up and self.failures >= self.max_quick_failures:
             return None
-        base = min(self.max_s, self.initial_s * 2 ** (self.failures - 1))
-        return base * (1 + self.jitter * (2 * self.rng.random() - 1))
+        return Backoff(self.initial_s, 2.0, self.max_s, self.jitter).delay(self.failures - 1, self.rng.random())
 
     def reset(self) -> None:
         self.failures = 0

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from daemon.config.schema import EngineSettings, Settings
+from engines.protocol.ports import ENGINE_PORTS
 
 
 @dataclass(frozen=True)
@@ -23,9 +24,9 @@ class EngineSpec:
         return not self.argv
 
 
-def engine_uri(name: str, runtime_dir: Path, port: int) -> str:
+def engine_uri(name: str, runtime_dir: Path) -> str:
     if sys.platform == "win32":
-        return f"tcp://127.0.0.1:{port}"
+        return f"tcp://127.0.0.1:{ENGINE_PORTS[name]}"
     return f"unix://{runtime_dir / f'{name}.sock'}"
 
 
@@ -48,8 +49,7 @@ def from_settings(name: str, engine: EngineSettings, uri: str, default_argv: tup
 
 
 def fake_specs(settings: Settings, runtime_dir: Path) -> dict[str, EngineSpec]:
-    asr_uri = engine_uri("asr", runtime_dir, 10300)
-    tts_uri = engine_uri("tts", runtime_dir, 10200)
+    asr_uri, tts_uri = engine_uri("asr", runtime_dir), engine_uri("tts", runtime_dir)
     return {
         "asr": from_settings("asr", settings.asr, asr_uri, fake_spec("asr", "asr", asr_uri).argv),
         "tts": from_settings("tts", settings.tts, tts_uri, fake_spec("tts", "tts", tts_uri).argv),

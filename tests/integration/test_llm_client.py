@@ -13,7 +13,8 @@ from typing import AsyncIterator
 
 import pytest
 
-from daemon.llm.client import NO_KEY, Backoff, LlmClient, LlmError
+from daemon.backoff import Backoff
+from daemon.llm.client import NO_KEY, LlmClient, LlmError
 from daemon.llm.sentences import SentenceChunker
 from tests.support.openai_server import OpenAIServer, Script
 

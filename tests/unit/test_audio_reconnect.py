@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 
 from daemon.audio import reconnect
+from daemon.backoff import Backoff
 from daemon.audio.reconnect import DeviceKeeper, earcons
 from daemon.events import ErrorEvent, EventBus, State, StateChanged
 
@@ -20,7 +21,7 @@ class FlakyDevice:
 
 
 async def test_fault_is_reported_once_and_device_reopened(monkeypatch):
-    monkeypatch.setattr(reconnect, "REOPEN_DELAYS_S", (0.01,))
+    monkeypatch.setattr(reconnect, "REOPEN", Backoff(0.01, 1.0, 0.01))
     bus = EventBus()
     errors = []
     bus.subscribe(lambda e: errors.append(e) if isinstance(e, ErrorEvent) else None)
