@@ -69,7 +69,7 @@ def _gpu_argv(settings: Settings, asr_uri: str, tts_uri: str, data_dir: Path) ->
 
 
 def _cpu_argv(asr_uri: str, tts_uri: str, data_dir: Path) -> tuple[tuple, tuple]:
-    """Upstream Wyoming servers with models shipped inside PyPI wheels (see installer/cpu.py)."""
+    """Upstream Wyoming servers with models shipped inside PyPI wheels (see cpu.py)."""
     from .cpu import piper_argv, whisper_argv
 
     return (whisper_argv(venv_python(data_dir, "whisper"), asr_uri, data_dir),

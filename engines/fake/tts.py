@@ -17,7 +17,9 @@ from wyoming.event import Event
 from wyoming.info import Attribution, Info, TtsProgram, TtsVoice
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
 
-from engines.protocol.errors import BAD_VOICE, UNKNOWN_VOICE, EngineError
+from engines.protocol.errors import BAD_VOICE, UNKNOWN_VOICE, UNSUPPORTED, EngineError
+from engines.protocol.voices import (ADDED, NAME_RE, NAME_RULE, REMOVED, VoiceAdd, VoiceDone, VoiceList, VoiceRemove,
+                                     Voices)
 from engines.common.handler import CancelToken, Connection, Engine, Handler
 
 from .faults import Faults
@@ -115,18 +117,21 @@ class FakeTtsHandler(Handler):
 
     async def _voices(self, event: Event) -> None:
         """x-voice-add/remove/list, as the real TTS engine answers them (in memory)."""
-        name = str(event.data.get("name", ""))
-        if event.type == "x-voice-add":
-            if not event.payload or not name.replace("-", "").isalnum():
-                raise EngineError("x-voice-add needs a name and reference audio", BAD_VOICE)
-            self.engine.cloned[name] = 300.0 + len(self.engine.cloned) * 50
-            await self.send(Event("x-voice-added", data={"name": name, "text": event.data.get("text", "")}))
-        elif event.type == "x-voice-remove":
+        if VoiceAdd.is_type(event.type):
+            add = VoiceAdd.from_event(event)
+            if not add.audio or not NAME_RE.match(add.name):
+                raise EngineError(f"x-voice-add needs reference audio and a name of {NAME_RULE}", BAD_VOICE)
+            self.engine.cloned[add.name] = 300.0 + len(self.engine.cloned) * 50
+            await self.send(VoiceDone(ADDED, {"name": add.name, "text": add.text}))
+        elif VoiceRemove.is_type(event.type):
+            name = VoiceRemove.from_event(event).name
             if self.engine.cloned.pop(name, None) is None:
                 raise EngineError(f"no cloned voice named {name!r}", UNKNOWN_VOICE)
-            await self.send(Event("x-voice-removed", data={"name": name}))
-        elif event.type == "x-voice-list":
-            await self.send(Event("x-voices", data={"voices": [{"name": n} for n in self.engine.cloned]}))
+            await self.send(VoiceDone(REMOVED, {"name": name}))
+        elif VoiceList.is_type(event.type):
+            await self.send(Voices([{"name": n} for n in self.engine.cloned], list(VOICES)))
+        else:
+            raise EngineError(f"{event.type} is not supported by the fake engine", UNSUPPORTED)
 
     async def _speak(self, text: str) -> None:
         await self.send(AudioStart(rate=RATE, width=2, channels=1))

@@ -1,0 +1,42 @@
+"""The typed x-voice-* events: exact wire form, round trips, tolerant readers."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from wyoming.event import Event
+
+from engines.protocol import voices as v
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_voice_add_wire_form_and_round_trip():
+    add = v.VoiceAdd("carol", b"\x01\x00" * 4, "Hello.", 22050, 2, 1)
+    event = add.event()
+    assert (event.type, event.payload) == ("x-voice-add", b"\x01\x00" * 4)
+    assert event.data == {"name": "carol", "text": "Hello.", "rate": 22050, "width": 2, "channels": 1,
+                          "replace": False}
+    assert v.VoiceAdd.from_event(event) == add and v.VoiceAdd.is_type("x-voice-add")
+
+
+def test_replies_round_trip_and_readers_tolerate_junk():
+    done = v.VoiceDone.from_event(Event("x-voice-removed", {"name": "carol"}))
+    assert done == v.VoiceDone(v.REMOVED, {"name": "carol"}) and v.VoiceDone.is_type("x-voice-updated")
+    listed = v.Voices.from_event(Event("x-voices", {"voices": [{"name": "a", "new_field": 1}, "junk", {}],
+                                                    "presets": ["alto"], "future": True}))
+    assert listed == v.Voices([{"name": "a", "new_field": 1}], ["alto"])
+    assert v.Voices.from_event(listed.event()) == listed
+    assert v.VoiceRemove.from_event(v.VoiceRemove("x").event()) == v.VoiceRemove("x")
+    assert v.VoiceSetText.from_event(v.VoiceSetText("x", "Hi.").event()) == v.VoiceSetText("x", "Hi.")
+    assert v.VoiceList.from_event(v.VoiceList().event()) == v.VoiceList()
+
+
+def test_voice_names():
+    assert v.NAME_RE.match("my-voice_2") and not v.NAME_RE.match("../etc") and not v.NAME_RE.match("-x")
+    assert not v.NAME_RE.match("a" * 49)
+
+
+def test_our_tts_engine_answers_every_event_type():
+    source = (REPO / "engines" / "tts" / "engine.py").read_text()
+    for name in (v.ADD, v.LIST, v.REMOVE, v.SET_TEXT, v.ADDED, v.LISTED, v.REMOVED, v.UPDATED):
+        assert f'"{name}"' in source, name
