@@ -20,22 +20,22 @@ from pathlib import Path
 from typing import Any, Callable, Coroutine
 
 from daemon import __version__, paths
-from daemon.assistant.turn import Assistant, TurnOptions
+from daemon.assistant.turn import Assistant
 from daemon.assistant.voices import VoiceCloner
 from daemon.commands.actions import Commands
 from daemon.commands.table import COMMANDS, Command, arguments
 from daemon.config.live import LiveSettings
 from daemon.config.reload import ConfigWatcher
 from daemon.config.schema import Settings
-from daemon.events import AudioLevel, ErrorEvent, EventBus, NoticeEvent, State, StateChanged
+from daemon.events import AudioLevel, ErrorEvent, EventBus, State, StateChanged
 from daemon.supervisor import profiles
 from daemon.supervisor.supervisor import Supervisor
 from daemon.vram.manager import MemoryManager
 
+from .live import apply_settings, build_llm, turn_options
+
 _LOG = logging.getLogger(__name__)
-# Changed in the file while running, these apply at once; every other key needs a restart.
-LIVE_KEYS = {("hotkey", "mode"), ("audio", "min_press_ms"), ("asr", "language"), ("tts", "voice"),
-             ("audio", "input_device"), ("audio", "output_device"), ("tray", "theme"), ("daemon", "autostart")}
+
 
 
 class StartError(Exception):
@@ -168,56 +168,6 @@ def _commands(parts: Parts, quit: Callable[[], None]) -> None:
                                          parts.devices, quit, parts.status)
     parts.bus.subscribe(commands.on_event)
     commands.publish_settings()
-
-
-def turn_options(settings: Settings) -> TurnOptions:
-    return TurnOptions(mode=settings.hotkey.mode, min_press_ms=settings.audio.min_press_ms,
-                       language=settings.asr.language, voice=settings.tts.voice)
-
-
-def build_llm(settings: Settings) -> tuple:
-    from daemon.llm.client import LlmClient
-    from daemon.llm.history import History
-    from daemon.llm.sentences import SentenceChunker
-
-    llm = settings.llm
-    client = LlmClient(base_url=llm.base_url, api_key=llm.api_key, model=llm.model, extra_params=dict(llm.extra),
-                       timeout_s=llm.timeout_s, max_retries=llm.max_retries)
-    history = History(system_prompt=llm.system_prompt, max_turns=llm.history_turns,
-                      idle_reset_s=llm.history_idle_reset_s)
-    return client, history, SentenceChunker
-
-
-def apply_settings(parts: Parts, old: Settings, new: Settings) -> None:
-    """Apply a reloaded settings file to the running parts; say which changes need a restart."""
-    assistant = parts.assistant
-    assistant.set_options(**turn_options(new).__dict__)
-    if new.llm != old.llm:
-        previous = assistant.llm
-        assistant.llm, _, _ = build_llm(new)
-        assistant.history.system_prompt = new.llm.system_prompt
-        assistant.history.max_turns = new.llm.history_turns
-        parts.spawn(previous.aclose(), "close-old-llm-client")
-    for kind in ("input", "output"):
-        name = getattr(new.audio, f"{kind}_device")
-        device = parts.devices.get(kind)
-        if device is not None and name != getattr(old.audio, f"{kind}_device"):
-            device.device_name = name
-            parts.spawn(device.reopen(), f"reopen-{kind}")
-    pending = [f"[{section}] {key}" for section, key in changed_keys(old, new)
-               if section != "llm" and (section, key) not in LIVE_KEYS]
-    if pending:
-        _LOG.warning("settings changed that apply after a restart: %s", ", ".join(pending))
-        parts.bus.publish(NoticeEvent("Restart sisyphus to apply", ", ".join(pending)))
-
-
-def changed_keys(old: Settings, new: Settings) -> list[tuple[str, str]]:
-    changed = []
-    for section in old.__dataclass_fields__:
-        before, after = getattr(old, section), getattr(new, section)
-        changed += [(section, key) for key in before.__dataclass_fields__
-                    if getattr(before, key) != getattr(after, key)]
-    return changed
 
 
 async def _speaker(parts: Parts, settings: Settings, options: RunOptions, callbacks: dict):

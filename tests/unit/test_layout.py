@@ -77,3 +77,34 @@ def test_the_rule_reader_sees_relative_and_nested_imports():
     pkg = REPO / "daemon" / "config" / "store.py"
     assert "daemon.config.schema" in imports(pkg)  # `from .schema import Settings`
     assert "daemon.paths" in imports(pkg)  # imported inside a function
+
+
+def module_name(path: str) -> str:
+    return path[:-3].replace("/", ".").removesuffix(".__init__")
+
+
+def cycles(folder: str) -> list[list[str]]:
+    """Import cycles between modules of ``folder`` (imports inside functions count too)."""
+    graph = {module_name(p): names for p, names in modules(folder).items()}
+    known = set(graph)
+    edges = {m: {n for n in names if n in known and n != m and not m.startswith(n + ".")}
+             for m, names in graph.items()}  # a module importing its own package's __init__ is no cycle
+    found, state = [], {}
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = "open"
+        for nxt in sorted(edges[node]):
+            if state.get(nxt) == "open":
+                found.append(stack[stack.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt, stack + [nxt])
+        state[node] = "done"
+
+    for node in sorted(edges):
+        if node not in state:
+            visit(node, [node])
+    return found
+
+
+def test_no_import_cycles_in_the_daemon():
+    assert cycles("daemon") == []

@@ -5,7 +5,8 @@ import asyncio
 import dataclasses
 from types import SimpleNamespace
 
-from daemon.app.parts import Parts, apply_settings, changed_keys
+from daemon.app.live import apply_settings, changed_keys
+from daemon.app.parts import Parts
 from daemon.config.live import LiveSettings
 from daemon.config.schema import Settings
 from daemon.events import EventBus, NoticeEvent

@@ -1,0 +1,65 @@
+"""The parts that follow the settings: built from them at start, and changed on a reload
+(what can change live is applied; what cannot is named as needing a restart)."""
+from __future__ import annotations
+
+import logging
+
+from daemon.assistant.turn import TurnOptions
+from daemon.config.schema import Settings
+from daemon.events import NoticeEvent
+
+
+_LOG = logging.getLogger(__name__)
+# Changed in the file while running, these apply at once; every other key needs a restart.
+LIVE_KEYS = {("hotkey", "mode"), ("audio", "min_press_ms"), ("asr", "language"), ("tts", "voice"),
+             ("audio", "input_device"), ("audio", "output_device"), ("tray", "theme"), ("daemon", "autostart")}
+
+
+def turn_options(settings: Settings) -> TurnOptions:
+    return TurnOptions(mode=settings.hotkey.mode, min_press_ms=settings.audio.min_press_ms,
+                       language=settings.asr.language, voice=settings.tts.voice)
+
+
+def build_llm(settings: Settings) -> tuple:
+    from daemon.llm.client import LlmClient
+    from daemon.llm.history import History
+    from daemon.llm.sentences import SentenceChunker
+
+    llm = settings.llm
+    client = LlmClient(base_url=llm.base_url, api_key=llm.api_key, model=llm.model, extra_params=dict(llm.extra),
+                       timeout_s=llm.timeout_s, max_retries=llm.max_retries)
+    history = History(system_prompt=llm.system_prompt, max_turns=llm.history_turns,
+                      idle_reset_s=llm.history_idle_reset_s)
+    return client, history, SentenceChunker
+
+
+def apply_settings(parts, old: Settings, new: Settings) -> None:
+    """Apply a reloaded settings file to the running parts; say which changes need a restart."""
+    assistant = parts.assistant
+    assistant.set_options(**turn_options(new).__dict__)
+    if new.llm != old.llm:
+        previous = assistant.llm
+        assistant.llm, _, _ = build_llm(new)
+        assistant.history.system_prompt = new.llm.system_prompt
+        assistant.history.max_turns = new.llm.history_turns
+        parts.spawn(previous.aclose(), "close-old-llm-client")
+    for kind in ("input", "output"):
+        name = getattr(new.audio, f"{kind}_device")
+        device = parts.devices.get(kind)
+        if device is not None and name != getattr(old.audio, f"{kind}_device"):
+            device.device_name = name
+            parts.spawn(device.reopen(), f"reopen-{kind}")
+    pending = [f"[{section}] {key}" for section, key in changed_keys(old, new)
+               if section != "llm" and (section, key) not in LIVE_KEYS]
+    if pending:
+        _LOG.warning("settings changed that apply after a restart: %s", ", ".join(pending))
+        parts.bus.publish(NoticeEvent("Restart sisyphus to apply", ", ".join(pending)))
+
+
+def changed_keys(old: Settings, new: Settings) -> list[tuple[str, str]]:
+    changed = []
+    for section in old.__dataclass_fields__:
+        before, after = getattr(old, section), getattr(new, section)
+        changed += [(section, key) for key in before.__dataclass_fields__
+                    if getattr(before, key) != getattr(after, key)]
+    return changed
