@@ -158,14 +158,12 @@ async def _build(parts: Parts, settings: Settings, options: RunOptions, runtime_
 
 
 def _commands(parts: Parts, quit: Callable[[], None]) -> None:
-    commands: Commands | None = None
-
-    async def refresh() -> None:
-        await commands.refresh_voices()
-
-    cloner = VoiceCloner(parts.bus, parts.assistant, parts.supervisor, refresh, lambda name: commands.set_voice(name))
-    parts.commands = commands = Commands(parts.live, parts.bus, parts.assistant, parts.supervisor, cloner,
-                                         parts.devices, quit, parts.status)
+    # The cloner refreshes the voice list and selects a new voice through the commands it serves.
+    cloner = VoiceCloner(parts.bus, parts.assistant, parts.supervisor, lambda: commands.refresh_voices(),
+                         lambda name: commands.set_voice(name))
+    commands = Commands(parts.live, parts.bus, parts.assistant, parts.supervisor, cloner, parts.devices, quit,
+                        parts.status)
+    parts.commands = commands
     parts.bus.subscribe(commands.on_event)
     commands.publish_settings()
 

@@ -21,7 +21,7 @@ from daemon.control import ControlServer
 from daemon.events import EventBus
 from daemon.instance import InstanceLock
 
-from .parts import RunOptions, build_parts
+from .parts import Parts, RunOptions, build_parts
 
 _LOG = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class Daemon:
         self.runtime_dir = paths.runtime_dir()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._quit: asyncio.Event | None = None
-        self._commands = None  # the parts' Commands while the core runs (tray clicks go there)
+        self._parts: Parts | None = None  # while the core runs (tray clicks go to its commands)
 
     def run(self) -> int:
         """Block until quit. Raises AlreadyRunning when another daemon holds the lock, and
@@ -71,16 +71,15 @@ class Daemon:
 
     def call(self, method: str, *args) -> None:
         """Run a Commands method on the core loop, from any thread; coroutines become tasks."""
-        loop, commands = self._loop, self._commands
-        if loop is None or commands is None:
+        loop, parts = self._loop, self._parts
+        if loop is None or parts is None:
             _LOG.warning("%s before the daemon was ready; ignored", method)
             return
 
         def run() -> None:
-            result = getattr(commands, method)(*args)
+            result = getattr(parts.commands, method)(*args)
             if inspect.iscoroutine(result):
-                task = loop.create_task(result, name=method)
-                task.add_done_callback(_log_failure)
+                parts.spawn(result, method)
 
         loop.call_soon_threadsafe(run)
 
@@ -97,11 +96,11 @@ class Daemon:
         control = ControlServer(self.runtime_dir / "daemon.sock", parts.control_handlers(), self.bus)
         try:
             await control.start()
-            self._commands = parts.commands
+            self._parts = parts
             _LOG.info("sisyphus %s running (profile %s, pid %d)", __version__, parts.profile, os.getpid())
             await self._quit.wait()
         finally:
-            self._commands = None
+            self._parts = None
             _LOG.info("shutting down")
             await control.stop()
             await parts.close()
@@ -113,8 +112,3 @@ class Daemon:
                 self._loop.add_signal_handler(sig, self._quit.set)
             except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
                 pass
-
-
-def _log_failure(task: asyncio.Task) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        _LOG.error("command %s failed", task.get_name(), exc_info=task.exception())

@@ -76,7 +76,8 @@ def arguments(command: Command, request: dict) -> dict:
         if value is None:
             if arg.optional:
                 continue
-            raise ValueError(f"{command.name} needs {arg.name} ({arg.help})")
+            wanted = ", ".join(arg.choices) if arg.choices else arg.help
+            raise ValueError(f"{command.name} needs {arg.name} ({wanted})")
         if not isinstance(value, arg.kind) or (arg.choices and value not in arg.choices):
             allowed = ", ".join(arg.choices) if arg.choices else arg.kind.__name__
             raise ValueError(f"{command.name}: {arg.name} must be {allowed}, got {value!r}")

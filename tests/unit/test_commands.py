@@ -5,6 +5,7 @@ import pytest
 
 from daemon.cli import build_parser
 from daemon.commands.actions import Commands
+from daemon.config.schema import Settings
 from daemon.commands.table import BY_METHOD, BY_NAME, COMMANDS, arguments
 from daemon.platform.tray.menu import MenuSettings, build_menu
 
@@ -52,10 +53,26 @@ def test_the_cli_offers_every_cli_command_with_its_arguments():
 
 def test_control_requests_are_checked_against_the_table():
     assert arguments(BY_NAME["ptt"], {"cmd": "ptt", "action": "press"}) == {"action": "press"}
-    with pytest.raises(ValueError, match="ptt needs action"):
+    with pytest.raises(ValueError, match="ptt needs action \\(press, release, toggle\\)"):
         arguments(BY_NAME["ptt"], {"cmd": "ptt"})
     with pytest.raises(ValueError, match="action must be press, release, toggle"):
         arguments(BY_NAME["ptt"], {"cmd": "ptt", "action": "smash"})
     with pytest.raises(ValueError, match="enabled must be bool"):
         arguments(BY_NAME["set-autostart"], {"cmd": "set-autostart", "enabled": "yes"})
     assert arguments(BY_NAME["record-voice"], {"cmd": "record-voice"}) == {}
+
+
+def test_tray_clicks_become_commands_on_the_core_loop():
+    from daemon.app.tray import TrayActions
+    from daemon.platform.tray import create_tray, frame_for, initial_view
+
+    calls: list[tuple] = []
+    actions = TrayActions(lambda method, *args: calls.append((method, *args)))
+    tray = create_tray(actions, "dummy")
+    tray.show(frame_for(initial_view(Settings())))
+    tray.click("Restart engines")
+    tray.click("Hotkey", "Toggle")
+    tray.click("Quit")
+    assert calls == [("restart_engines",), ("set_hotkey_mode", "toggle"), ("quit",)]
+    with pytest.raises(AttributeError, match="not a command"):
+        actions.format_disk()
