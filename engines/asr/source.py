@@ -33,6 +33,11 @@ def model_name(spec: str) -> str:
     return spec if is_repo_id(spec) else Path(spec).expanduser().resolve().name
 
 
+def model_version(path: Path) -> str | None:
+    """The checkpoint's revision when it comes from the Hugging Face cache (``snapshots/<commit>``)."""
+    return path.name if path.parent.name == "snapshots" else None
+
+
 def resolve(spec: str, revision: str | None = None) -> Path:
     """The local directory holding the model named by ``spec``."""
     if is_repo_id(spec):
