@@ -30,6 +30,9 @@ class StockPath:
     name = "stock"
     schedule = DEFAULT_SCHEDULE
 
+    def __init__(self, greedy: bool = False) -> None:
+        self.overrides = {"do_sample": False, "subtalker_dosample": False} if greedy else {}
+
     def generate(self, wrapper: Any, text: str, language: str, speaker: str | None, item: Any, cap: int,
                  on_frame: OnFrame) -> None:
         input_ids = wrapper._tokenize_texts([wrapper._build_assistant_text(text)])
@@ -40,7 +43,7 @@ class StockPath:
             ref_ids = [wrapper._tokenize_texts([wrapper._build_ref_text(item.ref_text)])[0] if item.ref_text else None]
             inputs = dict(input_ids=input_ids, ref_ids=ref_ids, languages=[language], non_streaming_mode=False,
                           voice_clone_prompt=wrapper._prompt_items_to_voice_clone_prompt([item]))
-        kwargs = wrapper._merge_generate_kwargs(max_new_tokens=cap)
+        kwargs = wrapper._merge_generate_kwargs(max_new_tokens=cap, **self.overrides)
         eos = wrapper.model.config.talker_config.codec_eos_token_id
         with frame_hook(wrapper.model.talker, on_frame, eos):
             wrapper.model.generate(**inputs, **kwargs)
@@ -52,7 +55,8 @@ class GraphPath:
     name = "graph"
     schedule = GRAPH_SCHEDULE
 
-    def __init__(self, wrappers: list[Any], device: str, dtype: torch.dtype, cache_len: int) -> None:
+    def __init__(self, wrappers: list[Any], device: str, dtype: torch.dtype, cache_len: int,
+                 greedy: bool = False) -> None:
         from faster_qwen3_tts import FasterQwen3TTS
         from faster_qwen3_tts.predictor_graph import PredictorGraph
         from faster_qwen3_tts.talker_graph import TalkerGraph
@@ -63,8 +67,11 @@ class GraphPath:
         self.sampling = {key: defaults.get(key, fallback) for key, fallback in
                          (("temperature", 0.9), ("top_k", 50), ("top_p", 1.0), ("do_sample", True),
                           ("repetition_penalty", 1.05))}
+        if greedy:  # parity checks against the stock path
+            self.sampling["do_sample"] = False
         predictor = PredictorGraph(talker.code_predictor, talker.code_predictor.model.config, config.hidden_size,
-                                   device=device, dtype=dtype, do_sample=defaults.get("subtalker_dosample", True),
+                                   device=device, dtype=dtype,
+                                   do_sample=not greedy and defaults.get("subtalker_dosample", True),
                                    top_k=defaults.get("subtalker_top_k", 50), top_p=defaults.get("subtalker_top_p", 1.0),
                                    temperature=defaults.get("subtalker_temperature", 0.9))
         graph = TalkerGraph(talker.model, config, device=device, dtype=dtype, max_seq_len=cache_len)
