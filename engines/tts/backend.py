@@ -38,7 +38,7 @@ def check_api(wrapper: Any) -> None:
     """Fail at start-up, not mid-request, if a qwen-tts upgrade moved what we rely on."""
     missing = [name for name in _WRAPPER_API if not hasattr(wrapper, name)]
     if missing or not hasattr(wrapper.model, "talker"):
-        raise RuntimeError(f"qwen-tts API changed (missing {missing}); engines/tts needs qwen-tts==0.1.1")
+        raise RuntimeError(f"qwen_tts API changed (missing {missing}); engines/tts needs qwen-tts-hf==0.1.1.post1")
 
 
 class Synthesizer:
