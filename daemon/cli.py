@@ -174,6 +174,8 @@ def _format_status(reply: dict) -> str:
         where = "remote " + engine["uri"] if engine["remote"] else f"pid {engine['pid']}"
         reason = f" - {engine['reason']}" if engine["reason"] else ""
         lines.append(f"  {name}: {engine['state']} ({where}){reason}")
+        if engine.get("about"):
+            lines.append(f"    {engine['about']}")
     timings = reply.get("last_timings_ms") or {}
     if timings:
         lines.append("last turn (ms from key-up): " + ", ".join(f"{k} {v}" for k, v in timings.items()))

@@ -1,7 +1,7 @@
 """Create and repair one virtual environment per engine.
 
-The engines need incompatible packages (GLM-ASR: transformers 5.x; qwen-tts:
-transformers==4.57.3), so each gets its own venv, built from its pinned
+The engines need incompatible packages (GLM-ASR: the newest transformers 5.x; qwen-tts-hf:
+transformers==5.15.1), so each gets its own venv, built from its pinned
 requirements file. torch is installed first and on its own, so no requirement can
 drag in a different (CUDA) build behind our back. ``sisyphus setup``, CI and the
 engine tests all build venvs through ``create``.
@@ -28,11 +28,12 @@ class EngineEnv:
     requirements: str  # path relative to the repository / installed package root
     needs_torch: bool
     module: str  # what must import in the finished venv
+    imports: str = ""  # further modules a healthy venv imports (a venv built for an older pin lacks them)
 
 
 ENGINES: dict[str, EngineEnv] = {
     "asr": EngineEnv("asr", "engines/asr/requirements.txt", True, "engines.asr"),
-    "tts": EngineEnv("tts", "engines/tts/requirements.txt", True, "engines.tts"),
+    "tts": EngineEnv("tts", "engines/tts/requirements.txt", True, "engines.tts", "qwen_tts, faster_qwen3_tts"),
     "whisper": EngineEnv("whisper", "engines/cpu/requirements-whisper.txt", False, "wyoming_faster_whisper"),
     "piper": EngineEnv("piper", "engines/cpu/requirements-piper.txt", False, "wyoming_piper"),
 }
@@ -67,7 +68,8 @@ def healthy(dest: Path, spec: EngineEnv) -> bool:
     python = venv_python(dest)
     if not python.exists():
         return False
-    probe = subprocess.run([str(python), "-c", f"import {spec.module}"], capture_output=True)
+    modules = ", ".join(filter(None, (spec.module, spec.imports)))
+    probe = subprocess.run([str(python), "-c", f"import {modules}"], capture_output=True)
     return probe.returncode == 0
 
 

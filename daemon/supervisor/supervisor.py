@@ -269,6 +269,12 @@ class Supervisor:
     def status(self) -> dict[str, dict]:
         return {
             name: {"state": e.state.value, "reason": e.reason, "pid": e.pid, "uri": e.spec.uri,
-                   "remote": e.spec.remote}
+                   "remote": e.spec.remote, "about": _about(e.info)}
             for name, e in self.engines.items()
         }
+
+
+def _about(info: Info | None) -> str | None:
+    """The engine's own one-line description from its last ``info`` (e.g. TTS path and GPU memory)."""
+    programs = [p for kind in ("asr", "tts") for p in (getattr(info, kind, None) or [])] if info else []
+    return programs[0].description if programs else None

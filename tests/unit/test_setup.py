@@ -210,3 +210,13 @@ def test_dockerfiles_pass_hadolint() -> None:
     lint = subprocess.run([hadolint, str(docker / "Dockerfile.asr"), str(docker / "Dockerfile.tts")],
                           capture_output=True, text=True, timeout=60)
     assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_a_venv_missing_a_required_import_is_not_healthy() -> None:
+    """A tts venv built for older pins imports engines.tts but not faster_qwen3_tts: it must be rebuilt."""
+    from installer.venvs import ENGINES, EngineEnv, healthy
+
+    assert "faster_qwen3_tts" in ENGINES["tts"].imports
+    app = Path(sys.prefix)
+    assert healthy(app, EngineEnv("x", "", False, "json"))
+    assert not healthy(app, EngineEnv("x", "", False, "json", "json, no_such_module_for_sisyphus"))
