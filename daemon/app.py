@@ -97,7 +97,7 @@ class App:
         from .wiring import build_parts
 
         parts = await build_parts(self)
-        control = ControlServer(self.runtime_dir / "daemon.sock", self.control_handlers(), self.bus)
+        control = ControlServer(self.runtime_dir, self.control_handlers(), self.bus)
         await control.start()
         _LOG.info("sisyphus %s running (profile %s, pid %d)", __version__, self.profile, os.getpid())
         try:
