@@ -72,7 +72,7 @@ class ControlServer:
     async def _dispatch(self, request: dict) -> dict:
         if "error" in request:
             return {"ok": False, "error": request["error"]}
-        handler = self.handlers.get(request.get("cmd"))
+        handler = self.handlers.get(str(request.get("cmd")))
         if handler is None:
             return {"ok": False, "error": f"unknown command {request.get('cmd')!r}; known: "
                     + ", ".join(sorted([*self.handlers, "events"]))}

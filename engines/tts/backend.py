@@ -16,7 +16,7 @@ import contextlib
 import logging
 import threading
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -65,6 +65,7 @@ class Synthesizer:
 
     def languages(self) -> list[str]:
         wrapper = self.custom or self.base
+        assert wrapper is not None, "the engine loads at least one model"
         return [lang for lang in wrapper.get_supported_languages() or [] if lang != "auto"]
 
     def choose(self, name: str | None) -> Choice:
@@ -92,6 +93,7 @@ class Synthesizer:
               language: str | None = None, *, token: CancelToken, cap: int | None = None) -> None:
         """Generate ``text`` and ``emit`` float32 audio chunks as frames arrive (at most ``cap`` frames)."""
         wrapper = self.base if choice.voice else self.custom
+        assert wrapper is not None, "choose() picks only a loaded model"
         supported = set(wrapper.get_supported_languages() or [])
         inputs = self._inputs(wrapper, text, choice, language_name(language, supported))
         decoder = FrameDecoder(decode=_decoder(wrapper))
@@ -124,6 +126,7 @@ class Synthesizer:
         if choice.speaker:
             return dict(input_ids=input_ids, instruct_ids=[None], languages=[language], speakers=[choice.speaker],
                         non_streaming_mode=True)
+        assert choice.voice is not None, "a choice is a preset speaker or a cloned voice"
         item = self.clone_prompt(choice.voice)
         ref_ids = [wrapper._tokenize_texts([wrapper._build_ref_text(item.ref_text)])[0] if item.ref_text else None]
         prompt = wrapper._prompt_items_to_voice_clone_prompt([item])
@@ -184,10 +187,10 @@ def frame_hook(talker: torch.nn.Module, on_frame: Callable[[torch.Tensor | None]
         handle.remove()
 
 
-def _decoder(wrapper: Any) -> Callable[[list], np.ndarray]:
+def _decoder(wrapper: Any) -> Callable[[Sequence], np.ndarray]:
     decoder = wrapper.model.speech_tokenizer.model.decoder
 
-    def decode(frames: list) -> np.ndarray:
+    def decode(frames: Sequence) -> np.ndarray:
         codes = torch.stack([f.to(decoder_device) for f in frames]).T.unsqueeze(0).clamp(min=0)
         with torch.inference_mode():
             wav = decoder(codes)
