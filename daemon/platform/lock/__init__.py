@@ -12,8 +12,8 @@ import sys
 __all__ = ["try_lock", "unlock"]
 
 
-def _module(platform: str):
-    if platform == "win32":
+def _module(platform: str | None):
+    if (platform or sys.platform) == "win32":
         from . import windows
 
         return windows
@@ -22,9 +22,9 @@ def _module(platform: str):
     return posix
 
 
-def try_lock(fd: int, platform: str = sys.platform) -> None:
+def try_lock(fd: int, platform: str | None = None) -> None:
     _module(platform).try_lock(fd)
 
 
-def unlock(fd: int, platform: str = sys.platform) -> None:
+def unlock(fd: int, platform: str | None = None) -> None:
     _module(platform).unlock(fd)
