@@ -145,16 +145,16 @@ def _print_config_error(exc) -> None:
 def _remote(args) -> int:
     from .control import NotRunning, request, stream_events
 
-    sock = paths.runtime_dir() / "daemon.sock"
+    runtime = paths.runtime_dir()
     try:
         if args.command == "events":
-            for event in stream_events(sock):
+            for event in stream_events(runtime):
                 print(json.dumps(event), flush=True)
             return 0
         message = {"cmd": args.command}
         if args.command == "ptt":
             message["action"] = args.action
-        reply = request(sock, message)
+        reply = request(runtime, message)
     except NotRunning as exc:
         print(f"sisyphus: {exc}", file=sys.stderr)
         return 1

@@ -212,7 +212,7 @@ class EngineSupervisor:
             finally:
                 if exit_wait and not exit_wait.done():
                     exit_wait.cancel()
-            if done is not None:
+            if done is not None and process is not None:  # an exit code needs a process
                 return process.failure_reason(done)
             try:
                 self.info = await clients.describe(self.spec.name, self.spec.uri, self.settings.probe_timeout_s)

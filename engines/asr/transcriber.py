@@ -93,7 +93,8 @@ class _TextDeltas(BaseStreamer):
             return  # half a UTF-8 character, or a merge that rewrote the text: wait for more tokens
         if len(text) > len(self.sent):
             delta, self.sent = text[len(self.sent):], text
-            self.emit(delta)
+            if self.emit is not None:
+                self.emit(delta)
 
     def end(self) -> None:
         if self.emit is not None:

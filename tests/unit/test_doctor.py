@@ -136,3 +136,24 @@ def test_doctor_setup_and_models_never_import_ml_libraries(tmp_path: Path) -> No
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_macos_names_the_hotkey_permissions_the_user_must_grant(monkeypatch):
+    from daemon.platform.hotkey import permissions
+
+    monkeypatch.setattr(permissions, "_ask_macos", lambda: (False, None))
+    check = doctor.macos_permission_check()
+    assert check.status == doctor.WARN
+    assert "Accessibility NOT granted" in check.detail and "Input Monitoring unknown" in check.detail
+    assert "Privacy & Security > Accessibility" in check.fix and "Privacy & Security > Input Monitoring" in check.fix
+    monkeypatch.setattr(permissions, "_ask_macos", lambda: (True, True))
+    assert doctor.macos_permission_check().status == doctor.OK
+
+
+def test_macos_permission_call_refuses_elsewhere():
+    from daemon.platform.hotkey import permissions
+
+    if sys.platform == "darwin":
+        pytest.skip("this is macOS")
+    with pytest.raises(OSError, match="only on macOS"):
+        permissions._ask_macos()
