@@ -171,6 +171,7 @@ class AsrHandler(Handler):
                 return
             raise EngineError(f"{event.type} without audio-start: send transcribe, audio-start, then audio-chunk "
                               "events and audio-stop", BAD_REQUEST)
+        assert self.worker is not None, "audio-start starts the worker with the utterance"
         if self.worker.done():  # a segment failed while the user was speaking: report it now
             self.worker.result()
         if AudioChunk.is_type(event.type):

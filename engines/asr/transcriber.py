@@ -257,6 +257,7 @@ class Transcriber:
             kwargs["streamer"] = _TextDeltas(self._decode, emit)
         with torch.inference_mode():
             if static:
+                assert self.cache is not None
                 self.cache.reset()  # its tensors were made in inference mode: reset them there
                 kwargs.update(past_key_values=self.cache, disable_compile=not self.backend.compiled)
             self.model.generate(**inputs, **kwargs)

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -82,6 +82,7 @@ class Synthesizer:
 
     def languages(self) -> list[str]:
         wrapper = self.custom or self.base
+        assert wrapper is not None, "the engine loads at least one model"
         return [lang for lang in wrapper.get_supported_languages() or [] if lang != "auto"]
 
     def choose(self, name: str | None) -> Choice:
@@ -109,6 +110,7 @@ class Synthesizer:
               language: str | None = None, *, token: CancelToken, cap: int | None = None) -> None:
         """Generate ``text`` and ``emit`` float32 audio chunks as frames arrive (at most ``cap`` frames)."""
         wrapper = self.base if choice.voice else self.custom
+        assert wrapper is not None, "choose() picks only a loaded model"
         language = language_name(language, set(wrapper.get_supported_languages() or []))
         item = self.clone_prompt(choice.voice) if choice.voice else None
         started = time.perf_counter()
@@ -183,10 +185,10 @@ class Synthesizer:
         _save_prompt(voice.prompt_path(_prompt_key(self.base, voice.text)), item)
 
 
-def _decoder(wrapper: Any) -> Callable[[list], np.ndarray]:
+def _decoder(wrapper: Any) -> Callable[[Sequence[Any]], np.ndarray]:
     decoder = wrapper.model.speech_tokenizer.model.decoder
 
-    def decode(frames: list) -> np.ndarray:
+    def decode(frames: Sequence[Any]) -> np.ndarray:
         codes = torch.stack([f.to(decoder_device) for f in frames]).T.unsqueeze(0).clamp(min=0)
         with torch.inference_mode():
             wav = decoder(codes)
