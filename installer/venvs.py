@@ -19,7 +19,10 @@ from pathlib import Path
 from typing import Callable
 
 REPO = Path(__file__).resolve().parent.parent
-TORCH_VERSION = os.environ.get("SISYPHUS_TORCH_VERSION", "2.13.0")
+TORCH_VERSION = os.environ.get("SISYPHUS_TORCH_VERSION", "2.13.0")  # also matches the CPU index's 2.13.0+cpu
+# PyPI's Linux torch is the CUDA build (with ~19 nvidia-*/cuda-* packages and triton): a CPU torch comes
+# from PyTorch's CPU index. macOS has no CUDA build; PyPI's wheel there is the CPU one.
+CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,10 @@ def _pip(python: Path, uv: str | None) -> list[str]:
     return [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
 
 
-def torch_args(torch: str, index_url: str | None = None) -> list[str]:
+def torch_args(torch: str, index_url: str | None = None, platform: str = sys.platform) -> list[str]:
     """pip arguments for torch: 'cpu' or 'cuda' (the PyPI default build on Linux is CUDA)."""
+    if torch == "cpu" and not index_url and platform != "darwin":
+        index_url = CPU_TORCH_INDEX
     args = [f"torch=={TORCH_VERSION}"]
     if index_url:
         args += ["--index-url", index_url]

@@ -161,6 +161,8 @@ def test_repo_ids_and_paths_are_told_apart(tmp_path) -> None:
     assert not is_repo_id("./glm")
     assert model_name("zai-org/GLM-ASR-Nano-2512") == "zai-org/GLM-ASR-Nano-2512"
     assert model_name(str(tmp_path)) == tmp_path.name
+    snapshot = tmp_path / "hub" / "models--zai-org--GLM-ASR-Nano-2512" / "snapshots" / ("0" * 40)
+    assert model_name(str(snapshot)) == "zai-org/GLM-ASR-Nano-2512"  # what `sisyphus models` hands over
 
 
 def test_missing_and_incomplete_model_dirs_are_explained(tmp_path) -> None:

@@ -127,7 +127,8 @@ def test_render_marks_failures_and_counts_them() -> None:
 
 
 def test_doctor_setup_and_models_never_import_ml_libraries(tmp_path: Path) -> None:
-    """They run in the light app venv: torch, transformers and huggingface_hub are not there."""
+    """They run in the light app venv: no torch, no transformers there; huggingface_hub is imported
+    only when a model is looked up (the gpu profile), not for doctor on the cpu profile."""
     code = ("import sys, pathlib, daemon.doctor as d, installer.setup, installer.models\n"
             "ctx = d.Context(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), gpu=d.probe_gpu(), ask_llm=False)\n"
             "d.run_checks(ctx)\n"
