@@ -1,2 +1,2 @@
 """sisyphus: the resident voice-assistant daemon (light: never imports torch)."""
-__version__ = "0.1.0"
+from engines.protocol.version import VERSION as __version__  # noqa: F401  (one home, shared with the engines)

@@ -180,7 +180,7 @@ def _events() -> int:
     from .control import NotRunning, stream_events
 
     try:
-        for event in stream_events(paths.runtime_dir() / "daemon.sock"):
+        for event in stream_events(paths.runtime_dir()):
             print(json.dumps(event), flush=True)
     except NotRunning as exc:
         print(f"sisyphus: {exc}", file=sys.stderr)
@@ -199,7 +199,7 @@ def _remote(command: Command, args) -> int:
         if value is not None:
             message[arg.name] = str(Path(value).resolve()) if arg.path else value
     try:
-        reply = request(paths.runtime_dir() / "daemon.sock", message, timeout=_timeout(command))
+        reply = request(paths.runtime_dir(), message, timeout=_timeout(command))
     except NotRunning as exc:
         print(f"sisyphus: {exc}", file=sys.stderr)
         return 1
@@ -223,6 +223,8 @@ def _format_status(reply: dict) -> str:
         where = "remote " + engine["uri"] if engine["remote"] else f"pid {engine['pid']}"
         reason = f" - {engine['reason']}" if engine["reason"] else ""
         lines.append(f"  {name}: {engine['state']} ({where}){reason}")
+        if engine.get("about"):
+            lines.append(f"    {engine['about']}")
     timings = reply.get("last_timings_ms") or {}
     if timings:
         lines.append("last turn (ms from key-up): " + ", ".join(f"{k} {v}" for k, v in timings.items()))

@@ -160,7 +160,19 @@ def check_desktop(ctx: Context) -> list[Check]:
     shown = tray.backend != "dummy" and display
     icon = Check("tray", OK if shown else WARN, f"backend {tray.backend}, display {'yes' if display else 'no'}",
                  "" if shown else "no tray icon: use `sisyphus status` and `sisyphus quit`")
-    return [key, icon]
+    return [key, icon, *([macos_permission_check()] if sys.platform == "darwin" else [])]
+
+
+def macos_permission_check() -> Check:
+    """The hotkey hears nothing on macOS until the user grants these (the tray needs none)."""
+    from daemon.platform.hotkey.permissions import macos_permissions
+
+    perms = macos_permissions()
+    missing = [p for p in perms if not p.granted]
+    detail = ", ".join(f"{p.name} {'granted' if p.granted else 'unknown' if p.granted is None else 'NOT granted'}"
+                       for p in perms)
+    return Check("permissions", WARN if missing else OK, f"hotkey: {detail}",
+                 "; ".join(p.fix() for p in missing))
 
 
 def check_llm(ctx: Context) -> Check:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from typing import Protocol
 
 from daemon.backoff import Backoff
 from daemon.events import ErrorEvent, EventBus, State, StateChanged
@@ -30,13 +31,17 @@ def earcons(bus: EventBus, playback) -> None:
     bus.subscribe(on_state)
 
 
+class Reopenable(Protocol):
+    async def reopen(self) -> None: ...
+
+
 class DeviceKeeper:
     """Report a device fault once, then reopen the device (by name) until it works again."""
 
     def __init__(self, bus: EventBus, kind: str) -> None:
         self.bus = bus
         self.kind = kind
-        self.device = None
+        self.device: Reopenable | None = None
         self._task: asyncio.Task | None = None
 
     def on_error(self, exc: Exception) -> None:
@@ -53,12 +58,12 @@ class DeviceKeeper:
             self._task.cancel()
 
     async def _reopen(self) -> None:
-        attempt = 0
-        while True:
+        device, attempt = self.device, 0
+        while device is not None:
             await asyncio.sleep(REOPEN.delay(attempt, random.random()))
             attempt += 1
             try:
-                await self.device.reopen()
+                await device.reopen()
             except Exception as exc:
                 _LOG.debug("%s device still unavailable: %s", self.kind, exc)
                 continue

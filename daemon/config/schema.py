@@ -173,7 +173,7 @@ def from_table(table: Mapping[str, Any], path: Path) -> Settings:
         elif not isinstance(value, dict):
             problems.append(f"[{name}] must be a table (a [{name}] header), not {type(value).__name__}")
         else:
-            sections[name] = _section(known[name].default_factory, name, value, problems)
+            sections[name] = _section(section_class(known[name]), name, value, problems)
     if problems:
         raise ConfigError(path, problems)
     return Settings(**sections)
@@ -194,9 +194,13 @@ def _section(cls: type, name: str, values: Mapping[str, Any], problems: list[str
     return cls(**kwargs)
 
 
+_TYPES: dict[str, type | tuple[type, ...]] = {"str": str, "bool": bool, "int": int, "float": (int, float),
+                                              "list": list, "dict": dict}
+
+
 def _check(f: dataclasses.Field, value: Any) -> str:
-    kind, meta = f.type, f.metadata
-    expected = {"str": str, "bool": bool, "int": int, "float": (int, float), "list": list, "dict": dict}[kind]
+    kind, meta = str(f.type), f.metadata  # annotations are strings here (from __future__ import annotations)
+    expected = _TYPES[kind]
     if not isinstance(value, expected) or (kind in ("int", "float") and isinstance(value, bool)):
         return f"expected {_describe(kind)} ({meta['doc']})"
     if meta["choices"] and value not in meta["choices"]:
@@ -205,7 +209,7 @@ def _check(f: dataclasses.Field, value: Any) -> str:
         return f"must be at least {meta['min']}"
     if meta["max"] is not None and value > meta["max"]:
         return f"must be at most {meta['max']}"
-    if kind == "list" and not all(isinstance(v, str) for v in value):
+    if kind == "list" and isinstance(value, list) and not all(isinstance(v, str) for v in value):
         return "expected a list of strings"
     return meta["check"](value) if meta["check"] else ""
 
@@ -226,10 +230,18 @@ def render_defaults() -> str:
     ]
     for section in dataclasses.fields(Settings):
         lines += ["", f"[{section.name}]"]
-        for f in dataclasses.fields(section.default_factory):
-            default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        for f in dataclasses.fields(section_class(section)):
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
             allowed = f" ({', '.join(f.metadata['choices'])})" if f.metadata["choices"] else ""
             lines.append(f"# {f.metadata['doc']}{allowed}")
             value = tomli_w.dumps({"v": default}).split("=", 1)[1].strip() if default != {} else "{}"
             lines.append(f"# {f.name} = {value}")
     return "\n".join(lines) + "\n"
+
+
+def section_class(section: dataclasses.Field) -> type:
+    """The settings class of one ``Settings`` field (each section's default_factory is its class)."""
+    factory = section.default_factory
+    if not isinstance(factory, type):
+        raise TypeError(f"Settings.{section.name} must have its section class as default_factory")
+    return factory

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from daemon.config.schema import EngineSettings, Settings
-from engines.protocol.ports import ENGINE_PORTS
+from engines.common.transport import local_uri
 
 
 @dataclass(frozen=True)
@@ -25,9 +25,8 @@ class EngineSpec:
 
 
 def engine_uri(name: str, runtime_dir: Path) -> str:
-    if sys.platform == "win32":
-        return f"tcp://127.0.0.1:{ENGINE_PORTS[name]}"
-    return f"unix://{runtime_dir / f'{name}.sock'}"
+    """A unix socket in the runtime dir; loopback TCP on a free port on Windows."""
+    return local_uri(name, runtime_dir)
 
 
 def fake_spec(name: str, kind: str, uri: str, extra: tuple[str, ...] = (), timeout: float = 30.0) -> EngineSpec:

@@ -23,6 +23,7 @@ class GpuInfo:
     driver: str = ""
     gpus: tuple[Gpu, ...] = ()
     why: str = ""
+    cuda: str = ""  # the newest CUDA the driver supports, e.g. "12.8" (picks the torch build on Windows)
 
 
 def open_nvml() -> tuple[ModuleType | None, str]:
@@ -50,7 +51,9 @@ def probe_gpu() -> GpuInfo:
             handle = pynvml.nvmlDeviceGetHandleByIndex(i)
             mem = pynvml.nvmlDeviceGetMemoryInfo(handle)
             gpus.append(Gpu(_text(pynvml.nvmlDeviceGetName(handle)), mem.total >> 20, mem.free >> 20))
-        return GpuInfo(driver, tuple(gpus), "" if gpus else "the NVIDIA driver reports no GPU")
+        cuda = pynvml.nvmlSystemGetCudaDriverVersion()  # e.g. 12080 for CUDA 12.8
+        return GpuInfo(driver, tuple(gpus), "" if gpus else "the NVIDIA driver reports no GPU",
+                       f"{cuda // 1000}.{cuda % 1000 // 10}")
     except pynvml.NVMLError as exc:
         return GpuInfo(why=f"NVML failed: {exc}")
     finally:
