@@ -95,6 +95,8 @@ class Parts:
                 _LOG.exception("closing %s failed", name)
 
     def control_handlers(self) -> dict:
+        if self.commands is None:
+            raise RuntimeError("the control socket needs the commands: build the parts first")
         return {command.name: functools.partial(run_command, self.commands, command) for command in COMMANDS}
 
     def status(self) -> dict:
@@ -143,8 +145,8 @@ async def _build(parts: Parts, settings: Settings, options: RunOptions, runtime_
     speaker = await _speaker(parts, settings, options, turn_callbacks)
     parts.assistant = assistant = Assistant(bus, supervisor, llm, history, chunker, speaker, turn_options(settings))
     turn_callbacks.update(start=assistant.on_playback_start, end=assistant.on_playback_end)
-    await _microphone(parts, settings, options)
-    await _hotkey(parts, settings, options)
+    await _microphone(parts, settings, options, assistant)
+    await _hotkey(parts, settings, options, assistant)
     parts.memory = memory = MemoryManager(settings.vram, {"asr": settings.asr.idle_unload_min,
                                                          "tts": settings.tts.idle_unload_min},
                                           supervisor, lambda: assistant.state.value)
@@ -200,8 +202,8 @@ async def _speaker(parts: Parts, settings: Settings, options: RunOptions, callba
     return playback
 
 
-async def _microphone(parts: Parts, settings: Settings, options: RunOptions) -> None:
-    bus, assistant = parts.bus, parts.assistant
+async def _microphone(parts: Parts, settings: Settings, options: RunOptions, assistant: Assistant) -> None:
+    bus = parts.bus
     if options.mic_file:
         from daemon.audio.files import FileMic
 
@@ -238,12 +240,12 @@ async def _microphone(parts: Parts, settings: Settings, options: RunOptions) -> 
     bus.subscribe(follow)
 
 
-async def _hotkey(parts: Parts, settings: Settings, options: RunOptions) -> None:
+async def _hotkey(parts: Parts, settings: Settings, options: RunOptions, assistant: Assistant) -> None:
     from daemon.platform.hotkey import create_hotkey
 
     backend = "dummy" if options.headless else settings.hotkey.backend
     hotkey = create_hotkey(backend, settings.hotkey.chord)
-    await hotkey.start(parts.assistant.press, parts.assistant.release)
+    await hotkey.start(assistant.press, assistant.release)
     parts.on_close("hotkey", hotkey.stop)
 
 

@@ -88,17 +88,17 @@ class Daemon:
             self._loop.call_soon_threadsafe(self._quit.set)
 
     async def core(self) -> int:
-        self._loop = asyncio.get_running_loop()
-        self._quit = asyncio.Event()
-        self._install_signals()
+        self._loop = loop = asyncio.get_running_loop()
+        self._quit = quit = asyncio.Event()
+        _install_signals(loop, quit)
         parts = await build_parts(self.settings, self.config_path, self.options, self.bus, self.runtime_dir,
-                                  self._quit.set)
-        control = ControlServer(self.runtime_dir / "daemon.sock", parts.control_handlers(), self.bus)
+                                  quit.set)
+        control = ControlServer(self.runtime_dir, parts.control_handlers(), self.bus)
         try:
             await control.start()
             self._parts = parts
             _LOG.info("sisyphus %s running (profile %s, pid %d)", __version__, parts.profile, os.getpid())
-            await self._quit.wait()
+            await quit.wait()
         finally:
             self._parts = None
             _LOG.info("shutting down")
@@ -106,9 +106,11 @@ class Daemon:
             await parts.close()
         return 0
 
-    def _install_signals(self) -> None:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._loop.add_signal_handler(sig, self._quit.set)
-            except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
-                pass
+
+
+def _install_signals(loop: asyncio.AbstractEventLoop, quit: asyncio.Event) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, quit.set)
+        except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
+            pass

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from typing import Callable
+from typing import Callable, Literal, cast
 
 from daemon.commands.table import BY_METHOD
 from daemon.config.schema import TraySettings
@@ -35,7 +35,7 @@ def device_lists() -> tuple[list[str], list[str]]:
     try:
         from daemon.audio.devices import device_names, is_default
 
-        def named(kind: str) -> list[str]:  # the system default has its own menu entry
+        def named(kind: Literal["input", "output"]) -> list[str]:  # the system default has its own menu entry
             return [n for n in device_names(kind) if not is_default(n)]
 
         return named("input"), named("output")
@@ -46,9 +46,9 @@ def device_lists() -> tuple[list[str], list[str]]:
 
 def run_tray(settings: TraySettings, bus: EventBus, call: Callable[..., None], request_quit: Callable[[], None],
              core: threading.Thread) -> None:
-    from daemon.platform.tray import TrayPresenter, create_tray
+    from daemon.platform.tray import BackendName, TrayPresenter, create_tray
 
-    backend = create_tray(TrayActions(call), settings.backend)
+    backend = create_tray(TrayActions(call), cast(BackendName, settings.backend))  # a choice checked at load
     inputs, outputs = device_lists()
     presenter = TrayPresenter(backend, theme_setting=settings.theme, inputs=inputs, outputs=outputs)
     bus.subscribe(presenter.on_event)

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Protocol
+from typing import Any, AsyncIterator, Awaitable, Callable, Protocol
 
 from daemon.errors import EngineRequestError, SisyphusError
 from daemon.events import (ErrorEvent, EventBus, PlaybackEvent, ReplyDelta, SpeechChunk, State, StateChanged,
@@ -59,7 +59,8 @@ class Assistant:
         self._clock = TurnClock()
         self._pressed_at = 0.0
         self._record: Any = None  # set by record_next(): the next hold records instead of a turn
-        self.on_cuda_oom = None  # async (engine name) -> None: free GPU memory before one retry
+        # async (engine name) -> None: free GPU memory before one retry
+        self.on_cuda_oom: Callable[[str], Awaitable[None]] | None = None
 
     # -- inputs (all on the loop) ---------------------------------------------------
     def press(self) -> None:

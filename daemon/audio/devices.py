@@ -18,14 +18,13 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal
 
+from .errors import AudioError
+from .portaudio import load
+
 Kind = Literal["input", "output"]
 SYSTEM_DEFAULT = "default"  # the settings value that follows the system's device
 SYSTEM_DEFAULT_LABEL = "System default"  # how menus and listings show it
 DEFAULT_NAMES = frozenset({"", "default", "system default", "system"})
-
-
-class AudioError(RuntimeError):
-    """An audio device or stream problem; the message says what and what to do."""
 
 
 class DeviceNotFound(AudioError, LookupError):
@@ -49,8 +48,6 @@ class Device:
 
 def load_sounddevice() -> ModuleType:
     """Import sounddevice once, turning a missing PortAudio into an actionable error."""
-    from .portaudio import load
-
     return load()
 
 

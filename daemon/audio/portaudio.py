@@ -12,7 +12,7 @@ import sys
 import threading
 from types import ModuleType
 
-from .devices import AudioError
+from .errors import AudioError
 
 _LOCK = threading.Lock()
 # Distribution (os-release ID or ID_LIKE) -> the command that installs PortAudio.

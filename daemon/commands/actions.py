@@ -32,7 +32,7 @@ class Commands:
                  devices: dict, quit: Callable[[], None], status: Callable[[], dict]) -> None:
         self.live, self.bus, self.assistant, self.supervisor = live, bus, assistant, supervisor
         self.cloner = cloner
-        self.devices = devices  # "input"/"output" -> the open Capture/Playback
+        self.open_devices = devices  # "input"/"output" -> the open Capture/Playback
         self._quit, self._status = quit, status
 
     # -- the turn and the daemon -------------------------------------------------------
@@ -80,7 +80,7 @@ class Commands:
     async def set_device(self, kind: str, name: str) -> None:
         value = SYSTEM_DEFAULT if is_default(name) else name
         if self.live.set("audio", f"{kind}_device", value):
-            device = self.devices.get(kind)
+            device = self.open_devices.get(kind)
             if device is not None:
                 device.device_name = value
                 try:

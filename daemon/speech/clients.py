@@ -21,7 +21,7 @@ from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, Synthesize
 
 from daemon.errors import EngineRequestError, EngineUnavailable
 from daemon.tasks import cancel_and_wait
-from engines.common.transport import open_connection
+from engines.protocol.transport import open_connection
 from engines.protocol.framing import Limits, ProtocolError, read_event, write_event
 
 LIMITS = Limits(header=64 * 1024, data=4 * 1024 * 1024, payload=16 * 1024 * 1024)

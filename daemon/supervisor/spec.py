@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from daemon.config.schema import EngineSettings, Settings
-from engines.common.transport import local_uri
+from engines.protocol.transport import local_uri
 
 
 @dataclass(frozen=True)

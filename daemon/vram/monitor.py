@@ -38,11 +38,12 @@ class NvmlMonitor:
             self._nvml.nvmlShutdown()
 
     def read(self) -> Reading | None:
-        if not self.available:
+        nvml = self._nvml
+        if not self.available or nvml is None:
             return None
         try:
-            memory = self._nvml.nvmlDeviceGetMemoryInfo(self._handle)
-            procs = self._nvml.nvmlDeviceGetComputeRunningProcesses(self._handle)
+            memory = nvml.nvmlDeviceGetMemoryInfo(self._handle)
+            procs = nvml.nvmlDeviceGetComputeRunningProcesses(self._handle)
         except Exception as exc:
             _LOG.warning("VRAM reading failed: %s", exc)
             return None
@@ -50,8 +51,9 @@ class NvmlMonitor:
         return Reading(memory.total // 2**20, memory.free // 2**20, per_pid)
 
     def close(self) -> None:
-        if self.available:
+        if self.available and self._nvml is not None:
             self._nvml.nvmlShutdown()
+            self.available = False
 
 
 class FileMonitor:

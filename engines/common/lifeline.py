@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Callable
 
-from . import win32
+from engines.protocol import win32
 
 
 def parent_watch(pid: int, platform: str = sys.platform) -> Callable[[], bool]:

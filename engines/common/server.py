@@ -22,7 +22,7 @@ from wyoming.info import Describe
 from engines.protocol.errors import BAD_REQUEST, BUSY, CUDA_OOM, INTERNAL, Cancelled, EngineError, is_cuda_oom
 from .handler import Connection, Engine, Handler
 from engines.protocol.framing import DEFAULT_LIMITS, Limits, ProtocolError, read_event
-from .transport import LOOPBACK, check_uri, listen
+from engines.protocol.transport import LOOPBACK, check_uri, listen
 
 _LOG = logging.getLogger(__name__)
 __all__ = ["EngineServer", "LOOPBACK", "check_uri"]  # check_uri and LOOPBACK: re-exported for callers

@@ -42,6 +42,8 @@ def test_voices_add_list_remove_from_the_command_line(tmp_path):
         assert d.status()["engines"]["tts"]["state"] == "ready"
         assert cli(d, "voices", "remove", "carol").returncode == 0
         assert "carol" not in names(d)
+        devices = cli(d, "devices")  # another table command through the same socket
+        assert devices.returncode == 0 and json.loads(devices.stdout)["input_device"] == "default"
 
 
 def test_bad_references_are_refused_with_the_reason(tmp_path):

@@ -73,3 +73,12 @@ def test_settings_are_published_for_the_menu(tmp_path):
     actions.publish_settings()
     keys = {(e.section, e.key) for e in seen if isinstance(e, SettingsChanged)}
     assert {("tts", "voice"), ("audio", "input_device"), ("hotkey", "mode"), ("daemon", "autostart")} <= keys
+
+
+def test_devices_lists_what_portaudio_offers_or_says_why_not(tmp_path):
+    commands, app, _ = make(tmp_path)
+    listing = commands.devices()
+    assert listing["input_device"] == "default" and listing["output_device"] == "default"
+    for kind in ("input", "output"):
+        assert isinstance(listing[kind], list)
+        assert listing[kind] or listing[f"{kind}_error"]  # no PortAudio here: the reason instead

@@ -12,7 +12,8 @@ import pytest
 
 from daemon.platform.process import DummyTie, new_tie
 from daemon.platform.process import posix, windows
-from engines.common import lifeline, transport, win32
+from engines.common import lifeline
+from engines.protocol import transport, win32
 
 
 @pytest.mark.parametrize("platform, kind", [("linux", "LinuxTie"), ("darwin", "PosixTie"),

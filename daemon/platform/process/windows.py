@@ -8,7 +8,7 @@ SIGBREAK and shuts down cleanly); that needs a shared console, so a daemon start
 by ``pythonw`` (no console) falls through to ``TerminateJobObject``, Windows' kill of
 a whole process tree. Engines started from a console-less daemon get
 ``CREATE_NO_WINDOW`` so no console window pops up. kernel32 is reached only through
-``engines.common.win32.kernel32`` and CTRL_BREAK through ``_ctrl_break``, so tests on
+``engines.protocol.win32.kernel32`` and CTRL_BREAK through ``_ctrl_break``, so tests on
 any OS replace those calls.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ import signal
 import sys
 from typing import Any
 
-from engines.common import win32
+from engines.protocol import win32
 
 from .base import Child, Tie
 
