@@ -9,7 +9,6 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
-from urllib.parse import urlparse
 
 from daemon.audio.devices import SYSTEM_DEFAULT
 
@@ -34,18 +33,18 @@ def _chord(text: str) -> str:
 
 
 def _engine_uri(uri: str) -> str:
-    parsed = urlparse(uri)
-    if not uri or (parsed.scheme == "unix" and parsed.path) or (parsed.scheme == "tcp" and parsed.hostname
-                                                                and _port(parsed)):
+    """A remote engine's URI: the rules the engine server itself applies, less stdio (a client cannot dial it)."""
+    from engines.protocol.transport import check_uri
+
+    if not uri:
         return ""
-    return "expected tcp://HOST:PORT or unix:///path (or empty: sisyphus runs the engine)"
-
-
-def _port(parsed) -> bool:
     try:
-        return parsed.port is not None
-    except ValueError:  # a port that is not a number or out of range
-        return False
+        check_uri(uri, allow_network=True)
+    except ValueError as exc:
+        return f"{exc}; expected tcp://HOST:PORT or unix:///path (or empty: sisyphus runs the engine)"
+    if uri.startswith("stdio:"):
+        return "expected tcp://HOST:PORT or unix:///path (or empty: sisyphus runs the engine)"
+    return ""
 
 
 def _command(argv: list) -> str:

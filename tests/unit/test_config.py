@@ -69,6 +69,7 @@ def test_base_url_env_applies_only_when_file_is_silent(tmp_path):
     ('[hotkey]\nchord = "<ctrl>++space"\n', ["[hotkey] chord", "empty part"]),
     ('[tts]\nuri = "gpu-box:10200"\n', ["[tts] uri", "tcp://HOST:PORT"]),
     ('[asr]\nuri = "tcp://gpu-box:port"\n', ["[asr] uri", "tcp://HOST:PORT"]),
+    ('[asr]\nuri = "stdio://"\n', ["[asr] uri", "tcp://HOST:PORT"]),
     ('[asr]\ncommand = ["", "--uri", "{uri}"]\n', ["[asr] command", "name the program"]),
 ])
 def test_bad_input_names_file_key_and_allowed(tmp_path, text, fragments):
