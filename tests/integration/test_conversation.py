@@ -163,7 +163,8 @@ def test_unreachable_llm(tmp_path, llm):
 
 
 def test_tts_engine_dying_mid_stream_then_recovering(tmp_path, llm):
-    tts = {"command": fake_engine_command("tts", "--crash-after", "1")}
+    # one synthesize request per chunk: the first reply is two chunks, the second turn's first one crashes it
+    tts = {"command": fake_engine_command("tts", "--crash-after", "2")}
     with daemon(tmp_path, llm, tts=tts) as d:
         first = d.turn()
         d.turn_end(first)
