@@ -25,8 +25,8 @@ Where the two sides deliberately differ:
 - The daemon (``daemon.llm.sentences``) only cuts where the text that follows proves the
   boundary (``final=False``); markdown and think tags are its business alone.
 - An engine also honours the *client's* chunk boundary (``ChunkIntake``): text that ends
-  in whitespace at a place these rules would end a chunk if nothing followed is spoken at
-  once, instead of waiting for a next chunk that only tells it what it already knows.
+  in whitespace (or a CJK terminator) at a place these rules would end a chunk if nothing
+  followed is spoken at once, instead of waiting for a next chunk that only tells it what it already knows.
   Token-sized chunks (Home Assistant streams LLM deltas) still never make it speak a word
   fragment, and glued multi-sentence text is still split at sentence ends.
 """
@@ -95,9 +95,10 @@ def ends_at_break(text: str, *, first: bool, rules: ChunkRules) -> bool:
     """Whether ``text`` ends where speech may start, if nothing followed it.
 
     True for "Sure. ", "The answer is 42. ", "Apples, etc. ", "Sure, I can help, " (first
-    chunk); False for "Version 1." (may become 1.5), "I saw Dr. ", "Hel" or "Well, ".
+    chunk) and "你好。" (CJK needs no space); False for "Version 1." (may become 1.5),
+    "I saw Dr. ", "Hel" or "Well, ".
     """
-    if not text or not text[-1].isspace():
+    if not text or not (text[-1].isspace() or text[-1] in CJK_TERMINALS):
         return False
     return find_boundary(text, first=first, final=True, rules=rules) == len(text)
 

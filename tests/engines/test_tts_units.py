@@ -60,7 +60,8 @@ def test_glued_sentences_are_split_and_fragments_wait():
 def test_a_full_stop_at_the_end_of_streamed_text_waits_for_what_follows():
     assert stream("Version 1.", "5 is out. ") == [[], ["Version 1.5 is out."], []]
     assert stream("Version 1.") == [[], ["Version 1."]]  # at synthesize-stop nothing follows
-    assert stream("你好。", "今天好吗？") == [[], ["你好。"], ["今天好吗？"]]
+    assert stream("你好。", "今天好吗？") == [["你好。"], ["今天好吗？"], []]  # CJK needs no space
+    assert stream("你", "好", "。") == [[], [], ["你好。"], []]
 
 
 def test_an_undecided_run_never_outgrows_the_model():
