@@ -7,6 +7,7 @@ Playback is paced in real time, so the Speaking state lasts as long as the audio
 from __future__ import annotations
 
 import asyncio
+import logging
 import wave
 from pathlib import Path
 from typing import Callable
@@ -14,6 +15,7 @@ from typing import Callable
 from .audio.convert import convert_to_asr
 from .supervisor.clients import Audio
 
+_LOG = logging.getLogger(__name__)
 BLOCK = 1600  # 100 ms at 16 kHz
 QUEUE_CHUNKS = 64  # audio chunks queued ahead of the (real-time paced) writer
 
@@ -33,10 +35,15 @@ def read_mic_wav(path: Path) -> bytes:
 
 
 class FileMic:
-    """Feeds the WAV (once per turn) to ``on_audio`` when a turn starts listening."""
+    """Feeds the WAV (once per turn) to ``on_audio`` when a turn starts listening.
+
+    A file replaced between turns is read again at the next turn (a bad one is logged and
+    the previous audio kept), so a script can ask one running daemon several questions.
+    """
 
     def __init__(self, path: Path, on_audio: Callable[[bytes], None], realtime: bool = True) -> None:
-        self.pcm = read_mic_wav(path)
+        self.path = path
+        self.pcm, self._stamp = read_mic_wav(path), _stamp(path)
         self.on_audio = on_audio
         self.realtime = realtime
         self._task: asyncio.Task | None = None
@@ -47,12 +54,31 @@ class FileMic:
     def start_turn(self) -> None:
         if self._task:
             self._task.cancel()
+        self._reread()
         self._task = asyncio.get_running_loop().create_task(self._feed())
+
+    def _reread(self) -> None:
+        stamp = _stamp(self.path)
+        if stamp == self._stamp:
+            return
+        self._stamp = stamp
+        try:
+            self.pcm = read_mic_wav(self.path)
+        except ValueError as exc:
+            _LOG.warning("%s; the previous mic file audio is used", exc)
 
     async def _feed(self) -> None:
         for start in range(0, len(self.pcm), BLOCK * 2):
             self.on_audio(self.pcm[start:start + BLOCK * 2])
             await asyncio.sleep(0.1 if self.realtime else 0)
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
 
 
 class FileSpeaker:

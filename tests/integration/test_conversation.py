@@ -2,30 +2,15 @@
 server, the daemon headless and driven through its control socket; the events are the assertions."""
 from __future__ import annotations
 
-import asyncio
-import threading
 import wave
 
 import pytest
 
 from tests.support.daemon import Daemon, fake_engine_command, write_tone_wav
-from tests.support.openai_server import OpenAIServer, Script
+from tests.support.openai_server import Script
+from tests.support.spoken import ThreadedServer
 
 QUESTION = "What is the weather in Paris?"
-
-
-class ThreadedServer:
-    """The scripted OpenAI server on its own loop, so blocking test code can run beside it."""
-
-    def __init__(self, **kw) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.server = OpenAIServer(**kw)
-        threading.Thread(target=self.loop.run_forever, daemon=True).start()
-        asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(10)
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 @pytest.fixture
