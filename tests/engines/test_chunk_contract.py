@@ -79,7 +79,8 @@ def test_chunks_join_back_to_the_speakable_text(reply: str) -> None:
 def tts_engine(tts_python, tiny_models, tmp_path_factory):
     base = tmp_path_factory.mktemp("tts-contract")
     # a short frame budget: random weights rarely stop by themselves, and only the timing matters
-    argv = engine_argv(tts_python, tiny_models, f"unix://{base / 'tts.sock'}", base / "voices", "--max-new-tokens", "12")
+    argv = engine_argv(tts_python, tiny_models, f"unix://{base / 'tts.sock'}", base / "voices",
+                       "--max-new-tokens", "12")
     running = Engine(argv, base / "tts.sock", base / "engine.log")
     yield running
     running.stop()
