@@ -15,6 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__, paths, profiles
 from .assistant import Assistant, TurnOptions
@@ -23,6 +24,10 @@ from .events import EventBus, State, StateChanged
 from .instance import InstanceLock
 from .settings import Settings
 from .supervisor.supervisor import Supervisor
+
+if TYPE_CHECKING:
+    from .actions import CoreActions
+    from .memory import MemoryManager
 
 _LOG = logging.getLogger(__name__)
 
@@ -50,7 +55,8 @@ class App:
         self.profile = ""
         self.supervisor: Supervisor | None = None
         self.assistant: Assistant | None = None
-        self.actions = None  # daemon.actions.CoreActions, once the core runs
+        self.actions: CoreActions | None = None  # once the core runs
+        self.memory: MemoryManager | None = None  # the VRAM monitor, when the gpu profile runs
         self.devices: dict = {}  # "input"/"output" -> Capture/Playback
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -79,12 +85,20 @@ class App:
         from .wiring import build_llm
 
         old, self.settings = self.settings, settings
-        self.assistant.set_options(**turn_options(settings).__dict__)
+        assistant, _ = self.running()
+        assistant.set_options(**turn_options(settings).__dict__)
         if settings.llm != old.llm:
-            self.assistant.llm, history, _ = build_llm(settings)
-            self.assistant.history.system_prompt = settings.llm.system_prompt
-            self.assistant.history.max_turns = settings.llm.history_turns
-        self.actions.publish_settings()
+            assistant.llm, history, _ = build_llm(settings)
+            assistant.history.system_prompt = settings.llm.system_prompt
+            assistant.history.max_turns = settings.llm.history_turns
+        if self.actions is not None:
+            self.actions.publish_settings()
+
+    def running(self) -> tuple[Assistant, Supervisor]:
+        """The parts core() builds first: everything that reaches them (control, tray, reload) starts later."""
+        if self.assistant is None or self.supervisor is None:
+            raise RuntimeError("sisyphus is still starting; try again in a moment")
+        return self.assistant, self.supervisor
 
     def request_quit(self) -> None:
         if self.loop and self._quit:
@@ -97,7 +111,8 @@ class App:
         from .wiring import build_parts
 
         parts = await build_parts(self)
-        control = ControlServer(self.runtime_dir / "daemon.sock", self.control_handlers(), self.bus)
+        _, supervisor = self.running()
+        control = ControlServer(self.runtime_dir, self.control_handlers(), self.bus)
         await control.start()
         _LOG.info("sisyphus %s running (profile %s, pid %d)", __version__, self.profile, os.getpid())
         try:
@@ -106,10 +121,11 @@ class App:
             _LOG.info("shutting down")
             await control.stop()
             await parts.close()
-            await self.supervisor.stop()
+            await supervisor.stop()
         return 0
 
     def _install_signals(self) -> None:
+        assert self.loop is not None and self._quit is not None  # core() sets them first
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 self.loop.add_signal_handler(sig, self._quit.set)
@@ -118,6 +134,8 @@ class App:
 
     # -- the control socket ---------------------------------------------------------------
     def control_handlers(self) -> dict:
+        assistant, supervisor = self.running()
+
         async def status(_req: dict) -> dict:
             return self.status()
 
@@ -125,27 +143,28 @@ class App:
             action = req.get("action")
             if action not in ("press", "release", "toggle"):
                 raise ValueError("ptt needs action press, release or toggle")
-            getattr(self.assistant, action)()
-            return {"state": self.assistant.state.value}
+            getattr(assistant, action)()
+            return {"state": assistant.state.value}
 
         async def stop(_req: dict) -> dict:
-            self.assistant.stop()
-            return {"state": self.assistant.state.value}
+            assistant.stop()
+            return {"state": assistant.state.value}
 
         async def quit_(_req: dict) -> dict:
-            self._quit.set()
+            self.request_quit()
             return {}
 
         async def restart(_req: dict) -> dict:
-            self.supervisor.restart()
+            supervisor.restart()
             return {}
 
         async def new_conversation(_req: dict) -> dict:
-            self.assistant.history.reset()
+            assistant.history.reset()
             return {}
 
         async def record_voice(_req: dict) -> dict:
-            self.actions.record_voice()
+            if self.actions is not None:
+                self.actions.record_voice()
             return {}
 
         return {"record-voice": record_voice, "status": status, "ptt": ptt, "stop": stop, "quit": quit_, "restart-engines": restart,
@@ -162,7 +181,7 @@ class App:
             "turn": self.assistant.turn if self.assistant else 0,
             "last_timings_ms": self.assistant.last_timings if self.assistant else {},
             "engines": self.supervisor.status() if self.supervisor else {},
-            "vram": self.memory.status() if getattr(self, "memory", None) else {},
+            "vram": self.memory.status() if self.memory else {},
         }
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Protocol
 
 from .events import ErrorEvent, EventBus, State, StateChanged
 
@@ -28,13 +29,17 @@ def earcons(bus: EventBus, playback) -> None:
     bus.subscribe(on_state)
 
 
+class Reopenable(Protocol):
+    async def reopen(self) -> None: ...
+
+
 class DeviceKeeper:
     """Report a device fault once, then reopen the device (by name) until it works again."""
 
     def __init__(self, bus: EventBus, kind: str) -> None:
         self.bus = bus
         self.kind = kind
-        self.device = None
+        self.device: Reopenable | None = None
         self._task: asyncio.Task | None = None
 
     def on_error(self, exc: Exception) -> None:
@@ -47,12 +52,12 @@ class DeviceKeeper:
             self._task = asyncio.get_running_loop().create_task(self._reopen())
 
     async def _reopen(self) -> None:
-        attempt = 0
-        while True:
+        device, attempt = self.device, 0
+        while device is not None:
             await asyncio.sleep(REOPEN_DELAYS_S[min(attempt, len(REOPEN_DELAYS_S) - 1)])
             attempt += 1
             try:
-                await self.device.reopen()
+                await device.reopen()
             except Exception as exc:
                 _LOG.debug("%s device still unavailable: %s", self.kind, exc)
                 continue

@@ -146,16 +146,16 @@ def _print_config_error(exc) -> None:
 def _remote(args) -> int:
     from .control import NotRunning, request, stream_events
 
-    sock = paths.runtime_dir() / "daemon.sock"
+    runtime = paths.runtime_dir()
     try:
         if args.command == "events":
-            for event in stream_events(sock):
+            for event in stream_events(runtime):
                 print(json.dumps(event), flush=True)
             return 0
         message = {"cmd": args.command}
         if args.command == "ptt":
             message["action"] = args.action
-        reply = request(sock, message)
+        reply = request(runtime, message)
     except NotRunning as exc:
         print(f"sisyphus: {exc}", file=sys.stderr)
         return 1
@@ -175,6 +175,8 @@ def _format_status(reply: dict) -> str:
         where = "remote " + engine["uri"] if engine["remote"] else f"pid {engine['pid']}"
         reason = f" - {engine['reason']}" if engine["reason"] else ""
         lines.append(f"  {name}: {engine['state']} ({where}){reason}")
+        if engine.get("about"):
+            lines.append(f"    {engine['about']}")
     timings = reply.get("last_timings_ms") or {}
     if timings:
         lines.append("last turn (ms from key-up): " + ", ".join(f"{k} {v}" for k, v in timings.items()))

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import tomli_w
 
-from .settings import Settings
+from .settings import Settings, section_class
 
 SECRET_ENV = ("LLM_API_KEY", "OPENAI_API_KEY")
 
@@ -62,7 +62,7 @@ def from_table(table: Mapping[str, Any], path: Path) -> Settings:
         elif not isinstance(value, dict):
             problems.append(f"[{name}] must be a table (a [{name}] header), not {type(value).__name__}")
         else:
-            sections[name] = _section(known[name].default_factory, name, value, problems)
+            sections[name] = _section(section_class(known[name]), name, value, problems)
     if problems:
         raise ConfigError(path, problems)
     return Settings(**sections)
@@ -83,9 +83,13 @@ def _section(cls: type, name: str, values: Mapping[str, Any], problems: list[str
     return cls(**kwargs)
 
 
+_TYPES: dict[str, type | tuple[type, ...]] = {"str": str, "bool": bool, "int": int, "float": (int, float),
+                                              "list": list, "dict": dict}
+
+
 def _check(f: dataclasses.Field, value: Any) -> str:
-    kind, meta = f.type, f.metadata
-    expected = {"str": str, "bool": bool, "int": int, "float": (int, float), "list": list, "dict": dict}[kind]
+    kind, meta = str(f.type), f.metadata  # annotations are strings here (from __future__ import annotations)
+    expected = _TYPES[kind]
     if not isinstance(value, expected) or (kind in ("int", "float") and isinstance(value, bool)):
         return f"expected {_describe(kind)} ({meta['doc']})"
     if meta["choices"] and value not in meta["choices"]:
@@ -94,7 +98,7 @@ def _check(f: dataclasses.Field, value: Any) -> str:
         return f"must be at least {meta['min']}"
     if meta["max"] is not None and value > meta["max"]:
         return f"must be at most {meta['max']}"
-    if kind == "list" and not all(isinstance(v, str) for v in value):
+    if kind == "list" and isinstance(value, list) and not all(isinstance(v, str) for v in value):
         return "expected a list of strings"
     return ""
 

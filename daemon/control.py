@@ -1,6 +1,7 @@
 """The control socket: ``sisyphus status|ptt|stop|quit|events`` talk to the running daemon.
 
-JSON lines over a unix socket (0600, in the 0700 runtime dir). One request line
+JSON lines over the control channel (daemon/platform/ipc/: a 0600 unix socket in the
+0700 runtime dir on Linux/macOS, token-guarded loopback TCP on Windows). One request line
 ``{"cmd": ..., ...}`` gets one reply line ``{"ok": true, ...}`` or
 ``{"ok": false, "error": ...}``; ``events`` instead streams every bus event as a
 line until the client hangs up. Input is bounded and validated: an oversized,
@@ -9,50 +10,44 @@ non-JSON or unknown request gets an error reply, never a dead daemon.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import os
-import socket
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from .events import EventBus
+from .platform import ipc
+from .platform.ipc import NotRunning
 
 _LOG = logging.getLogger(__name__)
 MAX_LINE = 16 * 1024
 MAX_CLIENTS = 32
+__all__ = ["ControlServer", "NotRunning", "request", "stream_events"]
 Handler = Callable[[dict], Awaitable[dict[str, Any]]]
 
 
 class ControlServer:
-    def __init__(self, path: Path, handlers: dict[str, Handler], bus: EventBus) -> None:
-        self.path = path
+    def __init__(self, runtime_dir: Path, handlers: dict[str, Handler], bus: EventBus, uri: str = "") -> None:
+        self.runtime_dir = runtime_dir
+        self.uri = uri or ipc.default_uri(runtime_dir)  # the default for this OS
         self.handlers = handlers
         self.bus = bus
-        self._server: asyncio.AbstractServer | None = None
+        self._listener: ipc.Listener | None = None
         self._clients: set[asyncio.Task] = set()
 
     async def start(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()  # we hold the instance lock: any socket here is stale
-        old = os.umask(0o177)
-        try:
-            self._server = await asyncio.start_unix_server(self._client, path=str(self.path), limit=MAX_LINE)
-        finally:
-            os.umask(old)
+        self._listener = await ipc.listen(self.uri, self.runtime_dir, self._client, MAX_LINE)
 
     async def stop(self) -> None:
-        if self._server:
-            self._server.close()
+        if self._listener:
+            await self._listener.close()
         for task in list(self._clients):
             task.cancel()
         await asyncio.gather(*self._clients, return_exceptions=True)
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
+        assert task is not None  # the server runs each client in its own task
         if len(self._clients) >= MAX_CLIENTS:
             writer.close()
             return
@@ -77,7 +72,7 @@ class ControlServer:
     async def _dispatch(self, request: dict) -> dict:
         if "error" in request:
             return {"ok": False, "error": request["error"]}
-        handler = self.handlers.get(request.get("cmd"))
+        handler = self.handlers.get(str(request.get("cmd")))
         if handler is None:
             return {"ok": False, "error": f"unknown command {request.get('cmd')!r}; known: "
                     + ", ".join(sorted([*self.handlers, "events"]))}
@@ -123,13 +118,9 @@ async def _reply(writer: asyncio.StreamWriter, message: dict) -> None:
 
 # -- client side (the CLI) ----------------------------------------------------------
 
-class NotRunning(Exception):
-    pass
-
-
-def request(path: Path, message: dict, timeout: float = 10.0) -> dict:
-    """Send one command to the running daemon and return its reply."""
-    with _connect(path, timeout) as sock:
+def request(runtime_dir: Path, message: dict, timeout: float = 10.0) -> dict:
+    """Send one command to the daemon whose runtime dir is ``runtime_dir``; return its reply."""
+    with ipc.connect(runtime_dir, timeout) as sock:
         sock.sendall(json.dumps(message).encode() + b"\n")
         with sock.makefile("rb") as stream:
             line = stream.readline(1 << 20)
@@ -138,22 +129,11 @@ def request(path: Path, message: dict, timeout: float = 10.0) -> dict:
     return json.loads(line)
 
 
-def stream_events(path: Path):
+def stream_events(runtime_dir: Path):
     """Yield every event the daemon publishes (for ``sisyphus events`` and tests)."""
-    sock = _connect(path, None)
+    sock = ipc.connect(runtime_dir, None)
     with sock, sock.makefile("rb") as stream:
         sock.sendall(b'{"cmd": "events"}\n')
         stream.readline()
         for line in stream:
             yield json.loads(line)
-
-
-def _connect(path: Path, timeout: float | None) -> socket.socket:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        sock.connect(str(path))
-    except (FileNotFoundError, ConnectionRefusedError):
-        sock.close()
-        raise NotRunning("sisyphus is not running (start it with `sisyphus run`)") from None
-    return sock

@@ -94,7 +94,7 @@ class FileSpeaker:
         self._generation = 0
         self._started: set[int] = set()
         self._task: asyncio.Task | None = None
-        self._wav = None
+        self._wav: wave.Wave_write | None = None
 
     async def play(self, generation: int, audio: Audio) -> None:
         self._ensure_task()

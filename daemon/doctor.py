@@ -40,6 +40,7 @@ class GpuInfo:
     driver: str = ""
     gpus: tuple[Gpu, ...] = ()
     why: str = ""
+    cuda: str = ""  # the newest CUDA the driver supports, e.g. "12.8" (picks the torch build on Windows)
 
 
 def probe_gpu() -> GpuInfo:
@@ -59,7 +60,9 @@ def probe_gpu() -> GpuInfo:
             handle = pynvml.nvmlDeviceGetHandleByIndex(i)
             mem = pynvml.nvmlDeviceGetMemoryInfo(handle)
             gpus.append(Gpu(_text(pynvml.nvmlDeviceGetName(handle)), mem.total >> 20, mem.free >> 20))
-        return GpuInfo(driver, tuple(gpus), "" if gpus else "the NVIDIA driver reports no GPU")
+        cuda = pynvml.nvmlSystemGetCudaDriverVersion()  # e.g. 12080 for CUDA 12.8
+        return GpuInfo(driver, tuple(gpus), "" if gpus else "the NVIDIA driver reports no GPU",
+                       f"{cuda // 1000}.{cuda % 1000 // 10}")
     except pynvml.NVMLError as exc:
         return GpuInfo(why=f"NVML failed: {exc}")
     finally:
@@ -202,7 +205,19 @@ def check_desktop(ctx: Context) -> list[Check]:
     shown = tray.backend != "dummy" and display
     icon = Check("tray", OK if shown else WARN, f"backend {tray.backend}, display {'yes' if display else 'no'}",
                  "" if shown else "no tray icon: use `sisyphus status` and `sisyphus quit`")
-    return [key, icon]
+    return [key, icon, *([macos_permission_check()] if sys.platform == "darwin" else [])]
+
+
+def macos_permission_check() -> Check:
+    """The hotkey hears nothing on macOS until the user grants these (the tray needs none)."""
+    from .platform.hotkey.permissions import macos_permissions
+
+    perms = macos_permissions()
+    missing = [p for p in perms if not p.granted]
+    detail = ", ".join(f"{p.name} {'granted' if p.granted else 'unknown' if p.granted is None else 'NOT granted'}"
+                       for p in perms)
+    return Check("permissions", WARN if missing else OK, f"hotkey: {detail}",
+                 "; ".join(p.fix() for p in missing))
 
 
 def check_llm(ctx: Context) -> Check:

@@ -1,14 +1,17 @@
 """One daemon per user: an exclusive lock in the runtime dir.
 
-The kernel drops a ``flock`` when its holder dies, even by SIGKILL, so there is no
-stale-PID guessing: whoever holds the lock owns the runtime dir, and any socket
-left there by a killed daemon is stale and removed.
+The OS drops the lock when its holder dies (Linux/macOS ``flock``, Windows
+``msvcrt.locking``; see daemon/platform/lock/), even by SIGKILL or TerminateProcess,
+so there is no stale-PID guessing: whoever holds the lock owns the runtime dir, and
+any socket or endpoint file left there by a killed daemon is stale and replaced.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 from pathlib import Path
+
+from .platform.lock import try_lock, unlock
 
 
 class AlreadyRunning(Exception):
@@ -26,29 +29,27 @@ class InstanceLock:
     def acquire(self) -> None:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            _lock(fd)
+            try_lock(fd)
         except OSError:
-            pid = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            pid = _read_at_start(fd)
             os.close(fd)
             raise AlreadyRunning(pid) from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, str(os.getpid()).encode())
         self._fd = fd
 
     def release(self) -> None:
         if self._fd is not None:
             with contextlib.suppress(OSError):
                 os.ftruncate(self._fd, 0)
+                unlock(self._fd)
             os.close(self._fd)
             self._fd = None
 
 
-def _lock(fd: int) -> None:
-    if os.name == "nt":  # pragma: no cover - exercised on Windows only
-        import msvcrt
-
-        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-    else:
-        import fcntl
-
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+def _read_at_start(fd: int) -> str:
+    with contextlib.suppress(OSError):
+        os.lseek(fd, 0, os.SEEK_SET)
+        return os.read(fd, 32).decode(errors="replace").strip()
+    return ""

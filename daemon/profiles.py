@@ -53,7 +53,7 @@ def _has_nvidia() -> bool:
 def specs(settings: Settings, profile: str, runtime_dir: Path, data_dir: Path) -> dict[str, EngineSpec]:
     if profile == "fake":
         return fake_specs(settings, runtime_dir)
-    asr_uri, tts_uri = engine_uri("asr", runtime_dir, 10300), engine_uri("tts", runtime_dir, 10200)
+    asr_uri, tts_uri = engine_uri("asr", runtime_dir), engine_uri("tts", runtime_dir)
     if profile == "gpu":
         asr_argv, tts_argv = _gpu_argv(settings, asr_uri, tts_uri, data_dir)
     elif profile == "cpu":

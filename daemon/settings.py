@@ -127,10 +127,18 @@ def render_defaults() -> str:
     ]
     for section in dataclasses.fields(Settings):
         lines += ["", f"[{section.name}]"]
-        for f in dataclasses.fields(section.default_factory):
-            default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        for f in dataclasses.fields(section_class(section)):
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
             allowed = f" ({', '.join(f.metadata['choices'])})" if f.metadata["choices"] else ""
             lines.append(f"# {f.metadata['doc']}{allowed}")
             value = tomli_w.dumps({"v": default}).split("=", 1)[1].strip() if default != {} else "{}"
             lines.append(f"# {f.name} = {value}")
     return "\n".join(lines) + "\n"
+
+
+def section_class(section: dataclasses.Field) -> type:
+    """The settings class of one ``Settings`` field (each section's default_factory is its class)."""
+    factory = section.default_factory
+    if not isinstance(factory, type):
+        raise TypeError(f"Settings.{section.name} must have its section class as default_factory")
+    return factory

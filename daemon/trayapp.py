@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from typing import Literal
 
 from .actions import loop_call
 
@@ -45,7 +46,7 @@ def device_lists() -> tuple[list[str], list[str]]:
     try:
         from .audio.devices import device_names
 
-        def named(kind: str) -> list[str]:  # "System default" has its own menu entry
+        def named(kind: Literal["input", "output"]) -> list[str]:  # "System default" has its own menu entry
             return [n for n in device_names(kind) if n not in ("System default", "default")]
 
         return named("input"), named("output")

@@ -65,7 +65,7 @@ def _turn_options(settings):
     return turn_options(settings)
 
 
-def build_llm(settings) -> tuple:
+def build_llm(settings) -> tuple[Any, Any, Any]:  # client, history, chunker class
     from .llm.client import LlmClient
     from .llm.history import History
     from .llm.sentences import SentenceChunker

@@ -7,25 +7,30 @@ from __future__ import annotations
 from pathlib import Path
 
 
-# --- tts: qwen-tts 0.1.1 next to our own torch -------------------------------------------
-# qwen-tts imports torchaudio at import time (only torchaudio.compliance.kaldi, pure Python,
-# for the 25 Hz tokenizer we never use). PyPI torchaudio wheels pin one torch release and
-# their native .so files link libc10_cuda, so a plain install would replace our torch and a
-# --no-deps install on a CPU torch fails to import. We install both with --no-deps, prefer
-# the torchaudio release that matches torch, and only when its native library cannot load
-# next to this torch do we hide the .so files: torchaudio then imports as pure Python.
-_TTS_QWEN = "qwen-tts==0.1.1"
+# --- tts: qwen-tts-hf + faster-qwen3-tts next to our own torch -----------------------------
+# qwen_tts (from the qwen-tts-hf distribution: the same package ported to transformers 5)
+# imports torchaudio at import time (only torchaudio.compliance.kaldi, pure Python, for the
+# 25 Hz tokenizer we never use). PyPI torchaudio wheels pin one torch release and their
+# native .so files link libc10_cuda, so a plain install would replace our torch and a
+# --no-deps install on a CPU torch fails to import. We install all three with --no-deps,
+# prefer the torchaudio release that matches torch, and only when its native library cannot
+# load next to this torch do we hide the .so files: torchaudio then imports as pure Python.
+# The older qwen-tts distribution writes the same qwen_tts/ files and pip does not see the
+# clash, so an upgraded venv loses it first.
+_TTS_PINS = {"qwen-tts-hf": "0.1.1.post1", "faster-qwen3-tts": "0.5.4"}
+_TTS_OLD = "qwen-tts"
 _TTS_PROBE = r"""
 import glob, json, os, sys
-out = {"torch": None, "cuda": None, "torchaudio": None, "native_ok": False, "qwen_tts": None, "libs": []}
+from importlib.metadata import PackageNotFoundError, version
+out = {"torch": None, "cuda": None, "torchaudio": None, "native_ok": False, "libs": [], "dists": {}}
 import torch
 out["torch"], out["cuda"] = torch.__version__.split("+")[0], torch.version.cuda
-try:
-    from importlib.metadata import version
-    out["qwen_tts"] = version("qwen-tts")
-    out["torchaudio"] = version("torchaudio")
-except Exception:
-    pass
+for name in ("qwen-tts", "qwen-tts-hf", "faster-qwen3-tts", "torchaudio"):
+    try:
+        out["dists"][name] = version(name)
+    except PackageNotFoundError:
+        pass
+out["torchaudio"] = out["dists"].get("torchaudio")
 try:
     import torchaudio
     out["libs"] = glob.glob(os.path.join(os.path.dirname(torchaudio.__file__), "lib", "*.so"))
@@ -41,7 +46,7 @@ print(json.dumps(out))
 
 
 def tts(python: Path, progress) -> None:
-    """Install qwen-tts and a torchaudio that imports next to this venv's torch (idempotent)."""
+    """Install qwen-tts-hf, faster-qwen3-tts and a torchaudio that imports next to this torch (idempotent)."""
     import json
     import subprocess
     from pathlib import Path
@@ -50,27 +55,37 @@ def tts(python: Path, progress) -> None:
         done = subprocess.run([str(python), "-c", _TTS_PROBE], capture_output=True, text=True, check=True)
         return json.loads(done.stdout.strip().splitlines()[-1])
 
-    def pip(*args: str) -> bool:
-        cmd = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps", *args]
+    def pip(verb: str, *args: str) -> bool:
+        extra = ["--no-deps"] if verb == "install" else ["-y"]
+        cmd = [str(python), "-m", "pip", verb, "-q", "--disable-pip-version-check", *extra, *args]
         progress("$ " + " ".join(cmd))
         return subprocess.run(cmd).returncode == 0
 
     state = probe()
-    if state["qwen_tts"] != _TTS_QWEN.split("==")[1] or state["torchaudio"] is None:
-        if not pip(f"torchaudio=={state['torch']}", _TTS_QWEN):
+    if _TTS_OLD in state["dists"]:  # both own qwen_tts/: remove the old one before the new one lands
+        progress(f"[tts] removing {_TTS_OLD} {state['dists'][_TTS_OLD]} (replaced by qwen-tts-hf)")
+        pip("uninstall", _TTS_OLD, "qwen-tts-hf")
+        state = probe()
+    pins = [f"{name}=={ver}" for name, ver in _TTS_PINS.items()]
+    if any(state["dists"].get(name) != ver for name, ver in _TTS_PINS.items()) or state["torchaudio"] is None:
+        if not pip("install", f"torchaudio=={state['torch']}", *pins):
             progress(f"[tts] no torchaudio {state['torch']} on the index; taking the newest one")
-            if not pip("torchaudio", _TTS_QWEN):
-                raise RuntimeError(f"[tts] could not install torchaudio and {_TTS_QWEN}; see pip's error above")
+            if not pip("install", "torchaudio", *pins):
+                raise RuntimeError(f"[tts] could not install torchaudio and {pins}; see pip's error above")
         state = probe()
     if not state["native_ok"]:
         progress(f"[tts] torchaudio {state['torchaudio']} native libs do not load with torch {state['torch']} "
                  f"(cuda={state['cuda']}); hiding them so torchaudio imports as pure Python")
         for lib in state["libs"]:
             Path(lib).rename(lib + ".disabled")
-    check = subprocess.run([str(python), "-c", "import qwen_tts"], capture_output=True, text=True)
+    from .venvs import ENGINES
+
+    imports = f"import {ENGINES['tts'].imports}"
+    check = subprocess.run([str(python), "-c", imports], capture_output=True, text=True)
     if check.returncode != 0:
-        raise RuntimeError(f"[tts] `import qwen_tts` fails in {python}: {check.stderr.strip()[-800:]}")
-    progress(f"[tts] qwen-tts ready (torch {state['torch']}, torchaudio {state['torchaudio']})")
+        raise RuntimeError(f"[tts] `{imports}` fails in {python}: {check.stderr.strip()[-800:]}")
+    progress(f"[tts] qwen-tts-hf and faster-qwen3-tts ready (torch {state['torch']}, "
+             f"torchaudio {state['torchaudio']})")
 
 
 # --- asr: the Silero VAD model, taken from the faster-whisper wheel ------------------------

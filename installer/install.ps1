@@ -3,7 +3,8 @@
 # 1. copies the source to <data dir>\src (the engine venvs are built, and later repaired, from it)
 # 2. creates the app venv <data dir>\app and installs sisyphus into it
 # 3. adds <data dir>\app\Scripts (sisyphus.exe) to the user's PATH
-# 4. runs `sisyphus setup` (engine venvs for this machine's profile, default config)
+# 4. runs `sisyphus setup` (engine venvs for this machine's profile, CUDA torch for the driver, default config)
+# `sisyphus autostart enable` then registers pythonw.exe (no console window) under HKCU\...\Run.
 # <data dir> is the platformdirs user data dir: %LOCALAPPDATA%\sisyphus.
 # $env:PYTHON picks the interpreter (3.11+); default: the `py -3` launcher, else python.
 $ErrorActionPreference = "Stop"
@@ -49,6 +50,14 @@ if (-not (($UserPath -split ";") -contains $Scripts)) {
 }
 $env:Path = "$Scripts;$env:Path"
 
+# torch's Windows wheels load only with the Microsoft Visual C++ runtime (vcruntime140_1.dll)
+if (-not (Test-Path (Join-Path $env:SystemRoot "System32\vcruntime140_1.dll"))) {
+    Write-Warning ("The Microsoft Visual C++ Redistributable (x64) is missing: the GPU engines' torch will not load. " +
+        "Install it from https://aka.ms/vs/17/release/vc_redist.x64.exe, then run 'sisyphus setup' again.")
+}
+
+# setup picks the CUDA build of torch for the driver's CUDA version (PyPI's Windows torch is CPU-only);
+# every path below is passed as one argument, so a data dir or user name with spaces is fine.
 Say "sisyphus setup $($args -join ' ')"
 # -P: import the installed copy, not a checkout that happens to be the current directory
 Invoke-Checked $AppPy (@("-P", "-m", "installer.setup") + $args)

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Install sisyphus for the current user (Linux, macOS), from this checkout:
-#   installer/install.sh [sisyphus setup options]     e.g. installer/install.sh --profile cpu
+#   installer/install.sh [--yes] [--no-system] [sisyphus setup options]   e.g. installer/install.sh --profile cpu
+# 0. Linux: checks what the app needs from the system (installer/system.sh): PortAudio (asks
+#    before installing it, or stops with the one command to run) and the tray's GTK/AppIndicator
+#    packages (optional). --yes installs them without asking; --no-system never touches the system.
 # 1. copies the source to <data dir>/src (the checkout may be deleted afterwards; the engine
 #    venvs are built from this copy, and `sisyphus setup` repairs them from it later)
-# 2. creates the app venv <data dir>/app and installs sisyphus into it
+# 2. creates the app venv <data dir>/app and installs sisyphus into it (the tray uses the
+#    distribution's PyGObject when there is one, else tries to build it; a failure is one line)
 # 3. links ~/.local/bin/sisyphus to it
 # 4. runs `sisyphus setup` (engine venvs for this machine's profile, default config)
 # <data dir> is the platformdirs user data dir: ~/.local/share/sisyphus (XDG_DATA_HOME) on
 # Linux, ~/Library/Application Support/sisyphus on macOS. PYTHON picks the interpreter (3.11+).
+# Details of every step that failed are in <data dir>/install.log.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${PYTHON:-python3}"
@@ -18,16 +23,45 @@ esac
 SRC="$DATA/src"
 APP="$DATA/app"
 BIN="$HOME/.local/bin"
+LOG="$DATA/install.log"
+ASSUME_YES=0 SYSTEM=1 TRAY_HINT=""
 say() { echo "== install.sh: $*" >&2; }
+# Runs "$@" with its output in $LOG; on failure, one line pointing at the log.
+quietly() {
+  local what="$1"
+  shift
+  echo "== $(date '+%F %T') $what: $*" >>"$LOG"
+  if "$@" >>"$LOG" 2>&1; then return 0; fi
+  say "$what failed (details in $LOG)"
+  return 1
+}
+
+setup_args=()
+for arg in "$@"; do
+  case "$arg" in
+    --yes | -y) ASSUME_YES=1 ;;
+    --no-system) SYSTEM=0 ;;
+    *) setup_args+=("$arg") ;;
+  esac
+done
+set -- "${setup_args[@]+"${setup_args[@]}"}"
 
 if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
   echo "install.sh: sisyphus needs Python 3.11 or newer; '$PY' is $("$PY" -V 2>&1 || echo missing)." \
     "Install one and run: PYTHON=/path/to/python3.11 $0" >&2
   exit 1
 fi
+mkdir -p "$DATA"
+: >"$LOG"
+
+if [ "$(uname -s)" = Linux ]; then
+  # shellcheck source=installer/system.sh
+  . "$REPO/installer/system.sh"
+  ensure_portaudio || exit 2
+  offer_tray_packages
+fi
 
 say "copying the source to $SRC"
-mkdir -p "$DATA"
 rm -rf "$SRC.new"
 mkdir "$SRC.new"
 tar -C "$REPO" --exclude=./.git --exclude=./.venv --exclude=./.cache --exclude='__pycache__' -cf - . |
@@ -40,23 +74,38 @@ if [ ! -x "$APP/bin/python" ]; then
   "$PY" -m venv "$APP"
 fi
 say "installing sisyphus into $APP"
-"$APP/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
-if [ "$(uname -s)" = Linux ] && "$APP/bin/python" -m pip install --disable-pip-version-check -q -e "${SRC}[linux-tray]"; then
-  say "installed with the GTK/AppIndicator tray"
+pip=("$APP/bin/python" -m pip install --disable-pip-version-check -q)
+quietly "upgrading pip" "${pip[@]}" --upgrade pip || true
+if [ "$(uname -s)" != Linux ]; then
+  quietly "installing sisyphus" "${pip[@]}" -e "$SRC" || exit 1
+elif link_system_gi "$("$APP/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" &&
+  "$APP/bin/python" -c 'import gi' 2>/dev/null; then
+  quietly "installing sisyphus" "${pip[@]}" -e "$SRC" || exit 1
+  say "tray: GTK/AppIndicator, with the distribution's PyGObject"
+elif quietly "building PyGObject for the tray" "${pip[@]}" -e "${SRC}[linux-tray]"; then
+  say "tray: GTK/AppIndicator (PyGObject built from source)"
 else
-  [ "$(uname -s)" = Linux ] && say "PyGObject did not build (needs libgirepository1.0-dev libcairo2-dev pkg-config):" \
-    "the tray falls back to pystray's xorg backend (no menu); install those packages and re-run for the full tray"
-  "$APP/bin/python" -m pip install --disable-pip-version-check -q -e "$SRC"
+  quietly "installing sisyphus" "${pip[@]}" -e "$SRC" || exit 1
+  say "tray: no menu (pystray's xorg fallback); for the full tray: ${TRAY_HINT:-install python3-gi (PyGObject)}," \
+    "then run $0 again"
 fi
 
 mkdir -p "$BIN"
 ln -sfn "$APP/bin/sisyphus" "$BIN/sisyphus"
 say "linked $BIN/sisyphus"
-case ":$PATH:" in
-  *":$BIN:"*) ;;
-  *) say "$BIN is not on your PATH: add  export PATH=\"\$HOME/.local/bin:\$PATH\"  to ~/.profile" ;;
-esac
 
 say "sisyphus setup $*"
 # -P: import the installed copy, not a checkout that happens to be the current directory
-exec "$APP/bin/python" -P -m installer.setup "$@"
+status=0
+"$APP/bin/python" -P -m installer.setup "$@" || status=$?
+
+case ":$PATH:" in
+  *":$BIN:"*) ;;
+  *) say "$BIN is not on your PATH: add  export PATH=\"\$HOME/.local/bin:\$PATH\"  to ~/.profile" \
+    "(or run $BIN/sisyphus)" ;;
+esac
+say "LLM: sisyphus talks to an OpenAI-compatible server, by default a local Ollama at" \
+  "http://127.0.0.1:11434/v1 with the model llama3.2 (install Ollama from https://ollama.com, then" \
+  "run: ollama pull llama3.2). Another server or model: set base_url and model under [llm] in the" \
+  "file \`sisyphus config path\` names, or OPENAI_BASE_URL; its key in LLM_API_KEY."
+exit "$status"

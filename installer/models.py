@@ -1,39 +1,35 @@
-"""``sisyphus models pull|list``: the GPU profile's speech models, downloaded with resume.
+"""``sisyphus models pull|list``: the speech models, kept in the standard Hugging Face cache.
 
-Plain resumable HTTP (urllib, ``Range`` requests) from the Hugging Face hub's
-``resolve`` URLs, so it runs in the light app venv (no huggingface_hub there).
-``HF_ENDPOINT`` picks another hub or a mirror (the tests point it at a local
-server), ``HF_TOKEN`` is sent when set. Each model goes into its own plain
-directory, ``<models dir>/<org>--<name>``, which ``from_pretrained`` loads as it is:
-the commit and its file list are saved first (``manifest.json``), files are
-written as ``.part``, checked (size, and sha256 for the LFS weights) and renamed
-when whole, and ``complete`` marks a finished model. An interrupted
-pull resumes where it stopped; offline, the error names each missing file and
-the directory to put it in.
+Downloads go through ``huggingface_hub`` (``snapshot_download``): the shared cache
+that transformers, ``hf download`` and other local-model tools use, so a model a
+user already has is used as it is and never fetched again (not even a request is
+made). A cut connection is resumed with a Range request (an interrupted pull keeps
+its finished files; huggingface_hub restarts the unfinished one), checksums, progress bars on stderr, ``HF_ENDPOINT``
+(a mirror), ``HF_TOKEN`` (gated or private models), ``HF_HOME`` / ``HF_HUB_CACHE``
+and ``HF_HUB_OFFLINE`` all work as users know them from huggingface_hub.
+
+A model setting that names an existing local directory is used as it is. The
+look-ups the daemon needs (``resolve``, ``missing_models``) read the cache only,
+with no network, and hand the engines the snapshot directory, which they load
+with ``from_pretrained`` without asking the hub. huggingface_hub is imported only
+when a model is looked up (``sisyphus doctor`` on the cpu profile never needs it).
 """
 from __future__ import annotations
 
 import argparse
-import functools
-import hashlib
-import json
 import os
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from daemon import paths
 from daemon.profiles import ASR_MODEL, TTS_BASE_MODEL, TTS_MODEL
 
 # (settings section, key, default hub id): the three models the gpu profile loads.
 ROLES = (("asr", "model", ASR_MODEL), ("tts", "model", TTS_MODEL), ("tts", "base_model", TTS_BASE_MODEL))
-CHUNK = 1 << 20
-MANIFEST, COMPLETE = "manifest.json", "complete"
+# The git revision pulled for each model; None is the repository's main branch.
+REVISIONS: dict[str, str | None] = {}
 
 
 @dataclass(frozen=True)
@@ -64,206 +60,128 @@ class DownloadError(Exception):
     """A pull that could not finish; the message says what is missing and what to do."""
 
 
-@dataclass(frozen=True)
-class RemoteFile:
-    name: str
-    size: int | None  # None when the hub did not say
-    sha256: str | None = None  # the hub gives it for LFS files (the weights)
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """The file list of one commit: a resumed pull keeps downloading that same commit."""
-
-    revision: str
-    files: list[RemoteFile]
-
-
-def models_dir(override: Path | None = None) -> Path:
-    return override or paths.cache_dir() / "models"
-
-
-def model_dir(root: Path, repo_id: str) -> Path:
-    return root / repo_id.replace("/", "--")
-
-
 def endpoint() -> str:
-    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    return (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
 
 
-def _request(url: str, headers: dict[str, str] | None = None) -> urllib.request.Request:
-    headers = dict(headers or {})
-    if token := os.environ.get("HF_TOKEN"):
-        headers["Authorization"] = f"Bearer {token}"
-    return urllib.request.Request(url, headers={"User-Agent": "sisyphus-models", **headers})
+def hub_cache(root: Path | None = None) -> Path:
+    """The cache folder used: ``root`` when given, else huggingface_hub's (HF_HUB_CACHE, HF_HOME)."""
+    if root is not None:
+        return root
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE)
 
 
-def fetch_manifest(repo_id: str, revision: str = "main") -> Manifest:
-    """The repository's commit and file list (sizes, LFS checksums) from the hub API."""
-    url = f"{endpoint()}/api/models/{repo_id}/revision/{urllib.parse.quote(revision)}?blobs=true"
-    with urllib.request.urlopen(_request(url), timeout=30) as reply:
-        info = json.load(reply)
-    files = [RemoteFile(s["rfilename"], s.get("size"), (s.get("lfs") or {}).get("sha256"))
-             for s in info.get("siblings", [])]
-    return Manifest(info.get("sha") or revision, files)
+def state(repo_id: str, root: Path | None = None) -> tuple[str, Path | None]:
+    """("complete", snapshot dir) | ("partial", None) | ("missing", None), from the cache alone."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import IncompleteSnapshotError, LocalEntryNotFoundError
 
-
-def load_manifest(target: Path) -> Manifest | None:
     try:
-        data = json.loads((target / MANIFEST).read_text())
-        return Manifest(data["revision"], [RemoteFile(**f) for f in data["files"]])
-    except (OSError, ValueError, TypeError, KeyError):
-        return None
+        found = Path(snapshot_download(repo_id, revision=REVISIONS.get(repo_id), cache_dir=root,
+                                       local_files_only=True))
+    except IncompleteSnapshotError:  # an interrupted pull: `models pull` resumes it
+        return "partial", None
+    except LocalEntryNotFoundError:
+        return "missing", None
+    # Every model we load has a config.json at its root; without it the snapshot is not usable.
+    return ("complete", found) if (found / "config.json").is_file() else ("partial", None)
 
 
-def save_manifest(target: Path, manifest: Manifest) -> None:
-    target.mkdir(parents=True, exist_ok=True)
-    files = [f.__dict__ for f in manifest.files]
-    (target / MANIFEST).write_text(json.dumps({"revision": manifest.revision, "files": files}, indent=1))
+def cached(repo_id: str, root: Path | None = None) -> Path | None:
+    """The complete snapshot of ``repo_id`` in the cache, else None; never touches the network."""
+    return state(repo_id, root)[1]
 
 
-Progress = Callable[[str, int, int | None], None]
+def pull(repo_id: str, root: Path | None = None, retries: int = 3, setting: str = "the model setting") -> Path:
+    """The snapshot dir of ``repo_id``: the cached one when complete (no request), else downloaded."""
+    if (found := cached(repo_id, root)) is not None:
+        return found
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
 
-
-def download_file(url: str, dest: Path, size: int | None, progress: Progress, sha256: str | None = None) -> None:
-    """Download ``url`` to ``dest`` through ``dest.part``, continuing a previous partial file;
-    a file whose checksum is wrong is deleted (the next attempt starts it over)."""
-    part = dest.with_name(dest.name + ".part")
-    done = part.stat().st_size if part.exists() else 0
-    if size is not None and done > size:
-        part.unlink()
-        done = 0
-    headers = {"Range": f"bytes={done}-"} if done else {}
-    try:
-        reply = urllib.request.urlopen(_request(url, headers), timeout=60)
-    except urllib.error.HTTPError as exc:
-        if exc.code != 416 or size is None or done != size:  # 416: nothing left to send
-            raise
-        reply = None
-    if reply is not None:
-        with reply, open(part, "ab" if reply.status == 206 else "wb") as out:
-            done = done if reply.status == 206 else 0
-            while chunk := reply.read(CHUNK):
-                out.write(chunk)
-                done += len(chunk)
-                progress(dest.name, done, size)
-    if size is not None and done != size:
-        raise DownloadError(f"{dest.name}: got {done} of {size} bytes (the connection ended early)")
-    if sha256 and _sha256(part) != sha256:
-        part.unlink()
-        raise DownloadError(f"{dest.name}: the checksum is wrong (expected sha256 {sha256}); deleted it")
-    part.replace(dest)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def pull(repo_id: str, root: Path, progress: Progress, retries: int = 3, setting: str = "the model setting") -> Path:
-    """Download every file of ``repo_id`` into its model dir; resume what is there."""
-    target = model_dir(root, repo_id)
-    if (target / COMPLETE).exists():
-        return target
-    manifest = _manifest(repo_id, target, setting)
-    for f in manifest.files:
-        dest = target / f.name
-        if f.name.startswith("/") or ".." in Path(f.name).parts:
-            raise DownloadError(f"{repo_id}: refusing the file name {f.name!r} from {endpoint()} (outside {target})")
-        if dest.exists() and (f.size is None or dest.stat().st_size == f.size):
-            continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        url = f"{endpoint()}/{repo_id}/resolve/{manifest.revision}/{urllib.parse.quote(f.name)}"
-        step = functools.partial(download_file, url, dest, f.size, progress, f.sha256)
-        _with_retries(step, retries, repo_id, target, f.name)
-    (target / COMPLETE).write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\n")
-    return target
-
-
-def _manifest(repo_id: str, target: Path, setting: str) -> Manifest:
-    manifest = load_manifest(target)
-    if manifest is not None:
-        return manifest
-    try:
-        manifest = fetch_manifest(repo_id)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise DownloadError(
-            f"cannot list the files of {repo_id} at {endpoint()} ({_reason(exc)}). Offline: download every "
-            f"file of https://huggingface.co/{repo_id}/tree/main into {target}/ and create an empty file "
-            f"{target / COMPLETE}, or set {setting} to a local copy") from None
-    save_manifest(target, manifest)
-    return manifest
-
-
-def _with_retries(step: Callable[[], None], retries: int, repo_id: str, target: Path, name: str) -> None:
+    if constants.is_offline_mode():
+        raise DownloadError(offline_message(repo_id, root, setting, "HF_HUB_OFFLINE is set: unset it to download"))
     for attempt in range(retries + 1):
         try:
-            return step()
-        except (urllib.error.URLError, OSError, DownloadError) as exc:
+            return Path(snapshot_download(repo_id, revision=REVISIONS.get(repo_id), cache_dir=root,
+                                          endpoint=endpoint()))
+        except (RepositoryNotFoundError, GatedRepoError, RevisionNotFoundError) as exc:
+            raise DownloadError(
+                f"{repo_id} at {endpoint()}: {_reason(exc)}. Check {setting}; for a gated or private model "
+                "accept its terms on the hub and set HF_TOKEN to an access token") from None
+        except Exception as exc:  # network down, cut mid-file, disk full: retried, then explained
             if attempt == retries:
-                missing = [f.name for f in missing_files(target)]
-                raise DownloadError(
-                    f"{repo_id}: {name} failed ({_reason(exc)}). Missing in {target}/: {', '.join(missing)}. "
-                    f"Run `sisyphus models pull` again to resume, or offline put those files from "
-                    f"https://huggingface.co/{repo_id}/tree/main there") from None
+                raise DownloadError(offline_message(repo_id, root, setting, _reason(exc))) from None
             time.sleep(min(2.0**attempt, 10.0) * 0.5)
+    raise AssertionError("unreachable")
 
 
-def _reason(exc: Exception) -> str:
-    return str(getattr(exc, "reason", None) or exc)
+def offline_message(repo_id: str, root: Path | None, setting: str, reason: str) -> str:
+    cache = hub_cache(root)
+    return (f"{repo_id} is not (completely) in the Hugging Face cache {cache} and could not be downloaded from "
+            f"{endpoint()} ({reason}). Run `sisyphus models pull` again when online (it keeps the files "
+            f"already downloaded); offline, run `hf download {repo_id}` on a machine with access and copy its cache "
+            f"folder to {cache}, or set {setting} to a local copy of the model")
 
 
-def missing_files(target: Path) -> list[RemoteFile]:
-    manifest = load_manifest(target)
-    return [f for f in (manifest.files if manifest else []) if not (target / f.name).exists()]
-
-
-def state(target: Path) -> tuple[str, int]:
-    """("complete" | "partial" | "missing", bytes on disk)."""
-    if not target.exists():
-        return "missing", 0
-    size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
-    return ("complete" if (target / COMPLETE).exists() else "partial"), size
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
 
 
 def resolve(default_id: str, configured: str = "", root: Path | None = None) -> str:
-    """What an engine should load for a model setting: a configured path as it is, else the
-    downloaded copy of the configured (or default) hub id, else that hub id."""
+    """What an engine should load for a model setting: a configured path as it is, else the cached
+    snapshot dir of the configured (or default) hub id, else that hub id (the engine fetches it)."""
     if configured and Path(configured).expanduser().exists():
         return configured
     repo_id = configured or default_id
-    target = model_dir(models_dir(root), repo_id)
-    return str(target) if (target / COMPLETE).exists() else repo_id
+    found = cached(repo_id, root)
+    return str(found) if found is not None else repo_id
 
 
 def missing_models(settings, root: Path | None = None) -> list[str]:
-    """Hub ids the gpu profile needs that are neither configured locally nor downloaded (for doctor)."""
-    root = models_dir(root)
-    return [w.repo_id for w in wanted(settings) if not w.local and state(model_dir(root, w.repo_id))[0] != "complete"]
+    """Hub ids the gpu profile needs that are neither configured locally nor in the cache (for doctor)."""
+    return [w.repo_id for w in wanted(settings) if not w.local and cached(w.repo_id, root) is None]
 
 
-class Bar:
-    """A one-line progress bar on stderr (a line per 10% when stderr is not a terminal)."""
+def _size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())  # follows the cache's links
 
-    def __init__(self, stream=sys.stderr) -> None:
-        self.stream, self.tty = stream, stream.isatty()
-        self._last: tuple[str, int] = ("", -1)
 
-    def __call__(self, name: str, done: int, size: int | None) -> None:
-        pct = int(done * 100 / size) if size else -1
-        step = pct if self.tty else pct // 10
-        if (name, step) == self._last:
-            return
-        self._last = (name, step)
-        filled = max(pct, 0) * 30 // 100
-        text = f"  {name[-40:]:<40} [{'#' * filled:<30}] {done / 1e6:8.1f} MB" + (f" {pct:3d}%" if size else "")
-        self.stream.write(("\r" + text) if self.tty else text + "\n")
-        if self.tty and size and done >= size:
-            self.stream.write("\n")
-        self.stream.flush()
+def list_gpu(root: Path | None, settings) -> list[str]:
+    lines = []
+    for w in wanted(settings):
+        if w.local:
+            lines.append(f"{w.setting:<16} {w.local}  (configured path, used as it is)")
+            continue
+        what, found = state(w.repo_id, root)
+        where = f"{_size(found) / 1e9:6.2f} GB  {found}" if found else "run `sisyphus models pull` to " + (
+            "resume it" if what == "partial" else "download it")
+        lines.append(f"{w.setting:<16} {w.repo_id:<40} {what:<8} {where}")
+    return lines
+
+
+def list_cpu(data_dir: Path) -> list[str]:
+    """The cpu profile's models ship inside its engine venvs (see installer/cpu.py)."""
+    from daemon.profiles import venv_python
+
+    from .cpu import PIPER_DATA, PIPER_VOICE, WHISPER_DEFAULT, site_packages
+
+    lines = []
+    for setting, venv, inside, name in (("[asr] (whisper)", "whisper", WHISPER_DEFAULT, "Whisper tiny.en"),
+                                        ("[tts] (piper)", "piper", PIPER_DATA, PIPER_VOICE)):
+        try:
+            folder = site_packages(venv_python(data_dir, venv)) / inside
+        except FileNotFoundError:
+            folder = None
+        if folder is not None and folder.exists():
+            lines.append(f"{setting:<16} {name:<40} shipped  {_size(folder) / 1e6:6.1f} MB  {folder}")
+        else:
+            lines.append(f"{setting:<16} {name:<40} missing  the {venv} venv is not built: "
+                         "run `sisyphus setup --profile cpu`")
+    return lines
 
 
 def _load_settings(config_path: Path):
@@ -277,49 +195,66 @@ def _load_settings(config_path: Path):
         return None
 
 
-def cmd_list(root: Path, settings) -> int:
-    for w in wanted(settings):
-        if w.local:
-            print(f"{w.setting:<16} {w.local}  (configured path, used as it is)")
-            continue
-        target = model_dir(root, w.repo_id)
-        what, size = state(target)
-        extra = f", missing {len(missing_files(target))} file(s)" if what == "partial" else ""
-        print(f"{w.setting:<16} {w.repo_id:<40} {what:<8} {size / 1e9:6.2f} GB  {target}{extra}")
+def cmd_list(root: Path | None, settings, profile: str = "gpu", data_dir: Path | None = None) -> int:
+    if profile == "fake":
+        print("the fake profile uses no models (`sisyphus models list --profile gpu` shows the gpu ones)")
+        return 0
+    if profile == "cpu":
+        print("cpu profile: the models ship inside the engine venvs (no download); "
+              "`sisyphus models list --profile gpu` shows the gpu profile's")
+        lines = list_cpu(data_dir or paths.data_dir())
+    else:
+        print(f"gpu profile: Hugging Face cache {hub_cache(root)}")
+        lines = list_gpu(root, settings)
+    print("\n".join(lines))
     return 0
 
 
-def cmd_pull(which: str, root: Path, settings, retries: int) -> int:
+def cmd_pull(which: str, root: Path | None, settings, retries: int) -> int:
     for w in wanted(settings):
         if which not in ("all", w.section):
             continue
         if w.local:
             print(f"{w.setting} is the local path {w.local}; not downloading")
             continue
-        print(f"{w.repo_id} -> {model_dir(root, w.repo_id)}")
+        if (found := cached(w.repo_id, root)) is not None:
+            print(f"{w.repo_id}: already in the cache, {found}")
+            continue
+        print(f"{w.repo_id}: downloading from {endpoint()} into {hub_cache(root)}", flush=True)
         try:
-            pull(w.repo_id, root, Bar(), retries, w.setting)
+            found = pull(w.repo_id, root, retries, w.setting)
         except DownloadError as exc:
             print(f"sisyphus models: {exc}", file=sys.stderr)
             return 1
-        print(f"{w.repo_id}: complete")
+        print(f"{w.repo_id}: complete, {found}")
     return 0
+
+
+def _profile(requested: str, settings) -> str:
+    from daemon.profiles import resolve as resolve_profile
+
+    if requested == "auto":
+        requested = settings.daemon.profile if settings is not None else "auto"
+    return resolve_profile(requested, paths.data_dir())
 
 
 def main(argv: list[str], config_path: Path) -> int:
     parser = argparse.ArgumentParser(prog="sisyphus models", description="Download or list the speech models.")
     sub = parser.add_subparsers(dest="action", required=True)
-    pull_p = sub.add_parser("pull", help="download (and resume) the models")
+    pull_p = sub.add_parser("pull", help="download (and resume) the gpu profile's models into the HF cache")
     pull_p.add_argument("which", nargs="?", choices=["asr", "tts", "all"], default="all")
-    pull_p.add_argument("--retries", type=int, default=3, help="resumed attempts per file after a cut")
-    list_p = sub.add_parser("list", help="what is present, and its size")
+    pull_p.add_argument("--retries", type=int, default=3, help="resumed attempts after a cut")
+    list_p = sub.add_parser("list", help="the models of the profile, what is present and its size")
+    list_p.add_argument("--profile", choices=["auto", "gpu", "cpu", "fake"], default="auto",
+                        help="whose models to list (default: the configured profile)")
     for p in (pull_p, list_p):
-        p.add_argument("--dir", type=Path, help=f"models directory (default: {models_dir()})")
+        p.add_argument("--dir", type=Path, help="Hugging Face cache folder (default: HF_HUB_CACHE, "
+                       "else $HF_HOME/hub, else ~/.cache/huggingface/hub)")
     args = parser.parse_args(argv[1:] if argv[:1] == ["--"] else argv)
-    root, settings = models_dir(args.dir), _load_settings(config_path)
+    settings = _load_settings(config_path)
     if args.action == "list":
-        return cmd_list(root, settings)
-    return cmd_pull(args.which, root, settings, args.retries)
+        return cmd_list(args.dir, settings, _profile(args.profile, settings))
+    return cmd_pull(args.which, args.dir, settings, args.retries)
 
 
 if __name__ == "__main__":  # `python -m ...` works without the app's CLI (tests, the install scripts)

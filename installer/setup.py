@@ -23,6 +23,11 @@ from daemon.doctor import ENGINES_BY_PROFILE, GpuInfo, probe_gpu
 from . import venvs
 
 CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"  # PyPI's Linux torch is the CUDA build
+# PyPI's Windows torch is CPU-only: the CUDA builds come from PyTorch's index, one per CUDA
+# version. These are the ones published for installer.venvs.TORCH_VERSION (newest first);
+# a driver runs a build whose CUDA version is not newer than the one it supports.
+CUDA_TORCH_BUILDS = ((13, 0), (12, 8), (12, 6))
+TORCH_INDEX = "https://download.pytorch.org/whl/"
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,8 @@ def make_plan(requested: str, gpu: GpuInfo, torch: str | None = None, torch_inde
     torch = torch or ("cuda" if gpu.driver and gpu.gpus else "cpu")
     if torch == "cpu" and not torch_index_url and platform.startswith("linux"):
         torch_index_url = CPU_TORCH_INDEX
+    if torch == "cuda" and not torch_index_url and platform == "win32":
+        torch_index_url = cuda_index_url(gpu.cuda)
     engines = ENGINES_BY_PROFILE[profile]
     if only:
         unknown = set(only) - set(venvs.ENGINES)
@@ -59,6 +66,24 @@ def make_plan(requested: str, gpu: GpuInfo, torch: str | None = None, torch_inde
             raise SystemExit(f"sisyphus setup: unknown engine(s) {sorted(unknown)}; known: {sorted(venvs.ENGINES)}")
         engines = tuple(only)
     return Plan(profile, why, torch, torch_index_url, engines)
+
+
+def cuda_index_url(driver_cuda: str) -> str:
+    """The PyTorch wheel index of the newest CUDA build this driver can run (Windows)."""
+    if not driver_cuda:  # no driver seen (e.g. --torch cuda on a machine being prepared): newest build
+        major, minor = CUDA_TORCH_BUILDS[0]
+        return f"{TORCH_INDEX}cu{major}{minor}"
+    try:
+        have = tuple(int(part) for part in driver_cuda.split(".")[:2])
+    except ValueError:
+        raise SystemExit(f"sisyphus setup: cannot read the driver's CUDA version {driver_cuda!r}; "
+                         "pass --torch-index-url (see pytorch.org/get-started)") from None
+    for major, minor in CUDA_TORCH_BUILDS:
+        if (major, minor) <= have:
+            return f"{TORCH_INDEX}cu{major}{minor}"
+    oldest = ".".join(map(str, CUDA_TORCH_BUILDS[-1]))
+    raise SystemExit(f"sisyphus setup: the NVIDIA driver supports CUDA {driver_cuda}, but torch needs CUDA "
+                     f"{oldest} or newer: update the NVIDIA driver, or use `--torch cpu` (slow) or --profile cpu")
 
 
 def write_default_config(config_path: Path, say: Callable[[str], None]) -> None:

@@ -1,7 +1,7 @@
 """Create and repair one virtual environment per engine.
 
-The engines need incompatible packages (GLM-ASR: transformers 5.x; qwen-tts:
-transformers==4.57.3), so each gets its own venv, built from its pinned
+The engines need incompatible packages (GLM-ASR: the newest transformers 5.x; qwen-tts-hf:
+transformers==5.15.1), so each gets its own venv, built from its pinned
 requirements file. torch is installed first and on its own, so no requirement can
 drag in a different (CUDA) build behind our back. ``sisyphus setup``, CI and the
 engine tests all build venvs through ``create``.
@@ -19,7 +19,10 @@ from pathlib import Path
 from typing import Callable
 
 REPO = Path(__file__).resolve().parent.parent
-TORCH_VERSION = os.environ.get("SISYPHUS_TORCH_VERSION", "2.13.0")
+TORCH_VERSION = os.environ.get("SISYPHUS_TORCH_VERSION", "2.13.0")  # also matches the CPU index's 2.13.0+cpu
+# PyPI's Linux torch is the CUDA build (with ~19 nvidia-*/cuda-* packages and triton): a CPU torch comes
+# from PyTorch's CPU index. macOS has no CUDA build; PyPI's wheel there is the CPU one.
+CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 
 
 @dataclass(frozen=True)
@@ -28,11 +31,12 @@ class EngineEnv:
     requirements: str  # path relative to the repository / installed package root
     needs_torch: bool
     module: str  # what must import in the finished venv
+    imports: str = ""  # further modules a healthy venv imports (a venv built for an older pin lacks them)
 
 
 ENGINES: dict[str, EngineEnv] = {
     "asr": EngineEnv("asr", "engines/asr/requirements.txt", True, "engines.asr"),
-    "tts": EngineEnv("tts", "engines/tts/requirements.txt", True, "engines.tts"),
+    "tts": EngineEnv("tts", "engines/tts/requirements.txt", True, "engines.tts", "qwen_tts, faster_qwen3_tts"),
     "whisper": EngineEnv("whisper", "engines/cpu/requirements-whisper.txt", False, "wyoming_faster_whisper"),
     "piper": EngineEnv("piper", "engines/cpu/requirements-piper.txt", False, "wyoming_piper"),
 }
@@ -55,8 +59,10 @@ def _pip(python: Path, uv: str | None) -> list[str]:
     return [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
 
 
-def torch_args(torch: str, index_url: str | None = None) -> list[str]:
+def torch_args(torch: str, index_url: str | None = None, platform: str = sys.platform) -> list[str]:
     """pip arguments for torch: 'cpu' or 'cuda' (the PyPI default build on Linux is CUDA)."""
+    if torch == "cpu" and not index_url and platform != "darwin":
+        index_url = CPU_TORCH_INDEX
     args = [f"torch=={TORCH_VERSION}"]
     if index_url:
         args += ["--index-url", index_url]
@@ -67,7 +73,8 @@ def healthy(dest: Path, spec: EngineEnv) -> bool:
     python = venv_python(dest)
     if not python.exists():
         return False
-    probe = subprocess.run([str(python), "-c", f"import {spec.module}"], capture_output=True)
+    modules = ", ".join(filter(None, (spec.module, spec.imports)))
+    probe = subprocess.run([str(python), "-c", f"import {modules}"], capture_output=True)
     return probe.returncode == 0
 
 

@@ -46,15 +46,10 @@ class Device:
 
 
 def load_sounddevice() -> ModuleType:
-    """Import sounddevice, turning a missing PortAudio into an actionable error."""
-    try:
-        import sounddevice
-    except OSError as exc:
-        hint = {"linux": "install libportaudio2 (Debian/Ubuntu: apt install libportaudio2)",
-                "darwin": "reinstall sounddevice (its macOS wheel bundles PortAudio)"}.get(
-            sys.platform, "reinstall sounddevice (its Windows wheel bundles PortAudio)")
-        raise AudioError(f"PortAudio is not available ({exc}): {hint}") from exc
-    return sounddevice
+    """Import sounddevice once, turning a missing PortAudio into an actionable error."""
+    from .portaudio import load
+
+    return load()
 
 
 def is_default(name: str | None) -> bool:

@@ -20,12 +20,15 @@ import contextlib
 import logging
 import random
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence, cast
 
 import openai
 
 from daemon.errors import SisyphusError
 from daemon.llm.think import ThinkFilter
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
 
 _LOG = logging.getLogger(__name__)
 # Local servers (Ollama, llama.cpp) ignore the key, but the client insists on one.
@@ -116,12 +119,12 @@ class LlmClient:
         except (openai.OpenAIError, ValueError) as error:
             raise self._map_error(error, mid_stream=False) from error
 
-    async def _attempt(self, messages: Sequence[Mapping[str, Any]]) -> AsyncIterator[str]:
+    async def _attempt(self, messages: Sequence[Mapping[str, Any]]) -> AsyncGenerator[str, None]:
         """One request: yield deltas, map every failure to an ``LlmError``."""
         got_token = False
         try:
             stream = await self._client.chat.completions.create(
-                model=self.model, messages=list(messages), stream=True,  # type: ignore[arg-type]
+                model=self.model, messages=cast("list[ChatCompletionMessageParam]", list(messages)), stream=True,
                 extra_body=self._extra or None)
         except (openai.OpenAIError, ValueError) as error:
             raise self._map_error(error, mid_stream=False) from error

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 from dataclasses import dataclass
 from typing import AsyncIterator, Callable
-from urllib.parse import urlparse
 
 from wyoming.asr import Transcribe, Transcript, TranscriptChunk
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -21,6 +20,7 @@ from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped, SynthesizeVoice
 
 from daemon.errors import EngineRequestError, EngineUnavailable
+from engines.common.transport import open_connection
 from engines.common.wire import Limits, ProtocolError, read_event, write_event
 
 LIMITS = Limits(header=64 * 1024, data=4 * 1024 * 1024, payload=16 * 1024 * 1024)
@@ -34,15 +34,10 @@ class Connection:
 
     @classmethod
     async def open(cls, name: str, uri: str, timeout: float = 5.0) -> "Connection":
-        parsed = urlparse(uri)
         try:
-            if parsed.scheme == "unix":
-                coro = asyncio.open_unix_connection(parsed.path, limit=LIMITS.header)
-            elif parsed.scheme == "tcp":
-                coro = asyncio.open_connection(parsed.hostname, parsed.port, limit=LIMITS.header)
-            else:
-                raise EngineUnavailable(f"{name} engine: unsupported URI {uri!r}")
-            reader, writer = await asyncio.wait_for(coro, timeout)
+            reader, writer = await asyncio.wait_for(open_connection(uri, LIMITS.header), timeout)
+        except ValueError as exc:
+            raise EngineUnavailable(f"{name} engine: {exc}") from None
         except (OSError, asyncio.TimeoutError) as exc:
             raise EngineUnavailable(f"{name} engine at {uri} is not reachable ({exc or 'timeout'})") from None
         return cls(name, reader, writer)

@@ -1,10 +1,11 @@
 """Spawning and stopping engine processes so that they never outlive the daemon.
 
-Linux: ``PR_SET_PDEATHSIG`` makes the kernel SIGKILL the child when the daemon
-dies, even by SIGKILL; each engine leads its own process group, so stop reaches
-its children too. Stop = SIGTERM, wait with a timeout, SIGKILL. stderr is always
-drained into the log (a full pipe would block the engine), and the last lines are
-kept to explain a failure.
+How a child is tied to the daemon and stopped is the OS's part (daemon/platform/process/):
+Linux ``PR_SET_PDEATHSIG`` and a process group, macOS a process group, Windows a
+kill-on-close job object; everywhere the engine's ``--parent-pid`` watch too.
+Stop = the polite request (SIGTERM / CTRL_BREAK), wait with a timeout, then kill
+(SIGKILL to the group / terminate the job). stderr is always drained into the log
+(a full pipe would block the engine), and the last lines are kept to explain a failure.
 """
 from __future__ import annotations
 
@@ -14,21 +15,12 @@ import contextlib
 import json
 import logging
 import os
-import signal
-import sys
 
 from engines.common.errors import FATAL_PREFIX
 
+from daemon.platform.process import Tie, new_tie
+
 from .spec import EngineSpec
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class EngineProcess:
@@ -38,6 +30,7 @@ class EngineProcess:
         self.tail: collections.deque[str] = collections.deque(maxlen=20)
         self.fatal: dict | None = None
         self._drain: asyncio.Task | None = None
+        self._tie: Tie = new_tie()
         self._log = logging.getLogger(f"engine.{spec.name}")
 
     @property
@@ -46,15 +39,13 @@ class EngineProcess:
 
     async def start(self) -> None:
         env = {**os.environ, **self.spec.env, "PYTHONUNBUFFERED": "1"}
-        kwargs: dict = {}
-        if sys.platform.startswith("linux"):
-            kwargs = {"preexec_fn": _die_with_parent, "start_new_session": True}
-        elif os.name == "posix":
-            kwargs = {"start_new_session": True}
+        self._tie.close()  # a previous run's job (Windows): ends anything it left behind
+        self._tie = new_tie()
         self.proc = await asyncio.create_subprocess_exec(
             *self.spec.argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE, env=env, **kwargs,
+            stderr=asyncio.subprocess.PIPE, env=env, **self._tie.spawn_kwargs(),
         )
+        self._tie.adopt(self.proc)
         self._log.info("started pid %d: %s", self.proc.pid, " ".join(self.spec.argv))
         self._drain = asyncio.create_task(self._drain_stderr())
 
@@ -80,26 +71,20 @@ class EngineProcess:
         return self.proc is None or self.proc.returncode is not None
 
     async def stop(self, timeout: float) -> None:
-        """SIGTERM the process group, wait up to ``timeout``, then SIGKILL it."""
+        """Ask the process (group) to exit, wait up to ``timeout``, then kill it."""
         if self.proc is None or self.proc.returncode is not None:
+            self._tie.close()
             return
-        self._signal(signal.SIGTERM)
+        self._tie.terminate()
         try:
             await asyncio.wait_for(self.proc.wait(), timeout)
         except asyncio.TimeoutError:
-            self._log.warning("pid %d ignored SIGTERM for %.1f s; killing it", self.proc.pid, timeout)
-            self._signal(signal.SIGKILL)
+            self._log.warning("pid %d did not stop within %.1f s; killing it", self.proc.pid, timeout)
+            self._tie.kill()
             await self.proc.wait()
+        self._tie.close()
         if self._drain:
             self._drain.cancel()
-
-    def _signal(self, sig: int) -> None:
-        assert self.proc
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            if os.name == "posix":
-                os.killpg(self.proc.pid, sig)
-            else:
-                self.proc.kill() if sig == getattr(signal, "SIGKILL", None) else self.proc.terminate()
 
     def failure_reason(self, code: int) -> str:
         if self.fatal:

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from daemon.settings import EngineSettings, Settings
+from engines.common.transport import NO_UNIX_ON_WINDOWS, local_uri
 
 
 @dataclass(frozen=True)
@@ -23,10 +24,9 @@ class EngineSpec:
         return not self.argv
 
 
-def engine_uri(name: str, runtime_dir: Path, port: int) -> str:
-    if sys.platform == "win32":
-        return f"tcp://127.0.0.1:{port}"
-    return f"unix://{runtime_dir / f'{name}.sock'}"
+def engine_uri(name: str, runtime_dir: Path) -> str:
+    """A unix socket in the runtime dir; loopback TCP on a free port on Windows."""
+    return local_uri(name, runtime_dir)
 
 
 def fake_spec(name: str, kind: str, uri: str, extra: tuple[str, ...] = (), timeout: float = 30.0) -> EngineSpec:
@@ -47,13 +47,14 @@ def from_settings(name: str, engine: EngineSettings, uri: str, default_argv: tup
 
 def check_remote_uri(uri: str) -> None:
     parsed = urlparse(uri)
+    if parsed.scheme == "unix" and sys.platform == "win32":
+        raise ValueError(f"engine uri {uri!r}: {NO_UNIX_ON_WINDOWS}")
     if parsed.scheme not in ("tcp", "unix") or (parsed.scheme == "tcp" and (not parsed.hostname or not parsed.port)):
         raise ValueError(f"engine uri {uri!r}: expected tcp://HOST:PORT or unix:///path")
 
 
 def fake_specs(settings: Settings, runtime_dir: Path) -> dict[str, EngineSpec]:
-    asr_uri = engine_uri("asr", runtime_dir, 10300)
-    tts_uri = engine_uri("tts", runtime_dir, 10200)
+    asr_uri, tts_uri = engine_uri("asr", runtime_dir), engine_uri("tts", runtime_dir)
     return {
         "asr": from_settings("asr", settings.asr, asr_uri, fake_spec("asr", "asr", asr_uri).argv),
         "tts": from_settings("tts", settings.tts, tts_uri, fake_spec("tts", "tts", tts_uri).argv),

@@ -212,7 +212,7 @@ class EngineSupervisor:
             finally:
                 if exit_wait and not exit_wait.done():
                     exit_wait.cancel()
-            if done is not None:
+            if done is not None and process is not None:  # an exit code needs a process
                 return process.failure_reason(done)
             try:
                 self.info = await clients.describe(self.spec.name, self.spec.uri, self.settings.probe_timeout_s)
@@ -269,6 +269,12 @@ class Supervisor:
     def status(self) -> dict[str, dict]:
         return {
             name: {"state": e.state.value, "reason": e.reason, "pid": e.pid, "uri": e.spec.uri,
-                   "remote": e.spec.remote}
+                   "remote": e.spec.remote, "about": _about(e.info)}
             for name, e in self.engines.items()
         }
+
+
+def _about(info: Info | None) -> str | None:
+    """The engine's own one-line description from its last ``info`` (e.g. TTS path and GPU memory)."""
+    programs = [p for kind in ("asr", "tts") for p in (getattr(info, kind, None) or [])] if info else []
+    return programs[0].description if programs else None

@@ -2,8 +2,9 @@
 
 ``load`` runs after the runner has taken stdout away from libraries; it resolves the
 model (a missing one ends the process with exit 78 and one fatal line), imports
-torch and transformers, loads, warms up and only then returns, so the engine
-answers ``describe`` only when a request can be served at full speed.
+torch and transformers, loads, compiles and warms up the decoder and only then
+returns, so the engine answers ``describe`` only when a request can be served at
+full speed.
 """
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from engines.common import runner
 from engines.common.errors import CUDA_OOM, EngineError
 from engines.common.handler import Engine
 
+from .decode import CHOICES
 from .engine import DEFAULT_MAX_SECONDS, AsrEngine
-from .source import DEFAULT_MODEL, model_name, resolve
+from .source import DEFAULT_MODEL, model_name, model_version, resolve
 
 _LOG = logging.getLogger("engines.asr")
 
@@ -35,6 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="longest audio accepted in one request")
     parser.add_argument("--no-loop-guard", action="store_true",
                         help="decode up to the token budget even when the output repeats itself")
+    parser.add_argument("--decode", default="auto", choices=CHOICES,
+                        help="auto: a static cache with a compiled decode step on CUDA, the dynamic cache elsewhere")
+    parser.add_argument("--no-live", action="store_true",
+                        help="transcribe after audio-stop only, not while the user is still speaking")
 
 
 def load(args: argparse.Namespace) -> Engine:
@@ -51,7 +57,7 @@ def load(args: argparse.Namespace) -> Engine:
     device = pick_device(args.device)
     dtype = pick_dtype(args.dtype, device)
     try:
-        transcriber = Transcriber.load(path, device, dtype)
+        transcriber = Transcriber.load(path, device, dtype, args.decode)
         loaded = time.perf_counter()
         transcriber.warm_up()
     except torch.OutOfMemoryError:
@@ -64,7 +70,8 @@ def load(args: argparse.Namespace) -> Engine:
     if os.environ.get("SISYPHUS_ASR_FAULT") == "oom-once":
         _LOG.warning("fault injection: the next model call raises CUDA out of memory")
         transcriber.inject_oom = True
-    return AsrEngine(transcriber, vad, model_name(args.model), transformers.__version__, args.max_seconds)
+    return AsrEngine(transcriber, vad, model_name(args.model), model_version(path), args.max_seconds,
+                     live=not args.no_live, description=f"GLM-ASR-Nano-2512 (transformers {transformers.__version__})")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -60,3 +60,35 @@ def split_windows(
         start = cut
     windows.append((start, n_samples))
     return windows
+
+
+# Transcribing while the user speaks: a segment closes at the first pause of PAUSE_S
+# after at least MIN_SEGMENT_S, or, without a pause, at the quietest moment of the last
+# LIVE_SEARCH_S before LIVE_MAX_S. Decided from the audio alone, so the same audio gives
+# the same segments (and text) however fast it arrives.
+PAUSE_S = 0.35
+MIN_SEGMENT_S = 2.0
+LIVE_MAX_S = 15.0
+LIVE_SEARCH_S = 5.0
+
+
+def _windows(seconds: float) -> int:
+    return int(round(seconds * RATE / VAD_WINDOW))
+
+
+def live_cut(probs: np.ndarray, start: int, threshold: float = 0.5) -> int | None:
+    """The VAD window at which the open segment ``[start, len(probs))`` closes, or None (not yet).
+
+    Cuts in the middle of the pause, so each side keeps a little silence."""
+    pause, shortest, longest = _windows(PAUSE_S), _windows(MIN_SEGMENT_S), _windows(LIVE_MAX_S)
+    quiet = probs[start:start + longest] < threshold
+    runs = np.convolve(quiet.astype(np.int32), np.ones(pause, dtype=np.int32), mode="valid")  # quiet windows
+    for end in np.flatnonzero(runs == pause) + pause:  # a pause ends at window start+end
+        cut = start + end - pause // 2
+        if cut - start >= shortest and has_speech(probs[start:start + end - pause], threshold):
+            return int(cut)
+    if probs.size - start < longest:
+        return None
+    search = _windows(LIVE_SEARCH_S)
+    scores = probs[start + longest - search:start + longest + 1]
+    return start + longest - search + int(scores.size - 1 - np.argmin(scores[::-1]))

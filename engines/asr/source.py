@@ -29,8 +29,19 @@ def is_repo_id(spec: str) -> bool:
 
 
 def model_name(spec: str) -> str:
-    """The name to advertise: the repo id, or the directory's name."""
-    return spec if is_repo_id(spec) else Path(spec).expanduser().resolve().name
+    """The name to advertise: the repo id (also for a Hugging Face cache snapshot dir, which
+    `sisyphus models` hands over: ``.../models--org--name/snapshots/<commit>``), or the dir's name."""
+    if is_repo_id(spec):
+        return spec
+    path = Path(spec).expanduser().resolve()
+    if path.parent.name == "snapshots" and path.parent.parent.name.startswith("models--"):
+        return path.parent.parent.name.removeprefix("models--").replace("--", "/", 1)
+    return path.name
+
+
+def model_version(path: Path) -> str | None:
+    """The checkpoint's revision when it comes from the Hugging Face cache (``snapshots/<commit>``)."""
+    return path.name if path.parent.name == "snapshots" else None
 
 
 def resolve(spec: str, revision: str | None = None) -> Path:

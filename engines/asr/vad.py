@@ -68,17 +68,45 @@ class SileroVad:
 
     def probabilities(self, audio: np.ndarray) -> np.ndarray:
         """Speech probability of each 512-sample window of 16 kHz mono float32 audio."""
-        if audio.size == 0:
+        stream = self.stream()
+        probs = stream.push(audio)
+        return np.concatenate([probs, stream.finish()])
+
+    def stream(self) -> VadStream:
+        return VadStream(self.session)
+
+
+class VadStream:
+    """Probabilities of audio that arrives in pieces: the same as one call over the whole of it."""
+
+    def __init__(self, session) -> None:
+        self.session = session
+        self.h = np.zeros((1, 1, 128), dtype=np.float32)
+        self.c = np.zeros((1, 1, 128), dtype=np.float32)
+        self.context = np.zeros(CONTEXT, dtype=np.float32)
+        self.pending = np.zeros(0, dtype=np.float32)
+
+    def push(self, audio: np.ndarray) -> np.ndarray:
+        """Probabilities of the 512-sample windows completed by ``audio``."""
+        data = np.concatenate([self.pending, audio.astype(np.float32, copy=False)])
+        whole = data.size - data.size % VAD_WINDOW
+        self.pending = data[whole:]
+        if not whole:
             return np.zeros(0, dtype=np.float32)
-        padded = np.pad(audio.astype(np.float32), (0, -audio.size % VAD_WINDOW))
-        windows = padded.reshape(-1, VAD_WINDOW)
-        context = np.zeros((windows.shape[0], CONTEXT), dtype=np.float32)
+        windows = data[:whole].reshape(-1, VAD_WINDOW)
+        context = np.empty((windows.shape[0], CONTEXT), dtype=np.float32)
+        context[0] = self.context
         context[1:] = windows[:-1, -CONTEXT:]
+        self.context = windows[-1, -CONTEXT:].copy()
         batch = np.concatenate([context, windows], axis=1)
-        h = np.zeros((1, 1, 128), dtype=np.float32)
-        c = np.zeros((1, 1, 128), dtype=np.float32)
         out = []
         for i in range(0, batch.shape[0], BATCH):
-            probs, h, c = self.session.run(None, {"input": batch[i:i + BATCH], "h": h, "c": c})
+            probs, self.h, self.c = self.session.run(None, {"input": batch[i:i + BATCH], "h": self.h, "c": self.c})
             out.append(np.asarray(probs, dtype=np.float32).reshape(-1))
         return np.concatenate(out)
+
+    def finish(self) -> np.ndarray:
+        """The probability of the last, partial window (padded with silence), if any."""
+        if not self.pending.size:
+            return np.zeros(0, dtype=np.float32)
+        return self.push(np.zeros(VAD_WINDOW - self.pending.size, dtype=np.float32))

@@ -13,7 +13,7 @@ import functools
 import logging
 import threading
 from abc import ABC, abstractmethod
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncGenerator, Callable
 
 from wyoming.event import Event, Eventable
 from wyoming.info import Info
@@ -112,7 +112,7 @@ class Handler(ABC):
                 await _settle(future)
                 raise
 
-    async def stream_model(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+    async def stream_model(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> AsyncGenerator[Any, None]:
         """Run ``fn(emit, *args, token=..., **kwargs)`` in a thread; yield each emitted item at once.
 
         Iterate it inside ``contextlib.aclosing(...)`` so that leaving the loop early (an

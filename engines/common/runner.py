@@ -21,6 +21,7 @@ from typing import Callable, Sequence
 
 from .errors import EXIT_CONFIG, FATAL_PREFIX, EngineError
 from .handler import Engine
+from .lifeline import parent_watch
 from .server import EngineServer, check_uri
 from .wire import Limits
 
@@ -111,7 +112,10 @@ async def _serve(engine: Engine, args: argparse.Namespace, proto_fd: int, limits
 
 def _on_signals(callback: Callable[[], None]) -> None:
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    # SIGBREAK: Windows' CTRL_BREAK_EVENT, how the supervisor asks an engine there to stop
+    for sig in (signal.SIGTERM, signal.SIGINT, getattr(signal, "SIGBREAK", None)):
+        if sig is None:
+            continue
         try:
             loop.add_signal_handler(sig, callback)
         except (NotImplementedError, RuntimeError):  # Windows event loops
@@ -119,13 +123,8 @@ def _on_signals(callback: Callable[[], None]) -> None:
 
 
 async def _watch_parent(pid: int) -> None:
-    """Exit when the daemon that started us is gone (covers platforms without PDEATHSIG)."""
-    while _alive(pid):
+    """Exit when the daemon that started us is gone (the one tie that works on every OS)."""
+    alive = parent_watch(pid)
+    while alive():
         await asyncio.sleep(1.0)
     _LOG.warning("parent process %d is gone; exiting", pid)
-
-
-def _alive(pid: int) -> bool:
-    if os.name != "posix":
-        return True  # Windows: the supervisor's job object kills us instead
-    return os.getppid() == pid  # reparented: the daemon died

@@ -1,4 +1,4 @@
-"""Serve an Engine over ``unix://``, ``tcp://`` or ``stdio://``.
+"""Serve an Engine over ``unix://``, ``tcp://`` or ``stdio://`` (see transport.py).
 
 Each connection gets a reader loop and a worker: the reader keeps reading while the
 worker handles the request, so a closed connection is noticed at once and cancels
@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import stat
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -22,27 +21,11 @@ from wyoming.info import Describe
 
 from .errors import BAD_REQUEST, BUSY, CUDA_OOM, INTERNAL, Cancelled, EngineError, is_cuda_oom
 from .handler import Connection, Engine, Handler
+from .transport import LOOPBACK, check_uri, listen
 from .wire import DEFAULT_LIMITS, Limits, ProtocolError, read_event
 
 _LOG = logging.getLogger(__name__)
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
-
-
-def check_uri(uri: str, allow_network: bool = False) -> None:
-    """Refuse URIs we can't serve, and non-loopback TCP unless explicitly allowed."""
-    parsed = urlparse(uri)
-    if parsed.scheme == "tcp":
-        if not parsed.hostname or parsed.port is None:
-            raise ValueError(f"{uri!r}: a tcp URI needs a host and a port, e.g. tcp://127.0.0.1:10300")
-        if parsed.hostname not in LOOPBACK and not allow_network:
-            raise ValueError(
-                f"{uri!r} listens on the network; pass --allow-network to serve beyond this machine"
-            )
-    elif parsed.scheme == "unix":
-        if not parsed.path:
-            raise ValueError(f"{uri!r}: a unix URI needs a path, e.g. unix:///run/user/1000/sisyphus/asr.sock")
-    elif parsed.scheme != "stdio":
-        raise ValueError(f"{uri!r}: only unix://, tcp:// and stdio:// are supported")
+__all__ = ["EngineServer", "LOOPBACK", "check_uri"]  # check_uri and LOOPBACK: re-exported for callers
 
 
 class EngineServer:
@@ -57,28 +40,11 @@ class EngineServer:
 
     # -- listening ---------------------------------------------------------
     async def start(self, uri: str, proto_fd: int | None = None) -> None:
-        parsed = urlparse(uri)
-        if parsed.scheme == "unix":
-            await self._start_unix(Path(parsed.path))
-        elif parsed.scheme == "tcp":
-            self._server = await asyncio.start_server(
-                self._accept, host=parsed.hostname, port=parsed.port, limit=self.limits.header
-            )
-        else:
+        if urlparse(uri).scheme == "stdio":
             await self._start_stdio(proto_fd)
+        else:
+            self._server, self._unix_path = await listen(uri, self._accept, self.limits.header)
         _LOG.info("serving on %s", uri)
-
-    async def _start_unix(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with contextlib.suppress(FileNotFoundError):
-            if stat.S_ISSOCK(path.lstat().st_mode):
-                path.unlink()  # stale socket from a killed engine
-        old_umask = os.umask(0o177)  # the socket is created 0600: this user only
-        try:
-            self._server = await asyncio.start_unix_server(self._accept, path=str(path), limit=self.limits.header)
-        finally:
-            os.umask(old_umask)
-        self._unix_path = path
 
     async def _start_stdio(self, proto_fd: int | None) -> None:
         loop = asyncio.get_running_loop()
@@ -114,6 +80,7 @@ class EngineServer:
             writer.close()
             return
         task = asyncio.current_task()
+        assert task is not None  # called by the server inside its connection task
         self._tasks.add(task)
         try:
             await self._serve_connection(reader, writer, str(writer.get_extra_info("peername") or "unix"))

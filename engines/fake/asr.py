@@ -83,5 +83,6 @@ class FakeAsrHandler(Handler):
             words = text.split(" ")
             for i, word in enumerate(words):
                 await self.send(TranscriptChunk(text=word if i == 0 else " " + word))
+        await self.send(Transcript(text=text))  # the final transcript before transcript-stop, as the real engine
+        if text:
             await self.send(TranscriptStop())
-        await self.send(Transcript(text=text))

@@ -33,6 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="attention kernel; flash_attention_2 falls back to sdpa when flash-attn is absent")
     parser.add_argument("--max-new-tokens", type=int, default=2048,
                         help="hard cap of codec frames per sentence (12.5 per second of audio)")
+    parser.add_argument("--backend", default="auto", choices=["auto", "graph", "stock"],
+                        help="graph: faster-qwen3-tts CUDA graphs (needs CUDA; falls back to stock, logged); "
+                             "stock: qwen_tts' own generation; auto: graph on CUDA (default)")
+    parser.add_argument("--graph-cache", type=int, default=0, metavar="POSITIONS",
+                        help="static KV-cache length of the graph path (default: one sentence plus its prompt)")
     parser.add_argument("--no-warmup", action="store_true", help="skip the warm-up generation (tests)")
 
 
@@ -49,27 +54,62 @@ def load(args: argparse.Namespace):
     from .backend import Synthesizer
     from .engine import TtsEngine
     from .store import VoiceStore
+    from .text import MAX_SENTENCE_CHARS
 
     device = loader.pick_device(args.device)
     dtype = loader.pick_dtype(args.dtype, device)
     attn = loader.pick_attention(args.attn)
     started = time.perf_counter()
-    custom = base = None
+    custom = base = slot = None
     if args.custom_voice_model:
         custom = loader.load(args.custom_voice_model, device, dtype, attn)
         loader.check_kind(custom, "custom_voice", "--custom-voice-model")
-    if args.base_model:
-        base = loader.load(args.base_model, device, dtype, attn)
+    if args.base_model:  # beside a CustomVoice model on a GPU: its talker waits in host memory
+        share = custom is not None and device.startswith("cuda")
+        base = loader.load(args.base_model, "cpu" if share else device, dtype, attn)
         loader.check_kind(base, "base", "--base-model")
+        slot = _share_talker(custom, base, device) if share else None
     store = VoiceStore(args.voices_dir)
-    synth = Synthesizer(custom, base, store, max_new_tokens=args.max_new_tokens)
+    synth = Synthesizer(custom, base, store, max_new_tokens=args.max_new_tokens, slot=slot)
+    wrappers = [w for w in (custom, base) if w is not None]
+    cache = args.graph_cache or loader.graph_cache_len(args.max_new_tokens, MAX_SENTENCE_CHARS)
+    path, synth.why_stock = loader.pick_path(args.backend, device, lambda: _graphs(wrappers, device, dtype, cache))
+    if path is not None:
+        synth.path = path
     if not args.no_warmup:
         warm_up(synth)
-    _LOG.info("ready in %.1f s (%d preset speakers, %d cloned voices)%s", time.perf_counter() - started,
-              len(synth.presets()), len(store.list()), loader.gpu_memory())
+    _LOG.info("ready in %.1f s (%s path, %d preset speakers, %d cloned voices)%s", time.perf_counter() - started,
+              synth.path.name, len(synth.presets()), len(store.list()), loader.gpu_memory())
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     return TtsEngine(synth, store)
+
+
+def _share_talker(custom, base, device: str):
+    """One talker on the GPU for both models; if they cannot share it, both go to the GPU."""
+    from .slot import SlotMismatch, TalkerSlot
+
+    try:
+        slot = TalkerSlot(custom, base)
+    except SlotMismatch as exc:
+        _LOG.warning("both models stay on %s: %s", device, exc)
+        base.model.to(device)
+        base.model.speech_tokenizer.model.to(device)
+        base.model.speech_tokenizer.device = base.device = custom.device
+        return None
+    _LOG.info("Base model's talker (%.2f GiB) held in host memory, swapped in when a cloned voice speaks",
+              slot.bytes() / 2**30)
+    return slot
+
+
+def _graphs(wrappers: list, device: str, dtype, cache: int):
+    from .fast import GraphPath
+
+    started = time.perf_counter()
+    path = GraphPath(wrappers, device, dtype, cache)
+    path.capture()
+    _LOG.info("CUDA graphs captured in %.1f s (static cache %d positions)", time.perf_counter() - started, cache)
+    return path
 
 
 def _quiet_libraries() -> None:
@@ -80,14 +120,14 @@ def _quiet_libraries() -> None:
 
 
 def warm_up(synth) -> None:
-    """One short generation per model: kernels, allocator and caches are ready before ``ready``."""
+    """One short generation per model: kernels, allocator, caches and graphs are ready before ``ready``."""
     started = time.perf_counter()
     choices = []
-    if synth.custom is not None:
-        choices.append(synth.choose(None))
     voices = synth.store.list()
     if synth.base is not None and voices:
         choices.append(synth.choose(voices[0].name))  # also computes and caches its clone prompt
+    if synth.custom is not None:
+        choices.append(synth.choose(None))  # last: its weights are the ones resident at rest
     for choice in choices:
         synth.speak(lambda _audio: None, "Hello.", choice, token=CancelToken(), cap=6)
     _LOG.info("warm-up took %.1f s", time.perf_counter() - started)

@@ -1,14 +1,12 @@
-"""Qwen3-TTS with streaming audio out: one sentence per talker ``generate()``, frames
-captured by a forward hook as the talker produces them, decoded incrementally.
+"""Qwen3-TTS with streaming audio out: one sentence per generation, frames decoded as they arrive.
 
-qwen-tts 0.1.1 only returns whole utterances. Inside HF ``generate()`` every talker
-decode step runs the code predictor and returns the finished 16-code frame in
-``output.hidden_states[1]``; a forward hook on ``model.talker`` sees each frame the
-moment it exists, checks the cancel token (a closed connection stops generation
-within one frame) and hands the frame to a ``FrameDecoder``. We call the inner
-``model.generate()`` with inputs built by the wrapper's own helpers (pinned 0.1.1,
-checked at load by ``check_api``) so no whole-utterance decode runs at the end.
-Every method here runs in a worker thread, never on the event loop.
+qwen_tts (qwen-tts-hf) only returns whole utterances. The frame source is a path
+(``fast.StockPath``: the package's generate() with a talker hook, on a CPU;
+``fast.GraphPath``: faster-qwen3-tts' CUDA graphs, on a GPU); each frame goes through
+the cancel token (a closed connection stops generation within one frame) into a
+``FrameDecoder`` whose decode keeps the codec's causal state (``codec.CodecStream``).
+With both models on a GPU, one talker slot holds the weights of the model in use
+(``slot.TalkerSlot``). Every method here runs in a worker thread, never on the event loop.
 """
 from __future__ import annotations
 
@@ -16,7 +14,7 @@ import contextlib
 import logging
 import threading
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -25,8 +23,10 @@ from engines.common.errors import UNKNOWN_VOICE, UNSUPPORTED, Cancelled, EngineE
 from engines.common.handler import CancelToken
 
 from .catalog import Choice, language_name
+from .codec import CodecStream, UnsupportedDecoder
+from .fast import StockPath
 from .store import Voice, VoiceStore
-from .streaming import FrameDecoder
+from .streaming import LEFT_CONTEXT, FrameDecoder
 from .text import max_frames
 
 _LOG = logging.getLogger(__name__)
@@ -38,18 +38,23 @@ def check_api(wrapper: Any) -> None:
     """Fail at start-up, not mid-request, if a qwen-tts upgrade moved what we rely on."""
     missing = [name for name in _WRAPPER_API if not hasattr(wrapper, name)]
     if missing or not hasattr(wrapper.model, "talker"):
-        raise RuntimeError(f"qwen-tts API changed (missing {missing}); engines/tts needs qwen-tts==0.1.1")
+        raise RuntimeError(f"qwen_tts API changed (missing {missing}); engines/tts needs qwen-tts-hf==0.1.1.post1")
 
 
 class Synthesizer:
     """The loaded models (either may be None) and the per-sentence streaming call."""
 
-    def __init__(self, custom: Any | None, base: Any | None, store: VoiceStore, max_new_tokens: int = 2048) -> None:
+    def __init__(self, custom: Any | None, base: Any | None, store: VoiceStore, max_new_tokens: int = 2048,
+                 path: Any = None, slot: Any = None) -> None:
         self.custom = custom
         self.base = base
         self.store = store
         self.max_new_tokens = max_new_tokens
+        self.path = path or StockPath()
+        self.slot = slot
+        self.why_stock = ""  # why the graph path is not serving ("" when it is)
         self._generating = threading.Lock()
+        self._windowed_logged = False
         for wrapper in (custom, base):
             if wrapper is not None:
                 check_api(wrapper)
@@ -58,6 +63,18 @@ class Synthesizer:
     def presets(self) -> list[str]:
         return list(self.custom.get_supported_speakers() or []) if self.custom else []
 
+    def memory(self) -> dict:
+        """The serving path and, on a GPU, this process's GPU memory now and at peak (GiB)."""
+        out: dict = {"path": self.path.name}
+        if self.why_stock:
+            out["why_stock"] = self.why_stock
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            out["gpu_gib"] = round(torch.cuda.memory_allocated() / 2**30, 2)
+            out["gpu_peak_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+        if self.slot is not None:
+            out["swaps"], out["last_swap_ms"] = self.slot.swaps, round(self.slot.last_swap_s * 1000)
+        return out
+
     def free_memory(self) -> None:
         """After a CUDA OOM: hand cached blocks back so the next request can fit."""
         if torch.cuda.is_available():
@@ -65,6 +82,7 @@ class Synthesizer:
 
     def languages(self) -> list[str]:
         wrapper = self.custom or self.base
+        assert wrapper is not None, "the engine loads at least one model"
         return [lang for lang in wrapper.get_supported_languages() or [] if lang != "auto"]
 
     def choose(self, name: str | None) -> Choice:
@@ -92,43 +110,51 @@ class Synthesizer:
               language: str | None = None, *, token: CancelToken, cap: int | None = None) -> None:
         """Generate ``text`` and ``emit`` float32 audio chunks as frames arrive (at most ``cap`` frames)."""
         wrapper = self.base if choice.voice else self.custom
-        supported = set(wrapper.get_supported_languages() or [])
-        inputs = self._inputs(wrapper, text, choice, language_name(language, supported))
-        decoder = FrameDecoder(decode=_decoder(wrapper))
-        if inputs.get("voice_clone_prompt", {}).get("ref_code", [None])[0] is not None:
-            decoder.prime(list(inputs["voice_clone_prompt"]["ref_code"][0]))
-
-        def on_frame(frame: torch.Tensor | None) -> None:
-            token.check()
-            audio = decoder.push(frame) if frame is not None else None
-            if audio is not None:
-                emit(audio)
-
-        kwargs = wrapper._merge_generate_kwargs(max_new_tokens=cap or max_frames(text, self.max_new_tokens))
-        eos = wrapper.model.config.talker_config.codec_eos_token_id
+        assert wrapper is not None, "choose() picks only a loaded model"
+        language = language_name(language, set(wrapper.get_supported_languages() or []))
+        item = self.clone_prompt(choice.voice) if choice.voice else None
         started = time.perf_counter()
         try:  # _generating: one generation at a time even if a cancelled one is still unwinding
-            with self._generating, torch.inference_mode(), frame_hook(wrapper.model.talker, on_frame, eos):
-                wrapper.model.generate(**inputs, **kwargs)
+            with self._generating, torch.inference_mode():
+                if self.slot is not None:
+                    self.slot.use(wrapper)
+                decoder = self._frame_decoder(wrapper, item)
+
+                def on_frame(frame: torch.Tensor | None) -> None:
+                    token.check()
+                    audio = decoder.push(frame) if frame is not None else None
+                    if audio is not None:
+                        emit(audio)
+
+                self.path.generate(wrapper, text, language, choice.speaker, item,
+                                   cap or max_frames(text, self.max_new_tokens), on_frame)
+                tail = decoder.flush()
         except Cancelled:
             _LOG.info("cancelled after %d frames: %.40r", decoder.generated, text)
             raise
-        tail = decoder.flush()
         if tail is not None:
             emit(tail)
         _LOG.debug("spoke %d frames (%.2f s of audio) in %.2f s", decoder.generated,
                    decoder.generated / 12.5, time.perf_counter() - started)
 
-    def _inputs(self, wrapper: Any, text: str, choice: Choice, language: str) -> dict:
-        input_ids = wrapper._tokenize_texts([wrapper._build_assistant_text(text)])
-        if choice.speaker:
-            return dict(input_ids=input_ids, instruct_ids=[None], languages=[language], speakers=[choice.speaker],
-                        non_streaming_mode=True)
-        item = self.clone_prompt(choice.voice)
-        ref_ids = [wrapper._tokenize_texts([wrapper._build_ref_text(item.ref_text)])[0] if item.ref_text else None]
-        prompt = wrapper._prompt_items_to_voice_clone_prompt([item])
-        return dict(input_ids=input_ids, ref_ids=ref_ids, voice_clone_prompt=prompt, languages=[language],
-                    non_streaming_mode=False)
+    def _frame_decoder(self, wrapper: Any, item: Any) -> FrameDecoder:
+        """Stateful decode when the codec allows it (it always does for Qwen3-TTS-12Hz), else windowed."""
+        codec = wrapper.model.speech_tokenizer.model.decoder
+        ref = item.ref_code if item is not None and item.icl_mode and item.ref_code is not None else None
+        try:
+            stream = CodecStream(codec)
+        except UnsupportedDecoder as exc:
+            if not self._windowed_logged:
+                _LOG.warning("codec decode re-runs %d frames of context per chunk (%s)", LEFT_CONTEXT, exc)
+                self._windowed_logged = True
+            decoder = FrameDecoder(decode=_decoder(wrapper), schedule=self.path.schedule)
+            if ref is not None:
+                decoder.prime(list(ref))
+            return decoder
+        if ref is not None:
+            stream.push(ref[-LEFT_CONTEXT:])  # context only: its audio is the reference's
+        return FrameDecoder(decode=lambda frames: stream.push(torch.stack(list(frames))),
+                            schedule=self.path.schedule, left_context=0)
 
     # -- cloned voices ---------------------------------------------------------------------
     def clone_prompt(self, voice: Voice) -> Any:
@@ -159,35 +185,10 @@ class Synthesizer:
         _save_prompt(voice.prompt_path(_prompt_key(self.base, voice.text)), item)
 
 
-@contextlib.contextmanager
-def frame_hook(talker: torch.nn.Module, on_frame: Callable[[torch.Tensor | None], None], eos: int) -> Iterator[None]:
-    """Call ``on_frame(frame[16])`` after every talker step (None on the prefill step).
-
-    The hook sits on a shared module, so it acts only in the thread that installed it:
-    a generation still unwinding in another thread can never feed (or cancel) this one.
-    """
-    owner = threading.get_ident()
-
-    def hook(_module: Any, _args: Any, output: Any) -> None:
-        if threading.get_ident() != owner:
-            return
-        codec_ids = output.hidden_states[1]
-        if codec_ids is None or int(codec_ids[0, 0]) == eos:
-            on_frame(None)
-        else:
-            on_frame(codec_ids[0].detach())
-
-    handle = talker.register_forward_hook(hook)
-    try:
-        yield
-    finally:
-        handle.remove()
-
-
-def _decoder(wrapper: Any) -> Callable[[list], np.ndarray]:
+def _decoder(wrapper: Any) -> Callable[[Sequence[Any]], np.ndarray]:
     decoder = wrapper.model.speech_tokenizer.model.decoder
 
-    def decode(frames: list) -> np.ndarray:
+    def decode(frames: Sequence[Any]) -> np.ndarray:
         codes = torch.stack([f.to(decoder_device) for f in frames]).T.unsqueeze(0).clamp(min=0)
         with torch.inference_mode():
             wav = decoder(codes)

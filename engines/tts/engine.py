@@ -50,7 +50,7 @@ class TtsEngine(Engine):
         if self.synth.base is not None:
             voices += [TtsVoice(name=v.name, description=f"cloned voice {v.name}", attribution=ATTRIBUTION,
                                 installed=True, version=None, languages=codes) for v in self.store.list()]
-        program = TtsProgram(name="sisyphus-qwen3-tts", description="Qwen3-TTS-12Hz, streaming",
+        program = TtsProgram(name="sisyphus-qwen3-tts", description=describe_state(self.synth.memory()),
                              attribution=ATTRIBUTION, installed=True, version="0.1.1", voices=voices,
                              supports_synthesize_streaming=True)
         return Info(tts=[program])
@@ -172,6 +172,21 @@ class TtsHandler(Handler):
         name = check_name(data.get("name"))
         voice = await asyncio.to_thread(self.engine.store.set_text, name, str(data.get("text") or ""))
         await self.send(Event("x-voice-updated", data=voice.describe()))
+
+
+def describe_state(state: dict) -> str:
+    """The program description in ``info``: which path serves, GPU memory now and at peak, swaps.
+
+    The daemon probes ``describe`` for health, so its ``status`` shows this line as it is.
+    """
+    parts = [f"{state['path']} path"]
+    if "gpu_gib" in state:
+        parts.append(f"GPU {state['gpu_gib']:.2f} GiB at rest, {state['gpu_peak_gib']:.2f} GiB peak")
+    if "swaps" in state:
+        parts.append(f"{state['swaps']} model swaps, last {state['last_swap_ms']} ms")
+    if state.get("why_stock"):
+        parts.append(f"stock because: {state['why_stock']}")
+    return "Qwen3-TTS-12Hz, streaming (" + "; ".join(parts) + ")"
 
 
 def _int(data: dict, key: str, default: int) -> int:

@@ -10,7 +10,7 @@ import logging
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from engines.common.errors import BAD_REQUEST, EngineError, ModelNotFound
 
@@ -107,3 +107,36 @@ def check_kind(wrapper: Any, expected: str, flag: str) -> None:
     kind = wrapper.model.tts_model_type
     if kind != expected:
         raise ModelNotFound(f"{flag} wants a Qwen3-TTS {expected} model, but the model given is a {kind} model")
+
+
+def pick_path(requested: str, device: str, build: Callable[[], Any]) -> tuple[Any | None, str]:
+    """The graph path when asked for (auto/graph) on CUDA and it builds; else (None, why not).
+
+    ``build`` loads nothing new: it wraps the loaded models in CUDA graphs and captures
+    them, so it raises where capture fails. The reason is logged once, here.
+    """
+    if requested == "stock":
+        return None, "--backend stock"
+    if not device.startswith("cuda"):
+        why = f"no CUDA device (--device {device})"
+    else:
+        try:
+            return build(), ""
+        except Exception as exc:  # capture errors come from torch, transformers and faster-qwen3-tts alike
+            why = f"CUDA graph capture failed ({type(exc).__name__}: {str(exc)[:300]})"
+    _LOG.warning("serving through qwen_tts' stock generation: %s", why)
+    return None, why
+
+
+def graph_cache_len(max_new_tokens: int, sentence_chars: int, reference_frames: int = 375) -> int:
+    """Static-cache positions for one sentence plus its prompt (not faster-qwen3-tts' 2048 default).
+
+    Prompt: about one token per 2 characters of text and of a reference transcript, chat
+    markers, and a cloned voice's reference codes (30 s at 12.5 Hz); then the sentence's
+    own frame budget. Rounded up to 64.
+    """
+    from .text import max_frames
+
+    prompt = 2 * (sentence_chars // 2) + 64 + reference_frames
+    frames = max_frames("x" * sentence_chars, max_new_tokens)
+    return -(-(prompt + frames) // 64) * 64

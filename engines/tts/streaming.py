@@ -1,10 +1,12 @@
 """Incremental decoding of codec frames into audio while the talker is still generating.
 
 The 12 Hz speech-tokenizer decoder is causal but has a long receptive field: decoding
-only the new frames pops at every boundary. So each decode re-runs the last
-``left_context`` frames (25 = 2 s, as the package's own chunked decode does) and keeps
-only the samples of the new frames. The first chunk is decoded after very few frames
-(time to first audio), later ones after more (fewer decoder calls, same output).
+only the new frames statelessly pops at every boundary. Either the decode function keeps
+the decoder's causal state between calls (``codec.CodecStream``: ``left_context=0``), or
+each decode re-runs the last ``left_context`` frames (25 = 2 s, as the package's own
+chunked decode does) and keeps only the samples of the new frames. The first chunk is
+decoded after very few frames (time to first audio), later ones after more (fewer decoder
+calls, same output): ``chunk_frames`` is the schedule.
 
 This module knows nothing of torch: the decode function is injected, so the schedule
 and the bookkeeping are tested without a model.
@@ -20,6 +22,9 @@ SAMPLE_RATE = 24000
 SAMPLES_PER_FRAME = 1920  # 80 ms at 24 kHz
 # Frames per decode: 2 (160 ms) for the first audio, then 4, then 8 (640 ms) from then on.
 DEFAULT_SCHEDULE = (2, 4, 8)
+# The CUDA-graph path makes a frame in ~20 ms: first audio after one frame, then larger
+# chunks so that decoder calls stay few once playback has a lead.
+GRAPH_SCHEDULE = (1, 4, 8, 12)
 LEFT_CONTEXT = 25
 
 # decode(frames) -> float32 mono audio of len(frames) * SAMPLES_PER_FRAME samples;
@@ -50,7 +55,7 @@ class FrameDecoder:
 
     def due(self) -> int:
         """Frames the next chunk waits for."""
-        return self.schedule[min(self.chunks, len(self.schedule) - 1)]
+        return chunk_frames(self.chunks, self.schedule)
 
     def push(self, frame) -> np.ndarray | None:
         """Add one frame; return the audio of the pending frames once a chunk is due."""
@@ -81,6 +86,13 @@ class FrameDecoder:
         if drop:
             del self.frames[:drop]
             self.emitted -= drop
+
+
+def chunk_frames(index: int, schedule: Sequence[int]) -> int:
+    """Frames in chunk ``index`` (0-based): the schedule's entry, its last entry from then on."""
+    if not schedule or any(n < 1 for n in schedule):
+        raise ValueError(f"a chunk schedule is a non-empty list of positive frame counts, got {schedule!r}")
+    return schedule[min(index, len(schedule) - 1)]
 
 
 def to_pcm16(audio: np.ndarray) -> bytes:

@@ -89,7 +89,7 @@ def _start_daemon(tmp: Path, llm_url: str) -> tuple[subprocess.Popen, Path, Path
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "daemon.cli", "--config", str(config), "run",
                                  "--profile", "cpu"], env=env, stdout=out, stderr=out, cwd=REPO)
-    return proc, tmp / "run" / "sisyphus" / "daemon.sock", log
+    return proc, tmp / "run" / "sisyphus", log
 
 
 def _wait_ready(proc: subprocess.Popen, sock: Path, log: Path, timeout: float = 150) -> None:

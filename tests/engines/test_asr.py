@@ -29,6 +29,7 @@ from wyoming.error import Error
 from wyoming.event import Event, async_read_event, async_write_event
 from wyoming.info import Describe, Info
 
+from daemon import __version__ as SISYPHUS_VERSION
 from engines.asr.guards import token_budget
 from engines.common.errors import EXIT_CONFIG, FATAL_PREFIX
 from tests.support.venvs import REPO, engine_python
@@ -124,7 +125,8 @@ def unix_engine(asr_python, tiny_model, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tcp_engine(asr_python, tiny_model, speech, tmp_path_factory):
-    """Over TCP, decoding to the full token budget, with a fault knob: its first model call raises CUDA OOM.
+    """Over TCP, decoding to the full token budget after audio-stop only (--no-live), with a fault knob: its
+    first model call raises CUDA OOM.
 
     The fixture makes that first request itself (kept in ``first_events``), so the
     tests using this engine do not depend on their order.
@@ -134,7 +136,7 @@ def tcp_engine(asr_python, tiny_model, speech, tmp_path_factory):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     engine = EngineProcess(asr_python, f"tcp://127.0.0.1:{port}", tiny_model, tmp / "engine.log", "--no-loop-guard",
-                           env={"SISYPHUS_ASR_FAULT": "oom-once"})
+                           "--no-live", env={"SISYPHUS_ASR_FAULT": "oom-once"})
     engine.wait_ready()
     engine.first_events = asyncio.run(transcribe(engine.uri, s16_16k(speech["weather"])))
     yield engine
@@ -184,25 +186,35 @@ async def send_audio(client: AsyncClient, pcm: bytes, rate: int, width: int, cha
     await client.write_event(AudioStop().event())
 
 
+async def read_reply(client: AsyncClient) -> list[Event]:
+    """Every event of one reply: up to the transcript (and the transcript-stop after it), or an error."""
+    events: list[Event] = []
+    while not events or events[-1].type not in ("transcript", "error"):
+        event = await asyncio.wait_for(client.read_event(), REPLY_TIMEOUT)
+        assert event is not None, f"engine closed the connection after {[e.type for e in events]}"
+        events.append(event)
+    if events[0].type == "transcript-start":
+        event = await asyncio.wait_for(client.read_event(), REPLY_TIMEOUT)
+        assert event is not None and event.type == "transcript-stop", event
+        events.append(event)
+    return events
+
+
 async def transcribe(uri: str, pcm: bytes, rate: int = 16000, width: int = 2, channels: int = 1) -> list[Event]:
-    """One request; every event up to and including the transcript (or error)."""
+    """One request; every event of the reply."""
     client = AsyncClient.from_uri(uri)
     await client.connect()
     try:
         await send_audio(client, pcm, rate, width, channels)
-        events: list[Event] = []
-        while not events or events[-1].type not in ("transcript", "error"):
-            event = await asyncio.wait_for(client.read_event(), REPLY_TIMEOUT)
-            assert event is not None, f"engine closed the connection after {[e.type for e in events]}"
-            events.append(event)
-        return events
+        return await read_reply(client)
     finally:
         await client.disconnect()
 
 
 def final_text(events: list[Event]) -> str:
-    assert events[-1].type == "transcript", f"expected a transcript, got {events[-1]}"
-    return Transcript.from_event(events[-1]).text
+    finals = [e for e in events if e.type == "transcript"]
+    assert len(finals) == 1, f"expected one transcript, got {[e.type for e in events]}"
+    return Transcript.from_event(finals[0]).text
 
 
 def s16_16k(audio: np.ndarray) -> bytes:
@@ -221,7 +233,8 @@ async def test_describe_advertises_the_model_and_streaming(unix_engine, tiny_mod
     info = await describe(unix_engine.uri)
     program = info.asr[0]
     assert program.supports_transcript_streaming
-    assert program.models[0].name == tiny_model.name
+    assert program.version == SISYPHUS_VERSION  # our program's version; the model has its own field
+    assert program.models[0].name == tiny_model.name and "transformers" in program.models[0].description
     assert len(program.models[0].languages) == 17 and {"en", "zh", "de"} <= set(program.models[0].languages)
 
 
@@ -231,7 +244,8 @@ async def test_utterances_in_a_row_stream_partials_then_a_final_transcript(unix_
     for name in ("lights", "weather", "lights"):
         events = await transcribe(unix_engine.uri, s16_16k(speech[name]))
         types = [e.type for e in events]
-        assert types[0] == "transcript-start" and types[-2:] == ["transcript-stop", "transcript"], types
+        # the final transcript comes before transcript-stop, as upstream streaming servers send it
+        assert types[0] == "transcript-start" and types[-2:] == ["transcript", "transcript-stop"], types
         chunks = [TranscriptChunk.from_event(e).text for e in events[1:-2]]
         assert len(chunks) >= 2 and set(types[1:-2]) == {"transcript-chunk"}
         text = final_text(events)
@@ -297,8 +311,80 @@ async def test_audio_over_30_s_is_transcribed_in_windows_and_joined(unix_engine,
     events = await transcribe(unix_engine.uri, s16_16k(with_pauses(speech, 65)))
     assert final_text(events)
     windows = [float(s) for s in re.findall(r"model call \d+: ([\d.]+) s window", unix_engine.text())][calls:]
-    assert len(windows) == 3 and all(w <= 30.0 for w in windows), windows
+    assert len(windows) >= 3 and all(w <= 30.0 for w in windows), windows
     assert sum(windows) == pytest.approx(65, abs=0.1)
+
+
+async def test_partials_arrive_while_the_user_is_still_speaking(unix_engine, speech) -> None:
+    pcm = s16_16k(with_pauses(speech, 12))
+    calls = unix_engine.model_calls()
+    client = AsyncClient.from_uri(unix_engine.uri)
+    await client.connect()
+    try:
+        reply = asyncio.create_task(read_reply(client))
+        await client.write_event(Transcribe(language="en").event())
+        await client.write_event(AudioStart(rate=16000, width=2, channels=1).event())
+        started, step = time.monotonic(), 3200
+        for i in range(0, len(pcm), step):  # 100 ms chunks at the pace of a microphone
+            await asyncio.sleep(max(0.0, started + i / 32000 - time.monotonic()))
+            await client.write_event(AudioChunk(rate=16000, width=2, channels=1, audio=pcm[i:i + step]).event())
+        assert not reply.done() or reply.exception() is None
+        await client.write_event(AudioStop().event())
+        events = await reply
+    finally:
+        await client.disconnect()
+    types = [e.type for e in events]
+    assert types[0] == "transcript-start" and types[-2:] == ["transcript", "transcript-stop"], types
+    assert unix_engine.model_calls() - calls >= 3  # one per segment: cut at the pauses
+    # The same audio sent all at once gives the same text: segments depend on the audio, not its pace.
+    assert final_text(await transcribe(unix_engine.uri, pcm)) == final_text(events)
+
+
+async def test_the_first_partial_comes_before_audio_stop(unix_engine, speech) -> None:
+    pcm = s16_16k(with_pauses(speech, 10))
+    client = AsyncClient.from_uri(unix_engine.uri)
+    await client.connect()
+    try:
+        await client.write_event(Transcribe(language="en").event())
+        await client.write_event(AudioStart(rate=16000, width=2, channels=1).event())
+        first_partial: list[float] = []
+
+        async def watch() -> None:
+            while (event := await client.read_event()) is not None and event.type != "transcript-chunk":
+                pass
+            first_partial.append(time.monotonic())
+
+        watcher = asyncio.create_task(watch())
+        started = time.monotonic()
+        for i in range(0, len(pcm), 3200):
+            await asyncio.sleep(max(0.0, started + i / 32000 - time.monotonic()))
+            await client.write_event(AudioChunk(rate=16000, width=2, channels=1, audio=pcm[i:i + 3200]).event())
+        stop_at = time.monotonic()
+        await asyncio.wait_for(watcher, REPLY_TIMEOUT)
+        await client.write_event(AudioStop().event())
+    finally:
+        await client.disconnect()
+    assert first_partial and first_partial[0] < stop_at, "no partial transcript while the audio was still coming"
+
+
+async def test_audio_without_audio_start_is_answered_with_an_error(unix_engine, speech) -> None:
+    client = AsyncClient.from_uri(unix_engine.uri)
+    await client.connect()
+    try:
+        chunk = AudioChunk(rate=16000, width=2, channels=1, audio=bytes(3200)).event()
+        for _ in range(3):
+            await client.write_event(chunk)
+        await client.write_event(AudioStop().event())
+        event = await asyncio.wait_for(client.read_event(), REPLY_TIMEOUT)
+        assert event is not None and Error.is_type(event.type), event
+        error = Error.from_event(event)
+        assert error.code == "bad_request" and "audio-start" in error.text
+        # One error per stray request (the rest of it is dropped), and the connection still serves.
+        await send_audio(client, s16_16k(speech["lights"]), 16000, 2, 1)
+        events = await read_reply(client)
+        assert events[0].type == "transcript-start" and final_text(events)
+    finally:
+        await client.disconnect()
 
 
 async def test_more_audio_than_the_limit_is_refused_as_bad_audio(unix_engine) -> None:
@@ -344,7 +430,9 @@ async def test_stdio_transport_keeps_the_protocol_clean(asr_python, tiny_model, 
             event = await asyncio.wait_for(async_read_event(proc.stdout), REPLY_TIMEOUT)
             assert event is not None, f"stdout ended after {types}"
             types.append(event.type)
-        assert types[0] == "transcript-start" and types[-2] == "transcript-stop"
+        assert types[0] == "transcript-start" and types[-2] == "transcript-chunk", types
+        event = await asyncio.wait_for(async_read_event(proc.stdout), REPLY_TIMEOUT)
+        assert event is not None and event.type == "transcript-stop"
         proc.stdin.close()
         assert await asyncio.wait_for(proc.wait(), 60) == 0
     finally:

@@ -7,9 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engines.asr.audio import AudioBuffer, check_format, pcm_to_float, resample
+from engines.asr.audio import AudioBuffer, Resampler, check_format, pcm_to_float, resample
+from engines.asr.decode import Backend, choose_backend, fallback
 from engines.asr.guards import MAX_TOKENS, cut_loop, loop_period, token_budget
-from engines.asr.segments import VAD_WINDOW, has_speech, split_windows
+from engines.asr.segments import LIVE_MAX_S, VAD_WINDOW, has_speech, live_cut, split_windows
 from engines.asr.source import check_dir, is_repo_id, model_name, resolve
 from engines.common.errors import BAD_AUDIO, EngineError, ModelNotFound
 
@@ -58,11 +59,24 @@ def test_buffer_mixes_channels_and_joins_split_frames() -> None:
     left = (np.arange(100, dtype=np.int16) * 100)
     stereo = np.stack([left, -left], axis=1).reshape(-1).astype("<i2").tobytes()
     buffer = AudioBuffer(RATE, 2, 2, max_seconds=1)
-    buffer.add(stereo[:7], RATE, 2, 2)  # a frame split across chunks
-    buffer.add(stereo[7:], RATE, 2, 2)
-    out = buffer.to_16k_mono()
+    first = buffer.add(stereo[:7], RATE, 2, 2)  # a frame split across chunks
+    out = np.concatenate([first, buffer.add(stereo[7:], RATE, 2, 2), buffer.finish()])
     assert out.size == 100 and np.allclose(out, 0.0)
     assert buffer.seconds == pytest.approx(100 / RATE)
+
+
+@pytest.mark.parametrize("src", [8000, 44100, 48000])
+def test_the_stream_resampler_gives_the_same_samples_however_the_input_is_chunked(src: int) -> None:
+    audio = np.random.default_rng(3).standard_normal(src).astype(np.float32)
+    whole = resample(audio, src, RATE)
+    stream, parts, i = Resampler(src), [], 0
+    for size in (1, 7, 100, 4410, 333, 20000, 9999999):
+        parts.append(stream.push(audio[i:i + size]))
+        i += size
+    parts.append(stream.push(np.zeros(0, np.float32), final=True))
+    chunked = np.concatenate(parts)
+    assert chunked.size == whole.size == RATE
+    np.testing.assert_allclose(chunked, whole, atol=1e-6)
 
 
 def test_buffer_bounds_the_request_length() -> None:
@@ -147,6 +161,8 @@ def test_repo_ids_and_paths_are_told_apart(tmp_path) -> None:
     assert not is_repo_id("./glm")
     assert model_name("zai-org/GLM-ASR-Nano-2512") == "zai-org/GLM-ASR-Nano-2512"
     assert model_name(str(tmp_path)) == tmp_path.name
+    snapshot = tmp_path / "hub" / "models--zai-org--GLM-ASR-Nano-2512" / "snapshots" / ("0" * 40)
+    assert model_name(str(snapshot)) == "zai-org/GLM-ASR-Nano-2512"  # what `sisyphus models` hands over
 
 
 def test_missing_and_incomplete_model_dirs_are_explained(tmp_path) -> None:
@@ -159,3 +175,48 @@ def test_missing_and_incomplete_model_dirs_are_explained(tmp_path) -> None:
         resolve(str(tmp_path))
     (tmp_path / "config.json").write_text('{"model_type": "glmasr"}')
     assert resolve(str(tmp_path)) == tmp_path
+
+
+# -- live segmentation ----------------------------------------------------------------------
+def _probs(*spans: tuple[float, float]) -> np.ndarray:
+    """VAD probabilities: (seconds, probability) spans one after another."""
+    return np.concatenate([np.full(int(round(s * RATE / VAD_WINDOW)), p, np.float32) for s, p in spans])
+
+
+def test_a_segment_closes_in_the_middle_of_the_first_pause_after_two_seconds() -> None:
+    probs = _probs((1.0, 0.9), (0.5, 0.1), (1.5, 0.9), (0.5, 0.1), (1.0, 0.9))
+    assert live_cut(probs[:int(2.9 * RATE / VAD_WINDOW)], 0) is None  # the pause at 3 s has not lasted yet
+    cut = live_cut(probs, 0)
+    assert cut is not None and 3.0 < cut * VAD_WINDOW / RATE < 3.5  # not the pause at 1 s: too early
+
+
+def test_the_cut_does_not_depend_on_how_much_audio_has_arrived() -> None:
+    probs = _probs((2.5, 0.9), (0.2, 0.1), (1.0, 0.9), (0.6, 0.2), (3.0, 0.9))
+    first = next(live_cut(probs[:n], 0) for n in range(1, probs.size + 1) if live_cut(probs[:n], 0) is not None)
+    assert first == live_cut(probs, 0)
+
+
+def test_silence_alone_is_not_cut_early_and_speech_without_pauses_is_cut_at_the_limit() -> None:
+    assert live_cut(_probs((8.0, 0.0)), 0) is None
+    probs = _probs((LIVE_MAX_S + 3, 0.9))
+    probs[int(12 * RATE / VAD_WINDOW)] = 0.3  # the least speech-like moment in the last 5 s before the limit
+    assert live_cut(probs, 0) == int(12 * RATE / VAD_WINDOW)
+    assert live_cut(probs[:int((LIVE_MAX_S - 1) * RATE / VAD_WINDOW)], 0) is None
+
+
+# -- decoder choice -------------------------------------------------------------------------
+def test_cuda_gets_the_compiled_static_decoder_and_the_cpu_the_dynamic_one() -> None:
+    assert choose_backend("auto", "cuda", None) == Backend(True, True, "CUDA")
+    cpu = choose_backend("auto", "cpu", None)
+    assert not cpu.static and not cpu.compiled and "needs CUDA" in cpu.reason
+    assert choose_backend("static", "cpu", None).static and not choose_backend("static", "cpu", None).compiled
+    assert choose_backend("dynamic", "cuda", None) == Backend(False, False, "--decode dynamic")
+
+
+def test_without_a_compiler_cuda_falls_back_saying_why() -> None:
+    backend = choose_backend("auto", "cuda", "Triton is missing")
+    assert not backend.compiled and not backend.static and "Triton is missing" in backend.reason
+    after = fallback(RuntimeError("inductor: no C compiler\nmore lines"))
+    assert not after.static and "RuntimeError: inductor: no C compiler" in after.reason and "more" not in after.reason
+    with pytest.raises(ValueError, match="auto, static, dynamic"):
+        choose_backend("fast", "cuda", None)

@@ -71,6 +71,9 @@ class FakeSynth:
     def free_memory(self) -> None:
         self.freed += 1
 
+    def memory(self) -> dict:
+        return {"path": "graph", "gpu_gib": 4.125, "gpu_peak_gib": 4.5, "swaps": 1, "last_swap_ms": 310}
+
 
 @pytest.fixture
 async def served(tmp_path):
@@ -139,3 +142,18 @@ async def test_hang_up_mid_stream_stops_the_model_quietly(served, caplog):
     again = await exchange(uri, Synthesize(text="Fine.").event(), last="audio-stop")
     assert again[-1].type == "audio-stop"
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+async def test_describe_reports_path_and_gpu_memory(served):
+    uri, _synth = served
+    answers = await exchange(uri, Event("describe"), last="info")
+    about = answers[-1].data["tts"][0]["description"]
+    assert about == ("Qwen3-TTS-12Hz, streaming (graph path; GPU 4.12 GiB at rest, 4.50 GiB peak; "
+                     "1 model swaps, last 310 ms)")
+
+
+def test_stock_description_says_why():
+    from engines.tts.engine import describe_state
+
+    about = describe_state({"path": "stock", "why_stock": "no CUDA device (--device cpu)"})
+    assert about == "Qwen3-TTS-12Hz, streaming (stock path; stock because: no CUDA device (--device cpu))"

@@ -207,3 +207,60 @@ def test_unknown_voice_has_its_own_code(tmp_path):
     with pytest.raises(EngineError) as caught:
         VoiceStore(tmp_path).remove("ghost")
     assert caught.value.code == "unknown_voice"
+
+
+# -- graph path: chunk schedule, backend choice, static cache ------------------------------
+
+def test_chunk_schedule_starts_small_then_holds_its_last_size():
+    from engines.tts.streaming import GRAPH_SCHEDULE, chunk_frames
+
+    sizes = [chunk_frames(i, GRAPH_SCHEDULE) for i in range(6)]
+    assert sizes == [1, 4, 8, 12, 12, 12]
+    assert [chunk_frames(i, (2, 4, 8)) for i in range(4)] == [2, 4, 8, 8]
+    for bad in ((), (0, 4), (2, -1)):
+        with pytest.raises(ValueError, match="schedule"):
+            chunk_frames(0, bad)
+
+
+def test_frame_decoder_follows_the_graph_schedule_with_a_stateful_decode():
+    from engines.tts.streaming import GRAPH_SCHEDULE
+
+    calls = []
+
+    def stateful(frames):
+        calls.append(len(frames))
+        return np.zeros(len(frames) * SPF, dtype=np.float32)
+
+    decoder = FrameDecoder(decode=stateful, schedule=GRAPH_SCHEDULE, left_context=0, samples_per_frame=SPF)
+    out = [decoder.push(i) for i in range(30)]
+    tail = decoder.flush()
+    assert [i for i, audio in enumerate(out) if audio is not None] == [0, 4, 12, 24]
+    assert calls == [1, 4, 8, 12, 5] and tail.size == 5 * SPF  # only new frames, never context
+
+
+def test_backend_choice_graph_on_cuda_stock_otherwise_with_the_reason(caplog):
+    from engines.tts.loader import pick_path
+
+    built = object()
+    assert pick_path("auto", "cuda:0", lambda: built) == (built, "")
+    assert pick_path("graph", "cuda", lambda: built) == (built, "")
+
+    def explode():
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    with caplog.at_level("WARNING", logger="engines.tts.loader"):
+        path, why = pick_path("auto", "cuda:0", explode)
+        assert path is None and why.startswith("CUDA graph capture failed (RuntimeError: operation not permitted")
+        assert pick_path("graph", "cpu", explode) == (None, "no CUDA device (--device cpu)")
+        assert pick_path("stock", "cuda:0", explode) == (None, "--backend stock")
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2 and all(line.startswith("serving through qwen_tts' stock generation: ") for line in lines)
+
+
+def test_static_cache_holds_a_sentence_and_its_prompt_not_2048_steps():
+    from engines.tts.loader import graph_cache_len
+
+    positions = graph_cache_len(2048, MAX_SENTENCE_CHARS)
+    assert positions % 64 == 0 and positions < 2048
+    assert positions >= max_frames("x" * MAX_SENTENCE_CHARS, 2048) + 375 + MAX_SENTENCE_CHARS // 2
+    assert graph_cache_len(100, MAX_SENTENCE_CHARS) < positions  # a smaller frame cap, a smaller cache

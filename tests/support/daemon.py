@@ -33,16 +33,18 @@ def fake_engine_command(kind: str, *extra: str) -> list[str]:
 
 
 class Daemon:
-    def __init__(self, tmp: Path, settings: dict, *args: str, headless: bool = True) -> None:
+    def __init__(self, tmp: Path, settings: dict, *args: str, headless: bool = True,
+                 env: dict[str, str] | None = None) -> None:
         self.headless = headless
         self.tmp = tmp
         self.config = tmp / "config.toml"
         self.config.write_text(tomli_w.dumps(settings))
         self.env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp / "run"), "XDG_STATE_HOME": str(tmp / "state"),
                     "XDG_CONFIG_HOME": str(tmp / "cfg"), "XDG_DATA_HOME": str(tmp / "data"),
-                    "XDG_CACHE_HOME": str(tmp / "cache"), "PYTHONUNBUFFERED": "1"}
+                    "XDG_CACHE_HOME": str(tmp / "cache"), "PYTHONUNBUFFERED": "1", **(env or {})}
         (tmp / "run").mkdir(mode=0o700, exist_ok=True)
-        self.socket = tmp / "run" / "sisyphus" / "daemon.sock"
+        self.runtime = tmp / "run" / "sisyphus"  # where the control endpoint file is
+        self.socket = self.runtime / "daemon.sock"  # the control socket, on the default (unix) channel
         self.args = args
         self.events: list[dict] = []
         self._lock = threading.Condition()
@@ -71,7 +73,7 @@ class Daemon:
 
     def _collect(self) -> None:
         try:
-            for event in stream_events(self.socket):
+            for event in stream_events(self.runtime):
                 event["received"] = time.monotonic()  # for latency figures measured from outside
                 with self._lock:
                     self.events.append(event)
@@ -80,12 +82,12 @@ class Daemon:
             pass
 
     def ctl(self, cmd: str, **kw) -> dict:
-        reply = request(self.socket, {"cmd": cmd, **kw})
+        reply = request(self.runtime, {"cmd": cmd, **kw})
         assert reply["ok"], reply
         return reply
 
     def status(self) -> dict:
-        return request(self.socket, {"cmd": "status"}, timeout=5)
+        return request(self.runtime, {"cmd": "status"}, timeout=5)
 
     def wait(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout

@@ -127,7 +127,8 @@ def test_render_marks_failures_and_counts_them() -> None:
 
 
 def test_doctor_setup_and_models_never_import_ml_libraries(tmp_path: Path) -> None:
-    """They run in the light app venv: torch, transformers and huggingface_hub are not there."""
+    """They run in the light app venv: no torch, no transformers there; huggingface_hub is imported
+    only when a model is looked up (the gpu profile), not for doctor on the cpu profile."""
     code = ("import sys, pathlib, daemon.doctor as d, installer.setup, installer.models\n"
             "ctx = d.Context(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), gpu=d.probe_gpu(), ask_llm=False)\n"
             "d.run_checks(ctx)\n"
@@ -136,3 +137,24 @@ def test_doctor_setup_and_models_never_import_ml_libraries(tmp_path: Path) -> No
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_macos_names_the_hotkey_permissions_the_user_must_grant(monkeypatch):
+    from daemon.platform.hotkey import permissions
+
+    monkeypatch.setattr(permissions, "_ask_macos", lambda: (False, None))
+    check = doctor.macos_permission_check()
+    assert check.status == doctor.WARN
+    assert "Accessibility NOT granted" in check.detail and "Input Monitoring unknown" in check.detail
+    assert "Privacy & Security > Accessibility" in check.fix and "Privacy & Security > Input Monitoring" in check.fix
+    monkeypatch.setattr(permissions, "_ask_macos", lambda: (True, True))
+    assert doctor.macos_permission_check().status == doctor.OK
+
+
+def test_macos_permission_call_refuses_elsewhere():
+    from daemon.platform.hotkey import permissions
+
+    if sys.platform == "darwin":
+        pytest.skip("this is macOS")
+    with pytest.raises(OSError, match="only on macOS"):
+        permissions._ask_macos()

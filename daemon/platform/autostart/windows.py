@@ -7,6 +7,7 @@ at login. All registry access is in ``_run_key`` so tests on any OS replace that
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import PureWindowsPath
 from typing import Sequence
 
@@ -17,6 +18,8 @@ RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 
 def _run_key(op: str, name: str, value: str | None = None) -> str | None:
     """Get, set or delete ``name`` under HKCU's Run key; get returns None when absent."""
+    if sys.platform != "win32":
+        raise OSError("the registry exists only on Windows")
     import winreg  # Windows only: imported here so this module loads everywhere
 
     access = winreg.KEY_QUERY_VALUE if op == "get" else winreg.KEY_SET_VALUE

@@ -100,7 +100,7 @@ def render(key: IconKey) -> Image.Image:
         _draw_level(img, big, key.level)
     if key.health is not Health.OK:
         _draw_badge(draw, big, key)
-    return img.resize((key.size, key.size), Image.LANCZOS)
+    return img.resize((key.size, key.size), Image.Resampling.LANCZOS)
 
 
 def badge_box(size: int) -> tuple[int, int, int, int]:

@@ -88,7 +88,7 @@ class TrayView:
 def initial_view(settings: Any) -> TrayView:
     """The view at start-up: the tray's settings taken from the daemon's ``Settings``
     (frozen dataclasses per section) or from a ``{section: {key: value}}`` mapping."""
-    table = dataclasses.asdict(settings) if dataclasses.is_dataclass(settings) else settings
+    table = dataclasses.asdict(settings) if dataclasses.is_dataclass(settings) and not isinstance(settings, type) else settings
     flat = {f"{section}.{key}": value for section, values in table.items() if isinstance(values, Mapping)
             for key, value in values.items() if f"{section}.{key}" in TRAY_SETTINGS}
     return TrayView(settings=MappingProxyType(flat))
@@ -96,7 +96,7 @@ def initial_view(settings: Any) -> TrayView:
 
 def reduce(view: TrayView, event: Any) -> TrayView:
     """The view after ``event``; the same object when the event changes nothing shown."""
-    handler = _HANDLERS.get(getattr(event, "kind", None))
+    handler = _HANDLERS.get(str(getattr(event, "kind", "")))
     if handler is None:
         return view
     try:

@@ -1,0 +1,140 @@
+"""The two ways frames are generated: qwen_tts' stock ``generate()``, or faster-qwen3-tts' CUDA graphs.
+
+Both call ``on_frame(frame[16])`` for every codec frame as it exists and ``on_frame(None)``
+when the talker ends; the caller decodes and streams. The graph path (faster-qwen3-tts
+0.5.4, pinned: we use its graph classes, its input builders and its per-step generator)
+captures the talker decode step and the 15-step code-predictor loop once, before the
+engine answers ``describe``, and yields one frame at a time, so the chunk schedule is
+ours (``streaming.GRAPH_SCHEDULE``), not its fixed ``chunk_size``. CUDA-graph replay skips
+module hooks, so that path takes frames from its generator, not from a talker hook.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from typing import Any, Callable, Iterator
+
+import torch
+
+from .streaming import DEFAULT_SCHEDULE, GRAPH_SCHEDULE
+
+_LOG = logging.getLogger(__name__)
+OnFrame = Callable[[Any], None]
+_FAST_API = ("_prepare_generation", "_prepare_generation_custom", "_warmed_up")
+
+
+class StockPath:
+    """qwen_tts' own generate(), frames taken by a forward hook on the talker (CPU, or no graphs)."""
+
+    name = "stock"
+    schedule = DEFAULT_SCHEDULE
+
+    def __init__(self, greedy: bool = False) -> None:
+        self.overrides = {"do_sample": False, "subtalker_dosample": False} if greedy else {}
+
+    def generate(self, wrapper: Any, text: str, language: str, speaker: str | None, item: Any, cap: int,
+                 on_frame: OnFrame) -> None:
+        input_ids = wrapper._tokenize_texts([wrapper._build_assistant_text(text)])
+        if item is None:
+            inputs = dict(input_ids=input_ids, instruct_ids=[None], languages=[language], speakers=[speaker],
+                          non_streaming_mode=True)
+        else:
+            ref_ids = [wrapper._tokenize_texts([wrapper._build_ref_text(item.ref_text)])[0] if item.ref_text else None]
+            inputs = dict(input_ids=input_ids, ref_ids=ref_ids, languages=[language], non_streaming_mode=False,
+                          voice_clone_prompt=wrapper._prompt_items_to_voice_clone_prompt([item]))
+        kwargs = wrapper._merge_generate_kwargs(max_new_tokens=cap, **self.overrides)
+        eos = wrapper.model.config.talker_config.codec_eos_token_id
+        with frame_hook(wrapper.model.talker, on_frame, eos):
+            wrapper.model.generate(**inputs, **kwargs)
+
+
+class GraphPath:
+    """faster-qwen3-tts' CUDA graphs, shared by every loaded model (they share one talker slot)."""
+
+    name = "graph"
+    schedule = GRAPH_SCHEDULE
+
+    def __init__(self, wrappers: list[Any], device: str, dtype: torch.dtype, cache_len: int,
+                 greedy: bool = False) -> None:
+        from faster_qwen3_tts import FasterQwen3TTS
+        from faster_qwen3_tts.predictor_graph import PredictorGraph
+        from faster_qwen3_tts.talker_graph import TalkerGraph
+
+        owner = wrappers[0]
+        talker, config = owner.model.talker, owner.model.config.talker_config
+        defaults = owner.generate_defaults
+        self.sampling = {key: defaults.get(key, fallback) for key, fallback in
+                         (("temperature", 0.9), ("top_k", 50), ("top_p", 1.0), ("do_sample", True),
+                          ("repetition_penalty", 1.05))}
+        if greedy:  # parity checks against the stock path
+            self.sampling["do_sample"] = False
+        predictor = PredictorGraph(talker.code_predictor, talker.code_predictor.model.config, config.hidden_size,
+                                   device=device, dtype=dtype,
+                                   do_sample=not greedy and defaults.get("subtalker_dosample", True),
+                                   top_k=defaults.get("subtalker_top_k", 50), top_p=defaults.get("subtalker_top_p", 1.0),
+                                   temperature=defaults.get("subtalker_temperature", 0.9))
+        graph = TalkerGraph(talker.model, config, device=device, dtype=dtype, max_seq_len=cache_len)
+        self.cache_len = cache_len
+        self.fast = {id(w): FasterQwen3TTS(w, predictor, graph, device=device, dtype=dtype, max_seq_len=cache_len)
+                     for w in wrappers}
+        missing = [name for name in _FAST_API if not hasattr(self.fast[id(owner)], name)]
+        if missing:
+            raise RuntimeError(f"faster-qwen3-tts API changed (missing {missing}); engines/tts needs 0.5.4")
+        self.graphs = (predictor, graph)
+
+    def capture(self, prefill_len: int = 64) -> None:
+        """Capture both graphs (raises where CUDA graphs cannot be captured)."""
+        fasts = list(self.fast.values())
+        fasts[0].warmup(prefill_len=prefill_len)
+        for fast in fasts[1:]:
+            fast._warmed_up = True  # the graphs are shared: captured once
+
+    def generate(self, wrapper: Any, text: str, language: str, speaker: str | None, item: Any, cap: int,
+                 on_frame: OnFrame) -> None:
+        from faster_qwen3_tts.streaming import fast_generate_streaming
+
+        fast = self.fast[id(wrapper)]
+        if item is None:
+            m, talker, config, tie, tam, tth, tpe = fast._prepare_generation_custom(
+                text, language, speaker, instruct=None, non_streaming_mode=True)
+        else:
+            m, talker, config, tie, tam, tth, tpe, _ref = fast._prepare_generation(
+                text, language=language, voice_clone_prompt=[item], non_streaming_mode=False)
+        room = self.cache_len - tie.shape[1] - 1  # cap - 1 below: the stock path makes cap - 1 frames
+        if cap > room:
+            _LOG.warning("sentence budget %d frames cut to %d: the static cache holds %d positions "
+                         "(raise --graph-cache)", cap, room, self.cache_len)
+        frames = fast_generate_streaming(talker, tie, tam, tth, tpe, config, self.graphs[0], self.graphs[1],
+                                         max_new_tokens=max(1, min(cap - 1, room)), min_new_tokens=2, chunk_size=1,
+                                         **self.sampling)
+        with contextlib.closing(frames):
+            for chunk, _timing in frames:
+                for frame in chunk:
+                    on_frame(frame)
+        on_frame(None)
+
+
+@contextlib.contextmanager
+def frame_hook(talker: torch.nn.Module, on_frame: OnFrame, eos: int) -> Iterator[None]:
+    """Call ``on_frame(frame[16])`` after every talker step (None on the prefill step).
+
+    The hook sits on a shared module, so it acts only in the thread that installed it:
+    a generation still unwinding in another thread can never feed (or cancel) this one.
+    """
+    owner = threading.get_ident()
+
+    def hook(_module: Any, _args: Any, output: Any) -> None:
+        if threading.get_ident() != owner:
+            return
+        codec_ids = output.hidden_states[1]
+        if codec_ids is None or int(codec_ids[0, 0]) == eos:
+            on_frame(None)
+        else:
+            on_frame(codec_ids[0].detach())
+
+    handle = talker.register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()

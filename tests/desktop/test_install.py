@@ -1,0 +1,51 @@
+"""The README's first command, ``installer/install.sh``, on a fresh machine: a new HOME, no display.
+
+Without PortAudio (the probe install.sh uses, pointed at ``false``) and no terminal to ask,
+it stops before touching anything with the one command to run. With PortAudio (the harness
+machine has libportaudio2 and a PulseAudio server), it installs the app and an engine venv
+into the new HOME, and ``sisyphus doctor`` finds the microphone and the speakers.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _fresh_env(home: Path, **extra: str) -> dict[str, str]:
+    keep = ("PATH", "PULSE_SERVER", "XDG_RUNTIME_DIR", "LANG", "PYENV_ROOT", "PIP_FIND_LINKS", "PIP_CERT",
+            "PIP_DEFAULT_TIMEOUT", "PIP_DISABLE_PIP_VERSION_CHECK")
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    env["PATH"] = ":".join(p for p in env["PATH"].split(":") if ".local/bin" not in p)
+    return {**env, "HOME": str(home), **extra}  # no DISPLAY, no XDG_* dirs: a new user's defaults
+
+
+def _install(home: Path, *args: str, **extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(REPO / "installer" / "install.sh"), *args], env=_fresh_env(home, **extra),
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900)
+
+
+def test_without_portaudio_it_stops_with_the_one_command_to_run(tmp_path: Path) -> None:
+    done = _install(tmp_path, SISYPHUS_PORTAUDIO_PROBE="false")
+    assert done.returncode == 2, done.stderr
+    sudo = "" if os.getuid() == 0 else "sudo "
+    lines = done.stderr.strip().splitlines()
+    assert lines == [f"== install.sh: PortAudio is missing: run  {sudo}apt-get install -y libportaudio2  then run "
+                     f"{REPO}/installer/install.sh again (sisyphus can neither hear nor speak without it)"]
+    assert not (tmp_path / ".local" / "bin" / "sisyphus").exists()
+    assert not (tmp_path / ".local" / "share" / "sisyphus" / "app").exists()
+
+
+def test_with_portaudio_it_installs_and_doctor_hears_and_speaks(tmp_path: Path) -> None:
+    done = _install(tmp_path, "--profile", "cpu", "--only", "piper")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "tray: GTK/AppIndicator" in done.stderr
+    assert ".local/bin is not on your PATH" in done.stderr and "ollama pull llama3.2" in done.stderr
+    assert "Traceback" not in done.stderr and "error:" not in done.stderr.lower()
+    sisyphus = tmp_path / ".local" / "bin" / "sisyphus"
+    doctor = subprocess.run([str(sisyphus), "doctor", "--no-llm"], env=_fresh_env(tmp_path), capture_output=True,
+                            text=True, timeout=300)
+    audio = [line for line in doctor.stdout.splitlines() if "] audio " in line]
+    assert len(audio) == 2 and all(line.startswith("[  ok]") for line in audio), doctor.stdout

@@ -1,0 +1,56 @@
+"""The ASR decoders and inputs inside the engine venv (torch, the tiny random-weight GLM-ASR, CPU).
+
+The static-cache decoder must give the same token ids as the dynamic one (on CUDA it is
+compiled; a CPU proves the cache half of it), a failed compilation must fall back with
+one log line, and the features computed as audio arrives must equal the processor's.
+tests/engines/asr_decode_check.py runs in the venv and reports; this file asserts.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from tests.engines.test_asr import asr_python, tiny_model  # noqa: F401  (session fixtures)
+from tests.support.venvs import REPO
+
+pytestmark = pytest.mark.engine_venv("asr")
+
+
+@pytest.fixture(scope="module")
+def report(asr_python, tiny_model) -> dict:  # noqa: F811
+    done = subprocess.run([str(asr_python), "-m", "tests.engines.asr_decode_check", str(tiny_model)],
+                          capture_output=True, text=True, timeout=600, cwd=REPO,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_static_cache_gives_the_same_token_ids_as_the_dynamic_cache(report) -> None:
+    assert all(len(ids) >= 2 for ids in report["dynamic"])  # random weights decode to the budget or a loop
+    assert report["static"] == report["dynamic"]
+    assert report["static_again"] == report["dynamic"], "the reused cache must not leak between requests"
+
+
+def test_features_computed_as_audio_arrives_give_the_stock_transcripts(report) -> None:
+    assert report["dynamic"] == report["stock"]
+    for window in report["features"]:
+        assert window["ids_equal"] and window["mask_equal"] and window["max_abs_diff"] < 1e-5, window
+
+
+def test_a_failed_compilation_falls_back_to_the_dynamic_cache_saying_why(report) -> None:
+    fallback = report["fallback"]
+    assert not fallback["static"] and not fallback["compiled"]
+    assert "compiling the decode step failed" in fallback["reason"] and "injected" in fallback["reason"]
+    assert [line for line in fallback["log"] if "dynamic cache" in line and "injected" in line]
+    assert report["after_fallback"] == report["dynamic"]
+
+
+def test_the_cpu_uses_the_dynamic_cache_by_default_saying_why(report) -> None:
+    assert "needs CUDA" in report["default_backend"]
+
+
+def test_the_vad_gives_the_same_probabilities_streamed_as_whole(report) -> None:
+    assert report["vad_max_diff"] < 1e-6

@@ -1,0 +1,26 @@
+"""installer.venvs: which torch build pip is asked for (no CUDA wheels for the cpu choice)."""
+from __future__ import annotations
+
+from packaging.specifiers import SpecifierSet
+
+from installer import venvs
+
+
+def test_cpu_torch_comes_from_the_cpu_index_on_linux_and_windows() -> None:
+    for platform in ("linux", "win32"):
+        assert venvs.torch_args("cpu", platform=platform) == [
+            f"torch=={venvs.TORCH_VERSION}", "--index-url", "https://download.pytorch.org/whl/cpu"]
+
+
+def test_macos_and_cuda_use_the_default_index_and_an_explicit_index_wins() -> None:
+    assert venvs.torch_args("cpu", platform="darwin") == [f"torch=={venvs.TORCH_VERSION}"]
+    assert venvs.torch_args("cuda", platform="linux") == [f"torch=={venvs.TORCH_VERSION}"]
+    cu = "https://download.pytorch.org/whl/cu128"
+    assert venvs.torch_args("cuda", cu, platform="linux")[-2:] == ["--index-url", cu]
+    assert venvs.torch_args("cpu", "https://mirror.example/cpu", platform="linux")[-1] == "https://mirror.example/cpu"
+
+
+def test_the_version_pin_matches_the_cpu_index_wheels() -> None:
+    """The CPU index names its wheels 2.13.0+cpu: `torch==2.13.0` must accept that, not only PyPI's."""
+    pin = SpecifierSet(venvs.torch_args("cpu", platform="linux")[0].removeprefix("torch"))
+    assert pin.contains(f"{venvs.TORCH_VERSION}+cpu") and pin.contains(venvs.TORCH_VERSION)
