@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fake-engines", action="store_true", help="deterministic fake engines (no models, no GPU)")
     run.add_argument("--profile", choices=["auto", "gpu", "cpu", "fake"], help="override [daemon] profile")
     run.add_argument("--headless", action="store_true", help="no tray and no hotkey listener; control socket only")
-    run.add_argument("--mic-file", type=Path, help="use this 16 kHz mono WAV as the microphone, once per turn")
+    run.add_argument("--mic-file", type=Path,
+                     help="use this PCM WAV (any rate, width, channels) as the microphone, once per turn")
     run.add_argument("--speaker-file", type=Path, help="write the spoken audio to this WAV instead of a device")
     run.add_argument("--no-audio", action="store_true", help="open no audio device")
     _add_commands(sub)

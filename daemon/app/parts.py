@@ -14,7 +14,6 @@ import inspect
 import logging
 import os
 import time
-import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Coroutine
@@ -209,8 +208,8 @@ async def _microphone(parts: Parts, settings: Settings, options: RunOptions, ass
 
         try:
             mic = FileMic(options.mic_file, assistant.on_audio)
-        except (OSError, EOFError, ValueError, wave.Error) as exc:
-            raise StartError(f"the --mic-file {options.mic_file} cannot be used: {exc}") from exc
+        except ValueError as exc:  # names the file and how to convert it
+            raise StartError(str(exc)) from exc
         parts.on_close("mic file", mic.close)
         bus.subscribe(lambda e: mic.start_turn() if _is_state(e, State.LISTENING) else None)
         return

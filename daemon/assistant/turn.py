@@ -2,7 +2,7 @@
 
 Listening: audio blocks (after the pre-roll) stream to the ASR engine while the
 key is held. Thinking: the final transcript goes to the LLM; its deltas go through
-the sentence chunker into one streaming TTS request. Speaking: from the first
+the sentence chunker into TTS requests, one per chunk. Speaking: from the first
 sample handed to the output device until the last one played. A key press while
 Thinking or Speaking is a barge-in: the turn task is cancelled (the LLM stream and
 the TTS connection close with it) and queued audio is flushed by generation.
@@ -195,8 +195,9 @@ class Assistant:
             text = await self._asr(replay(), partial)
         self._clock.mark("transcript", time.monotonic())
         held_ms = (self._clock.marks.get("key_up", time.monotonic()) - self._pressed_at) * 1000
-        if held_ms < self.options.min_press_ms or not text.strip():
-            _LOG.info("turn %d: %s; nothing to answer", turn, "press too short" if text.strip() else "no speech")
+        heard = any(ch.isalnum() for ch in text)  # "", " " or "..." from an ASR engine is no speech
+        if held_ms < self.options.min_press_ms or not heard:
+            _LOG.info("turn %d: %s; nothing to answer", turn, "press too short" if heard else "no speech")
             return None
         self.bus.publish(TranscriptEvent(text, True, turn))
         return text
@@ -257,11 +258,9 @@ class Assistant:
 
         for attempt in (False, True):
             try:
-                async with engine.use(self.options.ready_timeout_s) as uri:
-                    info = engine.info
-                    streaming = bool(info and info.tts and info.tts[0].supports_synthesize_streaming)
+                async with engine.use(self.options.ready_timeout_s) as uri:  # one request per chunk
                     async for audio in clients.synthesize("tts", uri, texts(attempt), voice=self.options.voice
-                                                          or None, streaming=streaming):
+                                                          or None):
                         played = True
                         await self.speaker.play(turn, audio)
                 return

@@ -1,4 +1,4 @@
-"""Audio without devices: a WAV file as the microphone, a WAV file (or nothing) as the speaker.
+"""Audio without devices: a PCM WAV file as the microphone, a WAV file (or nothing) as the speaker.
 
 For ``sisyphus run --mic-file/--speaker-file``: trying sisyphus on a machine
 without audio devices, scripted demos, and the daemon-level integration tests.
@@ -7,27 +7,44 @@ Playback is paced in real time, so the Speaking state lasts as long as the audio
 from __future__ import annotations
 
 import asyncio
+import logging
 import wave
 from pathlib import Path
 from typing import Callable
 
 from daemon.speech.clients import Audio
 
+from .convert import convert_to_asr
+
+_LOG = logging.getLogger(__name__)
 BLOCK = 1600  # 100 ms at 16 kHz
+QUEUE_CHUNKS = 64  # audio chunks queued ahead of the (real-time paced) writer
 
 
-def read_wav_16k(path: Path) -> bytes:
-    with wave.open(str(path), "rb") as wav:
-        if (wav.getframerate(), wav.getsampwidth(), wav.getnchannels()) != (16000, 2, 1):
-            raise ValueError(f"{path}: the mic file must be 16 kHz mono 16-bit WAV")
-        return wav.readframes(wav.getnframes())
+def read_mic_wav(path: Path) -> bytes:
+    """Any PCM WAV (rate, 8-32 bit, channels) as 16 kHz mono s16, converted like the microphone path."""
+    try:
+        with wave.open(str(path), "rb") as wav:
+            rate, width, channels = wav.getframerate(), wav.getsampwidth(), wav.getnchannels()
+            data = wav.readframes(wav.getnframes())
+    except (wave.Error, EOFError, OSError) as exc:
+        raise ValueError(f"--mic-file {path}: not a readable PCM WAV file ({exc}); convert it, e.g. "
+                         f"`ffmpeg -i {path.name} -c:a pcm_s16le mic.wav`") from None
+    if not data:
+        raise ValueError(f"--mic-file {path}: the WAV file holds no audio")
+    return convert_to_asr(data, rate, width, channels)
 
 
 class FileMic:
-    """Feeds the WAV (once per turn) to ``on_audio`` when a turn starts listening."""
+    """Feeds the WAV (once per turn) to ``on_audio`` when a turn starts listening.
+
+    A file replaced between turns is read again at the next turn (a bad one is logged and
+    the previous audio kept), so a script can ask one running daemon several questions.
+    """
 
     def __init__(self, path: Path, on_audio: Callable[[bytes], None], realtime: bool = True) -> None:
-        self.pcm = read_wav_16k(path)
+        self.path = path
+        self.pcm, self._stamp = read_mic_wav(path), _stamp(path)
         self.on_audio = on_audio
         self.realtime = realtime
         self._task: asyncio.Task | None = None
@@ -38,16 +55,35 @@ class FileMic:
     def start_turn(self) -> None:
         if self._task:
             self._task.cancel()
+        self._reread()
         self._task = asyncio.get_running_loop().create_task(self._feed())
 
     def close(self) -> None:
         if self._task:
             self._task.cancel()
 
+    def _reread(self) -> None:
+        stamp = _stamp(self.path)
+        if stamp == self._stamp:
+            return
+        self._stamp = stamp
+        try:
+            self.pcm = read_mic_wav(self.path)
+        except ValueError as exc:
+            _LOG.warning("%s; the previous mic file audio is used", exc)
+
     async def _feed(self) -> None:
         for start in range(0, len(self.pcm), BLOCK * 2):
             self.on_audio(self.pcm[start:start + BLOCK * 2])
             await asyncio.sleep(0.1 if self.realtime else 0)
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
 
 
 class FileSpeaker:
@@ -56,7 +92,10 @@ class FileSpeaker:
     def __init__(self, on_start: Callable[[int], None], on_end: Callable[[int], None], path: Path | None = None) -> None:
         self.on_start, self.on_end = on_start, on_end
         self.path = path
-        self._queue: asyncio.Queue = asyncio.Queue(maxsize=64)
+        # Unbounded queue, bounded audio: play() waits for room (back-pressure on the TTS
+        # stream) while the end-of-turn marker always goes in, however long the reply.
+        self._queue: asyncio.Queue = asyncio.Queue()
+        self._room = asyncio.Semaphore(QUEUE_CHUNKS)
         self._generation = 0
         self._started: set[int] = set()
         self._task: asyncio.Task | None = None
@@ -64,7 +103,8 @@ class FileSpeaker:
 
     async def play(self, generation: int, audio: Audio) -> None:
         self._ensure_task()
-        await self._queue.put((generation, audio))
+        await self._room.acquire()
+        self._queue.put_nowait((generation, audio))
 
     def finish(self, generation: int) -> None:
         self._ensure_task()
@@ -73,7 +113,11 @@ class FileSpeaker:
     def flush(self, generation: int) -> None:
         self._generation = generation + 1  # everything of this turn and before is stale
         while not self._queue.empty():
-            self._queue.get_nowait()
+            self._taken(self._queue.get_nowait()[1])
+
+    def _taken(self, audio: Audio | None) -> None:
+        if audio is not None:
+            self._room.release()
 
     def _ensure_task(self) -> None:
         if self._task is None or self._task.done():
@@ -82,6 +126,7 @@ class FileSpeaker:
     async def _run(self) -> None:
         while True:
             generation, audio = await self._queue.get()
+            self._taken(audio)
             if generation < self._generation:
                 continue
             if audio is None:

@@ -133,12 +133,17 @@ class Audio:
 
 
 async def synthesize(
-    name: str, uri: str, texts: AsyncIterator[str], *, voice: str | None = None, streaming: bool = True,
+    name: str, uri: str, texts: AsyncIterator[str], *, voice: str | None = None, streaming: bool = False,
 ) -> AsyncIterator[Audio]:
     """Speak text chunks as they arrive; yield audio as the engine produces it.
 
-    ``streaming`` engines get one synthesize-start/chunk/stop request; others get
-    one ``synthesize`` request per chunk, in order.
+    The chunks come from the shared chunking contract (engines.protocol.chunking): each
+    ends where speech may start, whitespace kept. By default each chunk is its own
+    ``synthesize`` request, in order: the one form every Wyoming TTS server speaks at
+    once and whole. (In a ``synthesize-start/chunk/stop`` stream a server may wait for
+    more text: wyoming-piper only ends a sentence once the next one's first letter has
+    arrived, i.e. one whole chunk late.) ``streaming=True`` sends that stream instead,
+    as Home Assistant does, for servers that advertise it.
     """
     wyoming_voice = SynthesizeVoice(name=voice) if voice else None
     if not streaming:
@@ -160,11 +165,12 @@ async def synthesize(
 
 
 async def _send_texts(conn: Connection, texts: AsyncIterator[str], voice) -> None:
+    """Each chunk as it comes, unchanged: the chunks concatenate to the text (Wyoming's rule)."""
     spoken = []
     async for text in texts:
         spoken.append(text)
         await conn.send(SynthesizeChunk(text=text))
-    await conn.send(Synthesize(text="".join(spoken), voice=voice))
+    await conn.send(Synthesize(text="".join(spoken), voice=voice))  # for servers that do not stream
     await conn.send(SynthesizeStop())
 
 

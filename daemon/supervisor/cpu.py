@@ -28,8 +28,11 @@ def site_packages(python: Path) -> Path:
 
 def whisper_argv(python: Path, uri: str, data_dir: Path, model: str = "", language: str = "en") -> tuple[str, ...]:
     model_path = model or str(site_packages(python) / WHISPER_DEFAULT)
+    # --vad-filter: Silero VAD (bundled with faster-whisper) drops non-speech first, so silence
+    # gives an empty transcript instead of Whisper's hallucinated "You" (same WER and latency).
     return (str(python), "-m", "wyoming_faster_whisper", "--uri", uri, "--model", model_path,
-            "--language", language or "en", "--data-dir", str(data_dir / "whisper"), "--device", "cpu")
+            "--language", language or "en", "--data-dir", str(data_dir / "whisper"), "--device", "cpu",
+            "--vad-filter")
 
 
 def piper_argv(python: Path, uri: str, data_dir: Path, voice: str = "") -> tuple[str, ...]:

@@ -8,7 +8,6 @@ cancellation and error paths are the real ones.
 """
 from __future__ import annotations
 
-import re
 import time
 
 import numpy as np
@@ -21,6 +20,7 @@ from engines.protocol.errors import BAD_VOICE, UNKNOWN_VOICE, UNSUPPORTED, Engin
 from engines.protocol.voices import (ADDED, NAME_RE, NAME_RULE, REMOVED, VoiceAdd, VoiceDone, VoiceList, VoiceRemove,
                                      Voices)
 from engines.common.handler import CancelToken, Connection, Engine, Handler
+from engines.protocol.chunking import ChunkIntake
 
 from .faults import Faults
 
@@ -28,7 +28,6 @@ RATE = 24000
 CHUNK_SAMPLES = RATE * 40 // 1000  # 40 ms chunks
 VOICES = {"alto": 440.0, "bass": 220.0, "soprano": 880.0}
 DEFAULT_VOICE = "alto"
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 ATTRIBUTION = Attribution(name="sisyphus", url="https://example.invalid/sisyphus")
 
 
@@ -88,7 +87,7 @@ class FakeTtsHandler(Handler):
         super().reset()
         self.streaming = False
         self.voice = DEFAULT_VOICE
-        self.pending = ""
+        self.pending = ChunkIntake()  # the same chunk boundaries as the real engine
 
     async def handle_event(self, event: Event) -> None:
         if event.type.startswith("x-voice-"):
@@ -99,13 +98,11 @@ class FakeTtsHandler(Handler):
             self.streaming = True
             self.voice = _voice_name(SynthesizeStart.from_event(event).voice)
         elif SynthesizeChunk.is_type(event.type) and self.streaming:
-            self.pending += SynthesizeChunk.from_event(event).text
-            *done, self.pending = SENTENCE_END.split(self.pending)
-            for sentence in done:
+            for sentence in self.pending.feed(SynthesizeChunk.from_event(event).text):
                 await self._speak(sentence)
         elif SynthesizeStop.is_type(event.type) and self.streaming:
-            if self.pending.strip():
-                await self._speak(self.pending)
+            for sentence in self.pending.finish():
+                await self._speak(sentence)
             await self.send(SynthesizeStopped())
             self.reset()
         elif Synthesize.is_type(event.type) and not self.streaming:

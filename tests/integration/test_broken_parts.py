@@ -44,7 +44,8 @@ def test_unusable_mic_file_exits_with_the_reason(tmp_path, make_mic, expected):
     result, elapsed = start_broken(tmp_path, settings("http://127.0.0.1:9/v1"), "--mic-file", str(mic))
     assert result.returncode != 0
     assert elapsed < EXIT_WITHIN_S, f"took {elapsed:.1f} s"
-    assert f"the --mic-file {mic} cannot be used" in result.stderr and expected in result.stderr, result.stderr
+    assert f"sisyphus: could not start: --mic-file {mic}" in result.stderr and expected in result.stderr, \
+        result.stderr
     assert "Traceback" not in result.stderr
     assert leftovers(tmp_path) == []  # no engine sockets, no control socket: everything was closed
 

@@ -2,30 +2,15 @@
 server, the daemon headless and driven through its control socket; the events are the assertions."""
 from __future__ import annotations
 
-import asyncio
-import threading
 import wave
 
 import pytest
 
 from tests.support.daemon import Daemon, fake_engine_command, write_tone_wav
-from tests.support.openai_server import OpenAIServer, Script
+from tests.support.openai_server import Script
+from tests.support.spoken import ThreadedServer
 
 QUESTION = "What is the weather in Paris?"
-
-
-class ThreadedServer:
-    """The scripted OpenAI server on its own loop, so blocking test code can run beside it."""
-
-    def __init__(self, **kw) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.server = OpenAIServer(**kw)
-        threading.Thread(target=self.loop.run_forever, daemon=True).start()
-        asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(10)
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 @pytest.fixture
@@ -96,6 +81,25 @@ def test_full_turn_event_sequence_and_request(tmp_path, llm):
     assert "sk-test-secret-123" not in d.log.read_text()
 
 
+def test_a_twenty_second_reply_is_recorded_whole(tmp_path, llm):
+    """--speaker-file keeps up with any reply length (the fake TTS speaks 20 ms per character)."""
+    long_reply = "".join(f"This is sentence number {n} of a long answer. " for n in range(1, 26))
+    llm.enqueue(Script(reply=long_reply))
+    with daemon(tmp_path, llm) as d:
+        start = d.turn()
+        end = d.turn_end(start, timeout=60)
+        assert "error" not in d.kinds(start), d.kinds(start)
+        spoken = [e["text"] for e in d.events[start:end] if e["kind"] == "speech"]
+        assert "".join(spoken) == long_reply
+        nxt = d.turn()  # the history holds the whole reply, not marked as interrupted
+        d.turn_end(nxt)
+        assert llm.requests[1].body["messages"][2]["content"] == long_reply
+    expected = sum(max(0.1, len(chunk.strip()) * 0.02) for chunk in spoken)
+    with wave.open(str(tmp_path / "out.wav")) as wav:
+        first_reply = wav.getnframes() / wav.getframerate() - len("It is sunny in Paris today. Enjoy your walk!") * 0.02
+    assert expected > 20 and abs(first_reply - expected) < 0.5, (first_reply, expected)
+
+
 def test_barge_in_during_speaking(tmp_path, llm):
     long_reply = "This is a long answer. " * 30
     llm.enqueue(Script(reply=long_reply, delta_delay_s=0.02))
@@ -163,7 +167,8 @@ def test_unreachable_llm(tmp_path, llm):
 
 
 def test_tts_engine_dying_mid_stream_then_recovering(tmp_path, llm):
-    tts = {"command": fake_engine_command("tts", "--crash-after", "1")}
+    # one synthesize request per chunk: the first reply is two chunks, the second turn's first one crashes it
+    tts = {"command": fake_engine_command("tts", "--crash-after", "2")}
     with daemon(tmp_path, llm, tts=tts) as d:
         first = d.turn()
         d.turn_end(first)

@@ -51,7 +51,7 @@ class Daemon:
         self.proc: subprocess.Popen | None = None
         self.log = tmp / "daemon.log"
 
-    def start(self, ready: tuple[str, ...] = ("asr", "tts")) -> "Daemon":
+    def start(self, ready: tuple[str, ...] = ("asr", "tts"), timeout: float = 30) -> "Daemon":
         with open(self.log, "wb") as log:
             mode = ["--headless"] if self.headless else []
             self.proc = subprocess.Popen([sys.executable, "-m", "daemon.cli", "--config", str(self.config), "run",
@@ -59,7 +59,7 @@ class Daemon:
         self.wait(lambda: self._connected(), 20, "control socket")
         threading.Thread(target=self._collect, daemon=True).start()
         for name in ready:
-            self.wait(lambda n=name: self.status()["engines"][n]["state"] == "ready", 30, f"{name} ready")
+            self.wait(lambda n=name: self.status()["engines"][n]["state"] == "ready", timeout, f"{name} ready")
         return self
 
     def _connected(self) -> bool:
@@ -74,6 +74,7 @@ class Daemon:
     def _collect(self) -> None:
         try:
             for event in stream_events(self.runtime):
+                event["received"] = time.monotonic()  # for latency figures measured from outside
                 with self._lock:
                     self.events.append(event)
                     self._lock.notify_all()
