@@ -20,11 +20,11 @@ from wyoming.tts import SynthesizeChunk, SynthesizeStart, SynthesizeStop, Synthe
 from daemon.events import EventBus
 from daemon.llm.markdown import SpeakableText
 from daemon.llm.sentences import SentenceChunker
-from daemon.supervisor import clients
+from daemon.speech import clients
 from daemon.supervisor.spec import EngineSpec
 from daemon.supervisor.supervisor import EngineSupervisor
 from engines.protocol.chunking import speakable
-from installer.cpu import piper_argv
+from daemon.supervisor.cpu import piper_argv
 from tests.engines.test_tts import Engine, engine_argv
 from tests.support.engines import FAST, unix_uri
 from tests.support.venvs import engine_python
