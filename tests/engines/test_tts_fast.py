@@ -17,7 +17,7 @@ import subprocess
 
 import pytest
 
-from tests.engines.test_tts import Engine, child_env, describe, engine_argv, tiny_models, tts_python  # noqa: F401
+from tests.engines.test_tts import Engine, child_env, describe, engine_argv
 from tests.support.venvs import REPO
 
 pytestmark = pytest.mark.engine_venv("tts")
