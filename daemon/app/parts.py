@@ -152,10 +152,17 @@ async def _build(parts: Parts, settings: Settings, options: RunOptions, runtime_
     parts.on_close("vram monitor", memory.close)
     assistant.on_cuda_oom = memory.on_cuda_oom
     _commands(parts, quit)
-    parts.live.on_reload = functools.partial(apply_settings, parts)
     supervisor.start()
-    parts.spawn(ConfigWatcher(parts.live.path, parts.live.reload).run(), "config-watcher")
+    parts.spawn(ConfigWatcher(parts.live.path, functools.partial(_reload, parts)).run(), "config-watcher")
     parts.spawn(memory.run(settings.vram.poll_s), "memory")
+
+
+def _reload(parts: Parts) -> None:
+    """The settings file changed: apply what can change live, then show the new values."""
+    changed = parts.live.reload()
+    if changed is not None and parts.commands is not None:
+        apply_settings(parts, *changed)
+        parts.commands.publish_settings()
 
 
 def _commands(parts: Parts, quit: Callable[[], None]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from daemon.audio.devices import SYSTEM_DEFAULT, is_default
 from daemon.events import ErrorEvent, EventBus, SettingsChanged
@@ -29,7 +29,6 @@ class LiveSettings:
         self.path = path
         self.current = settings
         self.bus = bus
-        self.on_reload: Callable[[Settings, Settings], None] | None = None  # (old, new)
 
     def set(self, section: str, key: str, value: Any) -> bool:
         """Write one key to the file and use it; False (and an error event) when that failed."""
@@ -47,21 +46,20 @@ class LiveSettings:
             value = getattr(getattr(self.current, section), key)
             self.bus.publish(SettingsChanged(section, key, shown(section, key, value)))
 
-    def reload(self) -> None:
-        """Re-read the file after an outside edit; keep the running values when it is bad."""
+    def reload(self) -> tuple[Settings, Settings] | None:
+        """Re-read the file after an outside edit: (old, new) when it changed, else None (a bad file
+        is reported and the running values stay)."""
         try:
             settings = store.load(self.path)
         except store.ConfigError as exc:
             _LOG.error("settings not reloaded: %s", exc)
             self.bus.publish(ErrorEvent("config_invalid", f"{exc}; the previous settings stay in use"))
-            return
+            return None
         if settings == self.current:
-            return
+            return None
         _LOG.info("settings reloaded from %s", self.path)
         old, self.current = self.current, settings
-        if self.on_reload is not None:
-            self.on_reload(old, settings)
-        self.publish()
+        return old, settings
 
 
 def shown(section: str, key: str, value: Any) -> Any:
