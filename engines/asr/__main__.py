@@ -17,10 +17,11 @@ import time
 from engines.common import runner
 from engines.protocol.errors import CUDA_OOM, EngineError
 from engines.common.handler import Engine
+from engines.common.models import model_name, model_version
 
 from .decode import CHOICES
 from .engine import DEFAULT_MAX_SECONDS, AsrEngine
-from .source import DEFAULT_MODEL, model_name, model_version, resolve
+from .source import DEFAULT_MODEL, resolve
 
 _LOG = logging.getLogger("engines.asr")
 

@@ -21,6 +21,8 @@ from wyoming.info import Attribution, Info, TtsProgram, TtsVoice
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
 
 from engines.protocol.errors import BAD_VOICE, Cancelled, EngineError
+from engines.protocol.voices import (ADDED, REMOVED, UPDATED, VoiceAdd, VoiceDone, VoiceList, VoiceRemove, Voices,
+                                     VoiceSetText)
 from engines.common.handler import Connection, Engine, Handler
 
 from . import reference
@@ -97,8 +99,10 @@ class TtsHandler(Handler):
                 await self._sentence(sentence)
             await self.send(SynthesizeStopped())
             self.reset()
-        elif event.type in VOICE_EVENTS:
-            await VOICE_EVENTS[event.type](self, event.data or {}, event.payload)
+        else:
+            for request, answer in VOICE_REQUESTS.items():
+                if request.is_type(event.type):
+                    await answer(self, request.from_event(event))
         # anything else is ignorable by protocol rule
 
     # -- synthesis ---------------------------------------------------------------------------
@@ -141,37 +145,36 @@ class TtsHandler(Handler):
             self.token.cancel()
             raise Cancelled() from None
 
-    # -- voice management (x- events, see README.md) -----------------------------------------
-    async def _voice_add(self, data: dict, payload: bytes | None) -> None:
-        name = check_name(data.get("name"))
+    # -- voice management (x-voice-* events, engines.protocol.voices) -------------------------
+    async def _voice_add(self, add: VoiceAdd) -> None:
+        name = check_name(add.name)
         if name.lower() in self.engine.synth.presets():
             raise EngineError(f"{name!r} is a preset speaker; pick another name for a cloned voice", BAD_VOICE)
-        rate, width, channels = (_int(data, key, default) for key, default in
-                                 (("rate", 0), ("width", 2), ("channels", 1)))
-        audio = reference.from_pcm(payload, rate, width, channels)
-        text, synth = str(data.get("text") or "").strip(), self.engine.synth
+        rate, width, channels = (_int(key, value) for key, value in
+                                 (("rate", add.rate), ("width", add.width), ("channels", add.channels)))
+        audio = reference.from_pcm(add.audio, rate, width, channels)
+        text, synth = add.text.strip(), self.engine.synth
         # The clone prompt is computed before anything is stored: a reference the model
         # cannot use fails the add with the voices dir untouched.
         prompt = await self.run_model(synth.make_prompt, audio, rate, text) if synth.base is not None else None
-        voice = await asyncio.to_thread(self.engine.store.add, name, audio, rate, text, bool(data.get("replace")))
+        voice = await asyncio.to_thread(self.engine.store.add, name, audio, rate, text, add.replace)
         if prompt is not None:
             await asyncio.to_thread(synth.save_prompt, voice, prompt)
-        await self.send(Event("x-voice-added", data=voice.describe()))
+        await self.send(VoiceDone(ADDED, voice.describe()))
 
-    async def _voice_list(self, data: dict, payload: bytes | None) -> None:
+    async def _voice_list(self, _request: VoiceList) -> None:
         voices = await asyncio.to_thread(self.engine.store.list)
-        await self.send(Event("x-voices", data={"voices": [v.describe() for v in voices],
-                                                "presets": self.engine.synth.presets()}))
+        await self.send(Voices([v.describe() for v in voices], self.engine.synth.presets()))
 
-    async def _voice_remove(self, data: dict, payload: bytes | None) -> None:
-        name = check_name(data.get("name"))
+    async def _voice_remove(self, remove: VoiceRemove) -> None:
+        name = check_name(remove.name)
         await asyncio.to_thread(self.engine.store.remove, name)
-        await self.send(Event("x-voice-removed", data={"name": name}))
+        await self.send(VoiceDone(REMOVED, {"name": name}))
 
-    async def _voice_set_text(self, data: dict, payload: bytes | None) -> None:
-        name = check_name(data.get("name"))
-        voice = await asyncio.to_thread(self.engine.store.set_text, name, str(data.get("text") or ""))
-        await self.send(Event("x-voice-updated", data=voice.describe()))
+    async def _voice_set_text(self, request: VoiceSetText) -> None:
+        name = check_name(request.name)
+        voice = await asyncio.to_thread(self.engine.store.set_text, name, request.text)
+        await self.send(VoiceDone(UPDATED, voice.describe()))
 
 
 def describe_state(state: dict) -> str:
@@ -189,16 +192,15 @@ def describe_state(state: dict) -> str:
     return "Qwen3-TTS-12Hz, streaming (" + "; ".join(parts) + ")"
 
 
-def _int(data: dict, key: str, default: int) -> int:
-    value = data.get(key, default)
+def _int(key: str, value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise EngineError(f"x-voice-add: {key} must be an integer, got {value!r}", BAD_VOICE)
     return value
 
 
-VOICE_EVENTS = {
-    "x-voice-add": TtsHandler._voice_add,
-    "x-voice-list": TtsHandler._voice_list,
-    "x-voice-remove": TtsHandler._voice_remove,
-    "x-voice-set-text": TtsHandler._voice_set_text,
+VOICE_REQUESTS: dict[Any, Any] = {  # each typed request and the handler method that answers it
+    VoiceAdd: TtsHandler._voice_add,
+    VoiceList: TtsHandler._voice_list,
+    VoiceRemove: TtsHandler._voice_remove,
+    VoiceSetText: TtsHandler._voice_set_text,
 }

@@ -1,53 +1,21 @@
 """Finding, loading and warming up the Qwen3-TTS models before the engine listens.
 
-A model is a local directory or a hub repo id. A repo id is taken from the local
-hub cache, else downloaded (tqdm progress bars on stderr); offline and not cached
-means ``model_not_found`` with what to do, never a traceback.
+A model is a local directory or a hub repo id (engines.common.models finds it: a repo
+id is taken from the local hub cache, else downloaded with progress bars on stderr;
+offline and not cached means ``model_not_found`` with what to do, never a traceback).
 """
 from __future__ import annotations
 
 import logging
-import re
 import time
-from pathlib import Path
 from typing import Any, Callable
 
+from engines.common.models import locate
 from engines.protocol.errors import BAD_REQUEST, EngineError, ModelNotFound
 
 _LOG = logging.getLogger(__name__)
 ATTENTION = ("sdpa", "flash_attention_2", "eager")
-_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # org/name; paths start with / . ~ or have more parts
-
-
-def resolve(ref: str) -> str:
-    """A local directory for ``ref`` (a path or an ``org/name`` hub repo id)."""
-    path = Path(ref).expanduser()
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise ModelNotFound(f"{path} has no config.json: it is not a Qwen3-TTS model directory")
-        return str(path)
-    if not _REPO_ID.match(ref):
-        raise ModelNotFound(f"model directory {ref} does not exist; pass a local model directory "
-                            "or a hub repo id such as Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice")
-    return _download(ref)
-
-
-def _download(repo_id: str) -> str:
-    from huggingface_hub import snapshot_download
-
-    try:
-        return snapshot_download(repo_id, local_files_only=True)
-    except Exception:
-        pass  # not cached yet
-    try:
-        _LOG.info("downloading %s from the Hugging Face hub", repo_id)
-        return snapshot_download(repo_id)
-    except Exception as exc:
-        raise ModelNotFound(
-            f"model {repo_id} is not in the local hub cache and could not be downloaded "
-            f"({type(exc).__name__}: {str(exc)[:200]}); connect to the internet once, or run "
-            f"`huggingface-cli download {repo_id}` and pass the directory"
-        ) from None
+EXAMPLE_MODEL = "Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice"
 
 
 def pick_device(device: str) -> str:
@@ -84,7 +52,7 @@ def pick_attention(attn: str) -> str:
 
 def load(ref: str, device: str, dtype: Any, attn: str) -> Any:
     """Load one model with ``Qwen3TTSModel.from_pretrained`` and log time and memory."""
-    path = resolve(ref)
+    path = str(locate(ref, EXAMPLE_MODEL))
     from qwen_tts import Qwen3TTSModel
 
     started = time.perf_counter()

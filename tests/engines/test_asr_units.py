@@ -11,7 +11,8 @@ from engines.asr.audio import AudioBuffer, Resampler, check_format, pcm_to_float
 from engines.asr.decode import Backend, choose_backend, fallback
 from engines.asr.guards import MAX_TOKENS, cut_loop, loop_period, token_budget
 from engines.asr.segments import LIVE_MAX_S, VAD_WINDOW, has_speech, live_cut, split_windows
-from engines.asr.source import check_dir, is_repo_id, model_name, resolve
+from engines.asr.source import resolve
+from engines.common.models import is_repo_id, model_name
 from engines.protocol.errors import BAD_AUDIO, EngineError, ModelNotFound
 
 RATE = 16000
@@ -169,7 +170,7 @@ def test_missing_and_incomplete_model_dirs_are_explained(tmp_path) -> None:
     with pytest.raises(ModelNotFound, match="does not exist"):
         resolve(str(tmp_path / "nope"))
     with pytest.raises(ModelNotFound, match="no config.json"):
-        check_dir(tmp_path, str(tmp_path))
+        resolve(str(tmp_path))
     (tmp_path / "config.json").write_text('{"model_type": "whisper"}')
     with pytest.raises(ModelNotFound, match="'whisper' model, not GLM-ASR"):
         resolve(str(tmp_path))

@@ -209,6 +209,48 @@ def test_unknown_voice_has_its_own_code(tmp_path):
     assert caught.value.code == "unknown_voice"
 
 
+class _Replies:
+    """A connection that keeps what the handler sends, as wire events."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+
+    async def send(self, event) -> None:
+        self.events.append(event.event() if hasattr(event, "event") else event)
+
+
+class _PresetsOnly:
+    """The synthesizer as the voice events see it: presets, no base model (no clone prompt)."""
+
+    base = None
+
+    def presets(self) -> list[str]:
+        return ["ryan"]
+
+
+async def test_voice_events_in_and_out_keep_the_wire_form(tmp_path):
+    from wyoming.event import Event
+
+    from engines.tts.engine import TtsEngine, TtsHandler
+
+    replies = _Replies()
+    handler = TtsHandler(TtsEngine(_PresetsOnly(), VoiceStore(tmp_path)), replies)
+    add = {"name": "anna", "text": " Hello there. ", "rate": 16000, "width": 2, "channels": 1, "replace": False}
+    for event in (Event("x-voice-add", add, pcm(tone(4.0))), Event("x-voice-list"),
+                  Event("x-voice-set-text", {"name": "anna", "text": "Other."}),
+                  Event("x-voice-remove", {"name": "anna"}), Event("x-voice-future", {"name": "anna"})):
+        await handler.handle_event(event)
+    added, listed, updated, removed = replies.events  # the unknown x-voice event is ignored
+    assert (added.type, added.data["name"], added.data["text"]) == ("x-voice-added", "anna", "Hello there.")
+    assert listed.type == "x-voices" and listed.data == {"voices": [added.data], "presets": ["ryan"]}
+    assert (updated.type, updated.data["text"]) == ("x-voice-updated", "Other.")
+    assert (removed.type, removed.data) == ("x-voice-removed", {"name": "anna"})
+    with pytest.raises(EngineError, match="rate must be an integer"):
+        await handler.handle_event(Event("x-voice-add", {**add, "rate": "16000"}, pcm(tone(4.0))))
+    with pytest.raises(EngineError, match="preset speaker"):
+        await handler.handle_event(Event("x-voice-add", {**add, "name": "Ryan"}, pcm(tone(4.0))))
+
+
 # -- graph path: chunk schedule, backend choice, static cache ------------------------------
 
 def test_chunk_schedule_starts_small_then_holds_its_last_size():
