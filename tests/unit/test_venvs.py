@@ -1,8 +1,15 @@
-"""installer.venvs: which torch build pip is asked for (no CUDA wheels for the cpu choice)."""
+"""installer.venvs: which torch build pip is asked for (no CUDA wheels for the cpu choice); the venv
+layout (daemon.paths) that finds an engine venv's interpreter and site-packages."""
 from __future__ import annotations
 
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
 from packaging.specifiers import SpecifierSet
 
+from daemon import paths
 from installer import venvs
 
 
@@ -24,3 +31,13 @@ def test_the_version_pin_matches_the_cpu_index_wheels() -> None:
     """The CPU index names its wheels 2.13.0+cpu: `torch==2.13.0` must accept that, not only PyPI's."""
     pin = SpecifierSet(venvs.torch_args("cpu", platform="linux")[0].removeprefix("torch"))
     assert pin.contains(f"{venvs.TORCH_VERSION}+cpu") and pin.contains(venvs.TORCH_VERSION)
+
+
+def test_the_venv_layout_finds_this_venvs_site_packages_without_running_it(tmp_path) -> None:
+    if sys.prefix == sys.base_prefix:
+        pytest.skip("the tests do not run in a virtual environment")
+    assert paths.venv_python(Path(sys.prefix)).samefile(sys.executable)
+    assert paths.venv_site_packages(Path(sys.executable)) == Path(sysconfig.get_paths()["purelib"])
+    if sys.platform != "win32":
+        with pytest.raises(FileNotFoundError, match="sisyphus setup"):
+            paths.venv_site_packages(paths.venv_python(tmp_path / "never-built"))
