@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.integration.test_conversation import ThreadedServer, settings  # noqa: E402
+from tests.integration.test_conversation import settings  # noqa: E402
 from tests.support.daemon import Daemon, write_tone_wav  # noqa: E402
-from tests.support.openai_server import Script  # noqa: E402
+from tests.support.openai_server import Script, ThreadedServer  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:

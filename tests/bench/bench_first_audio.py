@@ -27,9 +27,9 @@ sys.path.insert(0, str(REPO))
 
 from daemon.audio.convert import convert_to_asr  # noqa: E402
 from tests.engines.test_upstream import run_piper  # noqa: E402
-from tests.support.daemon import Daemon, fake_engine_command, write_tone_wav  # noqa: E402
+from tests.support.daemon import Daemon, fake_engine_command, write_tone_wav, write_wav  # noqa: E402
 from tests.support.spoken import (QUESTION, base_settings, first_audio_figures, link_cpu_venvs,  # noqa: E402
-                                  our_tts_command, slow_llm, write_wav)
+                                  our_tts_command, slow_llm)
 from tests.support.venvs import VENVS  # noqa: E402
 
 

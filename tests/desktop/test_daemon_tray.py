@@ -15,9 +15,9 @@ import pytest
 
 from daemon.platform.tray.icons import STATE_COLOURS
 from tests.desktop.test_tray_x11 import _open_menu, _xdotool, find_icon, screenshot, share, wait_title
-from tests.integration.test_conversation import ThreadedServer, settings
+from tests.integration.test_conversation import settings
 from tests.support.daemon import Daemon, fake_engine_command, write_tone_wav
-from tests.support.openai_server import Script
+from tests.support.openai_server import Script, ThreadedServer
 
 pytestmark = pytest.mark.desktop
 

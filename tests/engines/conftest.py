@@ -1,4 +1,5 @@
-"""Fixtures shared by the engine tests: the TTS venv and its tiny random-weight models (built once)."""
+"""Fixtures shared by the engine tests: the TTS and ASR venvs and their tiny random-weight models (built
+once a session)."""
 from __future__ import annotations
 
 import subprocess
@@ -21,3 +22,18 @@ def tiny_models(tts_python, tmp_path_factory) -> dict[str, Path]:
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return {"custom_voice": out / "custom_voice", "base": out / "base"}
+
+
+@pytest.fixture(scope="session")
+def asr_python() -> Path:
+    return engine_python("asr")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(asr_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny random-weight GLM-ASR."""
+    out = tmp_path_factory.mktemp("tiny-glmasr")
+    done = subprocess.run([str(asr_python), str(REPO / "tests" / "fixtures" / "tiny_glmasr.py"), str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"building the tiny GLM-ASR failed:\n{done.stderr[-3000:]}"
+    return out

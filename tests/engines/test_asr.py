@@ -32,7 +32,7 @@ from wyoming.info import Describe, Info
 from daemon import __version__ as SISYPHUS_VERSION
 from engines.asr.guards import token_budget
 from engines.protocol.errors import EXIT_CONFIG, FATAL_PREFIX
-from tests.support.venvs import REPO, engine_python
+from tests.support.venvs import REPO
 
 pytestmark = pytest.mark.engine_venv("asr")
 ESPEAK_RATE = 22050
@@ -42,20 +42,7 @@ SENTENCES = {"lights": "turn on the kitchen lights", "weather": "what is the wea
 
 
 # -- fixtures -------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def asr_python() -> Path:
-    return engine_python("asr")
-
-
-@pytest.fixture(scope="session")
-def tiny_model(asr_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("tiny-glmasr")
-    done = subprocess.run([str(asr_python), str(REPO / "tests" / "fixtures" / "tiny_glmasr.py"), str(out)],
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, f"building the tiny GLM-ASR failed:\n{done.stderr[-3000:]}"
-    return out
-
-
+# asr_python and tiny_model (the tiny GLM-ASR): tests/engines/conftest.py
 @pytest.fixture(scope="session")
 def speech() -> dict[str, np.ndarray]:
     """Float32 speech at 22.05 kHz (espeak-ng's rate), one array per sentence."""

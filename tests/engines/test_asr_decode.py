@@ -13,14 +13,13 @@ import subprocess
 
 import pytest
 
-from tests.engines.test_asr import asr_python, tiny_model  # noqa: F401  (session fixtures)
 from tests.support.venvs import REPO
 
 pytestmark = pytest.mark.engine_venv("asr")
 
 
 @pytest.fixture(scope="module")
-def report(asr_python, tiny_model) -> dict:  # noqa: F811
+def report(asr_python, tiny_model) -> dict:
     done = subprocess.run([str(asr_python), "-m", "tests.engines.asr_decode_check", str(tiny_model)],
                           capture_output=True, text=True, timeout=600, cwd=REPO,
                           env={**os.environ, "HF_HUB_OFFLINE": "1"})

@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from tests.engines.test_upstream import run_piper
-from tests.support.daemon import Daemon, fake_engine_command, write_tone_wav
+from tests.support.daemon import Daemon, fake_engine_command, write_tone_wav, write_wav
 from tests.support.spoken import (KEY_WORDS, QUESTION, REPLY, base_settings, first_audio_figures, link_cpu_venvs,
-                                  our_tts_command, slow_llm, transcribe, wav_seconds, write_wav)
+                                  our_tts_command, slow_llm, transcribe, wav_seconds)
 from tests.support.venvs import VENVS, engine_python
 
 

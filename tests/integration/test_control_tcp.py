@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 from daemon.platform import ipc
-from tests.integration.test_conversation import ThreadedServer, settings
+from tests.integration.test_conversation import settings
+from tests.support.openai_server import ThreadedServer
 from tests.integration.test_lifecycle import engine_pids, wait_gone
 from tests.support.daemon import Daemon
 

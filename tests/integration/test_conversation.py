@@ -7,8 +7,7 @@ import wave
 import pytest
 
 from tests.support.daemon import Daemon, fake_engine_command, write_tone_wav
-from tests.support.openai_server import Script
-from tests.support.spoken import ThreadedServer
+from tests.support.openai_server import Script, ThreadedServer
 
 QUESTION = "What is the weather in Paris?"
 

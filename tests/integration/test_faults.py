@@ -12,10 +12,10 @@ import random
 import signal
 import time
 
-from tests.integration.test_conversation import ThreadedServer, settings
+from tests.integration.test_conversation import settings
 from tests.integration.test_lifecycle import alive, wait_gone
 from tests.support.daemon import Daemon, write_tone_wav
-from tests.support.openai_server import Script
+from tests.support.openai_server import Script, ThreadedServer
 
 TURNS = int(os.environ.get("SISYPHUS_FAULT_TURNS", "50"))
 POINTS = ("none", "before_turn", "during_asr", "during_tts")

@@ -5,7 +5,8 @@ import os
 import signal
 import time
 
-from tests.integration.test_conversation import ThreadedServer, settings
+from tests.integration.test_conversation import settings
+from tests.support.openai_server import ThreadedServer
 from tests.support.daemon import Daemon
 
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 
-from tests.integration.test_conversation import ThreadedServer, settings
+from tests.integration.test_conversation import settings
+from tests.support.openai_server import ThreadedServer
 from tests.support.daemon import Daemon, write_tone_wav
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import tomllib
 
-from tests.integration.test_conversation import QUESTION, ThreadedServer, settings
+from tests.integration.test_conversation import QUESTION, settings
+from tests.support.openai_server import ThreadedServer
 from tests.support.daemon import Daemon, write_tone_wav
 from daemon.assistant.voices import check_recording, next_name
 

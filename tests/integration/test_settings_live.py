@@ -1,7 +1,8 @@
 """Editing the settings file while the daemon runs: good edits apply, garbage is reported and ignored."""
 from __future__ import annotations
 
-from tests.integration.test_conversation import ThreadedServer, settings
+from tests.integration.test_conversation import settings
+from tests.support.openai_server import ThreadedServer
 from tests.support.daemon import Daemon
 
 

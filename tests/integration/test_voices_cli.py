@@ -7,7 +7,8 @@ import json
 import subprocess
 import sys
 
-from tests.integration.test_conversation import ThreadedServer, settings
+from tests.integration.test_conversation import settings
+from tests.support.openai_server import ThreadedServer
 from tests.support.daemon import Daemon, write_tone_wav
 
 

@@ -17,15 +17,19 @@ import tomli_w
 from daemon.control import NotRunning, request, stream_events
 
 
-def write_tone_wav(path: Path, seconds: float = 1.0, rate: int = 16000, freq: float = 300.0) -> Path:
-    t = np.arange(int(seconds * rate)) / rate
-    pcm = (0.3 * 32767 * np.sin(2 * np.pi * freq * t)).astype("<i2")
+def write_wav(path: Path, pcm: np.ndarray, rate: int) -> Path:
+    """Mono 16-bit WAV of ``pcm`` (int16 values): the daemon's --mic-file."""
     with wave.open(str(path), "wb") as wav:
         wav.setnchannels(1)
         wav.setsampwidth(2)
         wav.setframerate(rate)
-        wav.writeframes(pcm.tobytes())
+        wav.writeframes(pcm.astype("<i2").tobytes())
     return path
+
+
+def write_tone_wav(path: Path, seconds: float = 1.0, rate: int = 16000, freq: float = 300.0) -> Path:
+    t = np.arange(int(seconds * rate)) / rate
+    return write_wav(path, 0.3 * 32767 * np.sin(2 * np.pi * freq * t), rate)
 
 
 def fake_engine_command(kind: str, *extra: str) -> list[str]:

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from tests.support.loop_thread import LoopThread
+
 
 @dataclass
 class Script:
@@ -281,6 +283,19 @@ class OpenAIServer:
             usage = {"prompt_tokens": 1, "completion_tokens": conn.record.deltas_sent, "total_tokens": 2}
             await conn.event({**self._chunk({}), "choices": [], "usage": usage})
         await conn.end_sse()
+
+
+class ThreadedServer:
+    """The scripted server on its own loop thread, so blocking test code can run beside it."""
+
+    def __init__(self, **kw: Any) -> None:
+        self.thread = LoopThread()
+        self.server = OpenAIServer(**kw)
+        self.thread.run(self.server.start())
+
+    def stop(self) -> None:
+        self.thread.run(self.server.stop())
+        self.thread.stop()
 
 
 class _Conn:

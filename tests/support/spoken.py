@@ -5,15 +5,11 @@ Shared by tests/engines/test_spoken_reply.py and tests/bench/bench_first_audio.p
 """
 from __future__ import annotations
 
-import asyncio
 import subprocess
-import threading
 import wave
 from pathlib import Path
 
-import numpy as np
-
-from tests.support.openai_server import OpenAIServer, Script
+from tests.support.openai_server import Script, ThreadedServer
 
 TOKEN_S = 0.25  # the LLM writes one word every 0.25 s
 QUESTION = "What is the weather forecast for Paris tomorrow?"
@@ -28,20 +24,6 @@ model = faster_whisper.WhisperModel(str(model_dir), device="cpu", compute_type="
 segments, _ = model.transcribe(sys.argv[1], language="en", beam_size=1)
 print(" ".join(s.text.strip() for s in segments))
 """
-
-
-class ThreadedServer:
-    """The scripted OpenAI server on its own loop, so blocking test code can run beside it."""
-
-    def __init__(self, **kw) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.server = OpenAIServer(**kw)
-        threading.Thread(target=self.loop.run_forever, daemon=True).start()
-        asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(10)
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 def slow_llm() -> ThreadedServer:
@@ -68,15 +50,6 @@ def our_tts_command(tts_python: Path, models: dict, voices: Path) -> list[str]:
     return [str(tts_python), "-m", "engines.tts", "--uri", "{uri}", "--custom-voice-model",
             str(models["custom_voice"]), "--base-model", str(models["base"]), "--voices-dir", str(voices),
             "--device", "cpu", "--max-new-tokens", "40"]
-
-
-def write_wav(path: Path, pcm: np.ndarray, rate: int) -> Path:
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(pcm.astype("<i2").tobytes())
-    return path
 
 
 def wav_seconds(path: Path) -> float:

@@ -7,7 +7,6 @@ import json
 import os
 import socket
 import stat
-import threading
 
 import pytest
 
@@ -16,6 +15,7 @@ from daemon.control import request as ask
 from daemon.events import EventBus
 from daemon.platform import ipc
 from daemon.platform.ipc import tcp
+from tests.support.loop_thread import LoopThread
 
 
 def test_default_uri_per_os(tmp_path):
@@ -29,18 +29,17 @@ class Served:
     """A real ControlServer on its own loop thread, answering ``status``."""
 
     def __init__(self, runtime, uri: str) -> None:
-        self.loop = asyncio.new_event_loop()
-        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+        self.thread = LoopThread()
 
         async def status(_req):
             return {"state": "idle"}
 
         self.server = ControlServer(runtime, {"status": status}, EventBus(), uri)
-        asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(10)
+        self.thread.run(self.server.start())
 
     def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.run(self.server.stop())
+        self.thread.stop()
 
 
 @pytest.fixture(params=["unix", "tcp"])
