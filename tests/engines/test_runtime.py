@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -239,13 +240,14 @@ async def test_connection_flood_is_bounded(tmp_path):
             s = socket.socket(socket.AF_UNIX)
             s.connect(uri[len("unix://"):])
             socks.append(s)
-        await asyncio.sleep(0.3)
-        refused = 0
-        for s in socks[4:]:
-            s.settimeout(5)
-            if b"too many connections" in s.recv(4096):
-                refused += 1
-        assert refused == 8
+        # At most 4 are served at once: at least 8 get the refusal. (One more may be refused
+        # while the readiness probe's own connection is still closing on a loaded machine.)
+        refused: set[socket.socket] = set()
+        deadline = time.monotonic() + 10
+        while len(refused) < 8 and time.monotonic() < deadline:
+            ready, _, _ = select.select([s for s in socks if s not in refused], [], [], 0.2)
+            refused.update(s for s in ready if b"too many connections" in s.recv(4096))
+        assert 8 <= len(refused) <= 9
         for s in socks:
             s.close()
         events = await ask(uri, Synthesize(text="fine."), until="audio-stop")
