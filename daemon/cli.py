@@ -7,22 +7,43 @@ and run as their own process (the daemon never imports the installer).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 from . import __version__, paths
+from .logs import FORMAT
 from .commands.table import COMMANDS, GROUPS, Command
+
+
+CONFIG_HELP = "settings file (default: $SISYPHUS_CONFIG or the user config dir)"
+
+
+def _global_options(parser: argparse.ArgumentParser, default=None) -> argparse.ArgumentParser:
+    """--config and --debug, before the verb (defaults) or after it (SUPPRESS: only set when given)."""
+    parser.add_argument("--config", default=default, help=CONFIG_HELP)
+    parser.add_argument("--debug", action="store_true", default=default or False, help="verbose logging")
+    return parser
+
+
+class _Sub(argparse.ArgumentParser):
+    """Every verb's parser also takes the global options, so `sisyphus run --debug` works."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if kwargs.get("add_help", True):  # the delegated verbs' parsers pass everything on
+            _global_options(self, argparse.SUPPRESS)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sisyphus", description="A resident desktop voice assistant.")
     parser.add_argument("--version", action="version", version=f"sisyphus {__version__}")
-    parser.add_argument("--config", help="settings file (default: $SISYPHUS_CONFIG or the user config dir)")
-    parser.add_argument("--debug", action="store_true", help="verbose logging")
-    sub = parser.add_subparsers(dest="command", required=True)
+    _global_options(parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Sub)
 
     run = sub.add_parser("run", help="run the assistant (tray, hotkey, engines)")
     run.add_argument("--fake-engines", action="store_true", help="deterministic fake engines (no models, no GPU)")
@@ -69,17 +90,36 @@ INSTALLER_MODULES = {"setup": "installer.setup", "models": "installer.models", "
 
 
 def main(argv: list[str] | None = None) -> int:
-    head, rest = split_delegated(sys.argv[1:] if argv is None else list(argv))
+    try:
+        return _main(sys.argv[1:] if argv is None else list(argv))
+    except BrokenPipeError:  # `sisyphus status | head -1`: the reader left; stop quietly, as CLI tools do
+        return closed_pipe()
+
+
+def closed_pipe() -> int:
+    """Point stdout at the null device so the interpreter's last flush cannot fail too; 141 = SIGPIPE's."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return 141
+
+
+def _main(argv: list[str]) -> int:
+    head, rest = split_delegated(argv)
+    rest, config, debug = pull_global_options(rest)
     args = build_parser().parse_args(head)
+    args.config, args.debug = config or args.config, debug or args.debug
     if args.command == "run":
         return _run(args)
     if args.command == "config":
         return _config(args)
     if args.command in INSTALLER_MODULES:
-        return _installer(INSTALLER_MODULES[args.command], rest, paths.config_path(args.config))
+        return _installer(INSTALLER_MODULES[args.command], rest, paths.config_path(args.config), args.debug)
     if args.command == "autostart":
         from .platform.autostart import cli
 
+        if args.debug:
+            logging.basicConfig(level=logging.DEBUG, format=FORMAT)
         return cli.main(rest, paths.config_path(args.config))
     if args.command == "events":
         return _events()
@@ -99,9 +139,32 @@ def split_delegated(argv: list[str]) -> tuple[list[str], list[str]]:
     return argv, []
 
 
-def _installer(module: str, rest: list[str], config_path: Path) -> int:
-    """The installer's verbs run in their own interpreter, with the settings file named."""
-    env = {**os.environ, "SISYPHUS_CONFIG": str(config_path)}
+def pull_global_options(rest: list[str]) -> tuple[list[str], str | None, bool]:
+    """A delegated verb's arguments without the global options given after the verb
+    (`sisyphus doctor --config x.toml --debug`): (the rest, --config's value, --debug)."""
+    kept: list[str] = []
+    config, debug, i = None, False, 0
+    while i < len(rest):
+        word = rest[i]
+        if word == "--":  # everything after it is the verb's own
+            kept += rest[i:]
+            break
+        if word == "--debug":
+            debug = True
+        elif word == "--config" and i + 1 < len(rest):
+            config, i = rest[i + 1], i + 1
+        elif word.startswith("--config="):
+            config = word.split("=", 1)[1]
+        else:
+            kept.append(word)
+        i += 1
+    return kept, config, debug
+
+
+def _installer(module: str, rest: list[str], config_path: Path, debug: bool = False) -> int:
+    """The installer's verbs run in their own interpreter, with the settings file named
+    (and verbose logging asked for with SISYPHUS_DEBUG: installer/entry.py)."""
+    env = {**os.environ, "SISYPHUS_CONFIG": str(config_path), **({"SISYPHUS_DEBUG": "1"} if debug else {})}
     try:
         return subprocess.run([sys.executable, "-m", module, *rest], env=env).returncode
     except KeyboardInterrupt:

@@ -129,9 +129,18 @@ def check_models(ctx: Context) -> Check:
     return Check("models", OK, "GLM-ASR-Nano and Qwen3-TTS (CustomVoice, Base) present")
 
 
-def check_audio(ctx: Context) -> list[Check]:
-    from daemon.audio import devices
+AUDIO_NEEDED = {"input": "hear you", "output": "speak"}
 
+
+def check_audio(ctx: Context) -> list[Check]:
+    """FAIL when the assistant cannot hear or speak: no PortAudio, or no usable device."""
+    from daemon.audio import devices, portaudio
+    from daemon.audio.errors import AudioError
+
+    try:
+        portaudio.load()
+    except AudioError as exc:
+        return [Check("audio", FAIL, "no PortAudio: the assistant can neither hear nor speak", str(exc))]
     checks = []
     audio = _settings(ctx).audio
     wanted: dict[Literal["input", "output"], str] = {"input": audio.input_device, "output": audio.output_device}
@@ -139,8 +148,10 @@ def check_audio(ctx: Context) -> list[Check]:
         try:
             dev = devices.resolve(name, kind)
             checks.append(Check(f"audio {kind}", OK, f"{name!r} -> {dev.label}"))
-        except Exception as exc:  # AudioError, PortAudio missing: both are explained to the user
-            checks.append(Check(f"audio {kind}", WARN, f"[audio] {kind}_device = {name!r}: {exc}"))
+        except AudioError as exc:  # the message names the device and what to do: the fix
+            checks.append(Check(f"audio {kind}", FAIL,
+                                f"[audio] {kind}_device = {name!r}: the assistant cannot {AUDIO_NEEDED[kind]}",
+                                str(exc)))
     return checks
 
 
@@ -247,4 +258,6 @@ def main(argv: list[str], config_path: Path) -> int:
 
 
 if __name__ == "__main__":  # `python -m ...` works without the app's CLI (tests, the install scripts)
-    sys.exit(main(sys.argv[1:], paths.config_path()))
+    from installer.entry import run
+
+    run(main)

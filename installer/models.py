@@ -188,4 +188,6 @@ def main(argv: list[str], config_path: Path) -> int:
 
 
 if __name__ == "__main__":  # `python -m ...` works without the app's CLI (tests, the install scripts)
-    sys.exit(main(sys.argv[1:], paths.config_path()))
+    from installer.entry import run
+
+    run(main)

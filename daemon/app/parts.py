@@ -27,6 +27,7 @@ from daemon.config.live import LiveSettings
 from daemon.config.reload import ConfigWatcher
 from daemon.config.schema import Settings
 from daemon.events import AudioLevel, ErrorEvent, EventBus, State, StateChanged
+from daemon.llm.probe import check_llm
 from daemon.supervisor import profiles
 from daemon.supervisor.supervisor import Supervisor
 from daemon.vram.manager import MemoryManager
@@ -153,6 +154,7 @@ async def _build(parts: Parts, settings: Settings, options: RunOptions, runtime_
     assistant.on_cuda_oom = memory.on_cuda_oom
     _commands(parts, quit)
     supervisor.start()
+    parts.spawn(check_llm(settings.llm, bus), "llm-check")  # in the background: readiness never waits for it
     parts.spawn(ConfigWatcher(parts.live.path, functools.partial(_reload, parts)).run(), "config-watcher")
     parts.spawn(memory.run(settings.vram.poll_s), "memory")
 

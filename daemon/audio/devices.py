@@ -113,11 +113,12 @@ def _listing(devices: list[Device]) -> str:
 
 
 def _no_device_hint(kind: Kind) -> str:
+    device = f"an {kind} device"  # input and output both take "an"
     if sys.platform.startswith("linux") and not os.environ.get("PULSE_SERVER") \
             and not os.path.exists(os.path.join(os.environ.get("XDG_RUNTIME_DIR", "/nonexistent"), "pulse")):
-        return (f"no sound server seems to run; start PulseAudio/PipeWire or plug in a {kind} device, "
+        return (f"no sound server seems to run; start PulseAudio/PipeWire or plug in {device}, "
                 "then choose it in the tray menu")
-    return f"plug in or enable a {kind} device, then choose it in the tray menu"
+    return f"plug in or enable {device}, then choose it in the tray menu"
 
 
 def open_stream(sd: Any, kind: Kind, dev: Device, latency: float | str = "low",

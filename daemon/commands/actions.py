@@ -50,8 +50,12 @@ class Commands:
     def new_conversation(self) -> None:
         self.assistant.history.reset()
 
-    def restart_engines(self) -> None:
-        self.supervisor.restart()
+    async def restart_engines(self) -> dict:
+        """Stop every engine's process (healthy ones too) and start it again; the reply comes
+        once the old processes are gone, the new ones load in the background (`sisyphus status`)."""
+        names = await self.supervisor.respawn()
+        return {"restarted": names, "notice": f"stopped and started again: {', '.join(names)}; "
+                                              "`sisyphus status` shows when they are ready"}
 
     def quit(self) -> None:
         self._quit()

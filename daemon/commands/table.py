@@ -41,7 +41,7 @@ COMMANDS: tuple[Command, ...] = (
             (Arg("action", "what the key did", ("press", "release", "toggle")),)),
     Command("stop", "stop", "stop speaking (without listening)"),
     Command("new-conversation", "new_conversation", "forget the conversation history"),
-    Command("restart-engines", "restart_engines", "restart every engine (also leaves FAILED)"),
+    Command("restart-engines", "restart_engines", "stop every engine, healthy or not, and start it again (new processes; leaves FAILED)"),
     Command("quit", "quit", "stop the running daemon"),
     Command("set-voice", "set_voice", "speak with this voice (saved in the settings)", (NAME,)),
     Command("set-hotkey-mode", "set_hotkey_mode", "ptt: hold to talk; toggle: press to start and stop",

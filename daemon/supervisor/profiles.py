@@ -51,8 +51,9 @@ def specs(settings: Settings, profile: str, runtime_dir: Path, data_dir: Path) -
         asr_argv, tts_argv = _cpu_argv(asr_uri, tts_uri, data_dir)
     else:
         raise ProfileError(f"unknown profile {profile!r}")
-    return {"asr": from_settings("asr", settings.asr, asr_uri, asr_argv),
-            "tts": from_settings("tts", settings.tts, tts_uri, tts_argv)}
+    setup = f"sisyphus setup --profile {profile}"
+    return {"asr": from_settings("asr", settings.asr, asr_uri, asr_argv, setup),
+            "tts": from_settings("tts", settings.tts, tts_uri, tts_argv, setup)}
 
 
 def _gpu_argv(settings: Settings, asr_uri: str, tts_uri: str, data_dir: Path) -> tuple[tuple, tuple]:

@@ -18,6 +18,7 @@ class EngineSpec:
     argv: tuple[str, ...] = ()  # empty: a remote engine we only connect to
     env: dict = field(default_factory=dict)
     ready_timeout_s: float = 300.0
+    setup: str = ""  # the command that installs argv[0] when it is missing (our own engines)
 
     @property
     def remote(self) -> bool:
@@ -34,7 +35,8 @@ def fake_spec(name: str, kind: str, uri: str, extra: tuple[str, ...] = (), timeo
     return EngineSpec(name, uri, argv, ready_timeout_s=timeout)
 
 
-def from_settings(name: str, engine: EngineSettings, uri: str, default_argv: tuple[str, ...]) -> EngineSpec:
+def from_settings(name: str, engine: EngineSettings, uri: str, default_argv: tuple[str, ...],
+                  setup: str = "") -> EngineSpec:
     """A remote ``uri`` in the settings wins; then a custom ``command``; then our own engine."""
     if engine.uri:  # its form was checked when the settings were loaded
         return EngineSpec(name, engine.uri, (), ready_timeout_s=engine.ready_timeout_s)
@@ -44,7 +46,7 @@ def from_settings(name: str, engine: EngineSettings, uri: str, default_argv: tup
             raise ValueError(f"[{name}] command: {argv[0]!r} is not a program that can be run (not found, or not "
                              "executable); fix the command, or remove it to run sisyphus' own engine")
         return EngineSpec(name, uri, argv, ready_timeout_s=engine.ready_timeout_s)
-    return EngineSpec(name, uri, default_argv, ready_timeout_s=engine.ready_timeout_s)
+    return EngineSpec(name, uri, default_argv, ready_timeout_s=engine.ready_timeout_s, setup=setup)
 
 
 def fake_specs(settings: Settings, runtime_dir: Path) -> dict[str, EngineSpec]:

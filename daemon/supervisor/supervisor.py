@@ -3,7 +3,7 @@
 Readiness is a ``describe`` answered within the spec's timeout. A local engine is
 watched through its process exit and a periodic probe; a remote engine through
 the probe alone, and is reconnected (never respawned, never given up on). After
-too many quick failures a local engine ends FAILED until ``restart()``. An engine
+too many quick failures a local engine ends FAILED until ``restart()`` or ``respawn()``. An engine
 that reports a configuration problem at start (exit 78) fails at once with its
 reason instead of crash-looping. Every change is an EngineStateChanged on the bus.
 """
@@ -87,6 +87,17 @@ class EngineSupervisor:
         self.policy.reset()
         self._want_running = True
         self._wake.set()
+        self.start()
+
+    async def respawn(self) -> None:
+        """Start over now, even when healthy: stop the process (a local engine gets a new pid;
+        a remote one is reconnected), forget past failures, start again (tray: "Restart engines")."""
+        if self._task is not None:
+            await cancel_and_wait(self._task)
+        await self._stop_process()
+        if self.state in (S.READY, S.UNHEALTHY):
+            await self._set(S.STOPPED, "restarting")
+        self.policy.reset()
         self.start()
 
     async def unload(self, reason: str) -> None:
@@ -182,6 +193,8 @@ class EngineSupervisor:
             self.process = EngineProcess(self.spec)
             try:
                 await self.process.start()
+            except FileNotFoundError as exc:
+                raise StartFailed(self._missing(exc), fatal=True) from None
             except OSError as exc:
                 raise StartFailed(f"cannot run {self.spec.argv[0]}: {exc}", fatal=True) from None
         deadline = time.monotonic() + self.spec.ready_timeout_s
@@ -194,6 +207,12 @@ class EngineSupervisor:
                 if time.monotonic() >= deadline:
                     raise StartFailed(f"not ready within {self.spec.ready_timeout_s:.0f} s: {exc.text}") from None
             await asyncio.sleep(0.1)
+
+    def _missing(self, exc: OSError) -> str:
+        program = self.spec.argv[0]
+        if self.spec.setup:  # one of our engines: its venv was never built, or was removed
+            return f"its program {program} is missing (the engine venv is not set up): run `{self.spec.setup}`"
+        return f"cannot run {program}: {exc.strerror or exc}; fix the engine's command in the settings"
 
     async def _check_alive(self) -> None:
         if self.process is not None and self.process.exited():
@@ -250,9 +269,10 @@ class Supervisor:
         for engine in self.engines.values():
             engine.start()
 
-    def restart(self) -> None:
-        for engine in self.engines.values():
-            engine.restart()
+    async def respawn(self) -> list[str]:
+        """Restart every engine (healthy ones too); the names restarted."""
+        await asyncio.gather(*(engine.respawn() for engine in self.engines.values()))
+        return list(self.engines)
 
     async def stop(self) -> None:
         await asyncio.gather(*(engine.stop() for engine in self.engines.values()))

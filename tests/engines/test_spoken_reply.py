@@ -58,7 +58,7 @@ def test_cpu_profile_speaks_while_the_llm_writes(tmp_path, llm):
             start = ask(d, mic, pcm, pcm_rate)
             d.wait_state("idle", start + 1, timeout=60)
             assert "error" not in d.kinds(start), d.kinds(start)
-            assert llm.requests == [], "silence or noise reached the LLM"
+            assert llm.chats == [], "silence or noise reached the LLM"
 
         start = ask(d, mic, question, rate)
         end = d.turn_end(start, timeout=90)
@@ -66,7 +66,7 @@ def test_cpu_profile_speaks_while_the_llm_writes(tmp_path, llm):
         figures = first_audio_figures(d.events[start:], turn)
         report("cpu profile (wyoming-piper)", figures)
         assert "error" not in d.kinds(start), d.kinds(start)
-        asked = llm.requests[0].body["messages"][-1]["content"].lower()
+        asked = llm.chats[0].body["messages"][-1]["content"].lower()
         assert "weather" in asked or "forecast" in asked, asked
         assert figures["audio_before_last_token"] > 0, figures
 

@@ -64,15 +64,15 @@ def test_full_turn_event_sequence_and_request(tmp_path, llm):
         status = d.status()
         assert status["last_timings_ms"] == timings
         # the LLM got the transcript after the system prompt, with the key
-        body = llm.requests[0].body
+        body = llm.chats[0].body
         assert body["messages"][0]["role"] == "system"
         assert body["messages"][-1] == {"role": "user", "content": QUESTION}
         assert body["stream"] is True and body["model"] == "test-model"
-        assert llm.requests[0].headers.get("authorization") == "Bearer sk-test-secret-123"
+        assert llm.chats[0].headers.get("authorization") == "Bearer sk-test-secret-123"
         # second turn carries the history
         start2 = d.turn()
         d.turn_end(start2)
-        messages = llm.requests[1].body["messages"]
+        messages = llm.chats[1].body["messages"]
         assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
         assert "sunny in Paris" in messages[2]["content"]
     with wave.open(str(tmp_path / "out.wav")) as wav:
@@ -92,7 +92,7 @@ def test_a_twenty_second_reply_is_recorded_whole(tmp_path, llm):
         assert "".join(spoken) == long_reply
         nxt = d.turn()  # the history holds the whole reply, not marked as interrupted
         d.turn_end(nxt)
-        assert llm.requests[1].body["messages"][2]["content"] == long_reply
+        assert llm.chats[1].body["messages"][2]["content"] == long_reply
     expected = sum(max(0.1, len(chunk.strip()) * 0.02) for chunk in spoken)
     with wave.open(str(tmp_path / "out.wav")) as wav:
         first_reply = wav.getnframes() / wav.getframerate() - len("It is sunny in Paris today. Enjoy your walk!") * 0.02
@@ -110,7 +110,7 @@ def test_barge_in_during_speaking(tmp_path, llm):
         assert states(d, speaking, None)[:4] == ["speaking", "listening", "thinking", "speaking"]
         interrupted = [e for e in d.events[start:barge + 2] if e["kind"] == "playback"]
         assert interrupted[0]["started"] is True
-        history = llm.requests[1].body["messages"]
+        history = llm.chats[1].body["messages"]
         assert history[2]["role"] == "assistant" and history[2]["content"] != long_reply
         assert "interrupt" in history[2]["content"].lower() or history[2]["content"].endswith("—")
         assert d.status()["state"] == "idle"
@@ -154,7 +154,7 @@ def test_llm_stream_cut_mid_sentence_keeps_what_was_said(tmp_path, llm):
         assert "first sentence" in spoken
         nxt = d.turn()
         d.turn_end(nxt)
-        assistant = llm.requests[1].body["messages"][2]
+        assistant = llm.chats[1].body["messages"][2]
         assert assistant["role"] == "assistant" and "first sentence" in assistant["content"]
 
 
@@ -188,7 +188,7 @@ def test_failed_engine_reports_what_to_do(tmp_path, llm):
         i = d.wait_event(lambda e: e["kind"] == "error", start=start)
         assert d.events[i]["code"] == "engine_failed"
         assert "/models/glm-asr" in d.events[i]["text"] and "Restart engines" in d.events[i]["text"]
-        assert llm.requests == []  # no LLM call without a transcript
+        assert llm.chats == []  # no LLM call without a transcript
 
 
 def test_silence_ends_the_turn_quietly(tmp_path, llm):
@@ -199,7 +199,7 @@ def test_silence_ends_the_turn_quietly(tmp_path, llm):
     with d:
         start = d.turn()
         d.wait_state("idle", start + 1)
-        assert "error" not in d.kinds(start) and llm.requests == []
+        assert "error" not in d.kinds(start) and llm.chats == []
 
 
 def test_second_daemon_refuses_to_start(tmp_path, llm):

@@ -49,7 +49,7 @@ def test_record_a_new_voice(tmp_path):
             d.wait_event(lambda e: e["kind"] == "settings" and e["key"] == "voice" and e["value"] == "my-voice-1",
                          start=j)
             assert tomllib.loads(d.config.read_text())["tts"]["voice"] == "my-voice-1"
-            assert server.server.requests == []  # a recording is not a question
+            assert server.server.chats == []  # a recording is not a question
     finally:
         server.stop()
 

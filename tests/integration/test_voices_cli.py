@@ -68,4 +68,4 @@ def test_voices_record_names_the_recorded_voice(tmp_path):
         i = d.wait_event(lambda e: e["kind"] == "notice" and e["title"] == "Voice added", start=start)
         assert "dave" in d.events[i]["text"]
         assert "dave" in names(d)
-        assert llm.requests == []  # a recording is not a question
+        assert llm.chats == []  # a recording is not a question

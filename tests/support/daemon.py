@@ -54,12 +54,13 @@ class Daemon:
         self._lock = threading.Condition()
         self.proc: subprocess.Popen | None = None
         self.log = tmp / "daemon.log"
+        # what the user typed, before --headless and the args (a test may put options after the verb)
+        self.command = [sys.executable, "-m", "daemon.cli", "--config", str(self.config), "run"]
 
     def start(self, ready: tuple[str, ...] = ("asr", "tts"), timeout: float = 30) -> "Daemon":
         with open(self.log, "wb") as log:
             mode = ["--headless"] if self.headless else []
-            self.proc = subprocess.Popen([sys.executable, "-m", "daemon.cli", "--config", str(self.config), "run",
-                                          *mode, *self.args], env=self.env, stdout=log, stderr=log)
+            self.proc = subprocess.Popen([*self.command, *mode, *self.args], env=self.env, stdout=log, stderr=log)
         self.wait(lambda: self._connected(), 20, "control socket")
         threading.Thread(target=self._collect, daemon=True).start()
         for name in ready:

@@ -137,6 +137,11 @@ class OpenAIServer:
         """The base URL a client is given (with ``/v1``)."""
         return f"http://{self._host}:{self.port}/v1"
 
+    @property
+    def chats(self) -> list[RequestRecord]:
+        """The chat requests (a daemon also asks GET /models once at start)."""
+        return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
     async def start(self) -> "OpenAIServer":
         self._server = await asyncio.start_server(self._serve, self._host, self._port)
         return self

@@ -158,3 +158,32 @@ def test_macos_permission_call_refuses_elsewhere():
         pytest.skip("this is macOS")
     with pytest.raises(OSError, match="only on macOS"):
         permissions._ask_macos()
+
+
+def test_doctor_fails_when_the_assistant_cannot_hear_or_speak(tmp_path: Path, data_dir: Path) -> None:
+    """No sound server, no sound card: `sisyphus doctor --no-llm` says so, with the fix, and exits 1."""
+    (tmp_path / "config.toml").write_text('[daemon]\nprofile = "cpu"\n')
+    env = {**os.environ, "PULSE_SERVER": f"unix:{tmp_path}/no-pulse/native", "XDG_RUNTIME_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "daemon.cli", "doctor", "--no-llm", "--data-dir", str(data_dir),
+                             "--config", str(tmp_path / "config.toml")], cwd=REPO, env=env, capture_output=True,
+                            text=True, timeout=120)
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    assert "[FAIL] audio input " in out and "the assistant cannot hear you" in out, out
+    assert "[FAIL] audio output" in out and "the assistant cannot speak" in out
+    assert "-> there is no default input device" in out and "enable an input device, then choose it" in out
+    assert out.rstrip().endswith("2 problem(s) to fix") and "all good" not in out
+
+
+def test_without_portaudio_doctor_fails_once_naming_the_install_command(tmp_path, monkeypatch) -> None:
+    from daemon.audio import portaudio
+    from daemon.audio.errors import AudioError
+
+    def no_portaudio():  # what load() raises when the library is absent (sounddevice's OSError)
+        raise AudioError(f"PortAudio not found (PortAudio library not found): {portaudio.install_hint()}")
+
+    monkeypatch.setattr(portaudio, "load", no_portaudio)
+    [check] = doctor.check_audio(_ctx(tmp_path, "cpu"))
+    assert check.status == doctor.FAIL and "neither hear nor speak" in check.detail
+    assert "install" in check.fix and "portaudio" in check.fix.lower()
+    assert doctor.render([check]).endswith("1 problem(s) to fix")

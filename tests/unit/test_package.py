@@ -91,3 +91,12 @@ def test_delegated_verbs_take_their_own_options(tmp_path):
     assert split_delegated(["status"]) == (["status"], [])
     result = run_cli("--config", str(tmp_path / "c.toml"), "doctor", "--help")
     assert result.returncode == 0 and "--no-llm" in result.stdout
+
+
+def test_global_options_after_a_delegated_verb_are_the_cli_s():
+    from daemon.cli import pull_global_options
+
+    assert pull_global_options(["--profile", "cpu", "--config", "x.toml", "--debug"]) == (
+        ["--profile", "cpu"], "x.toml", True)
+    assert pull_global_options(["--config=y.toml", "pull"]) == (["pull"], "y.toml", False)
+    assert pull_global_options(["--", "--debug"]) == (["--", "--debug"], None, False)  # after --: the verb's own
