@@ -250,7 +250,11 @@ async def test_connection_flood_is_bounded(tmp_path):
         assert 8 <= len(refused) <= 9
         for s in socks:
             s.close()
-        events = await ask(uri, Synthesize(text="fine."), until="audio-stop")
+        for _ in range(50):  # once the engine has seen the flood's connections close, it serves again
+            events = await ask(uri, Synthesize(text="fine."), until="audio-stop")
+            if events[-1].type != "error":
+                break
+            await asyncio.sleep(0.1)
         assert events[-1].type == "audio-stop"
     finally:
         proc.terminate()
