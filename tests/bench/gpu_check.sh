@@ -28,7 +28,7 @@ if [ -n "$DRY" ]; then
 else
   SIZE=1.7b DTYPE=bfloat16 DEVICE=cuda
   TTS_BENCH=(--device cuda --runs 8 --warmup 1 --frames 50)
-  ASR_BENCH=(--device cuda --dtype bfloat16 --paths stock,fast --lengths 2:10,5:20,15:55 --repeats 5)
+  ASR_BENCH=(--device cuda --dtype bfloat16 --paths stock,fast --lengths 2:10,5:20,15:55 --repeats 3 --pace 2)
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 fi
 "$PY" -c "import torch, transformers; print('python', __import__('sys').version.split()[0], 'torch', torch.__version__,
@@ -60,7 +60,7 @@ PYTHONPATH=$TTS_PATH timeout 240 "$PY" tests/bench/bench_tts.py --models "$MODEL
 tail -4 "$OUT/tts_bench.log"
 
 say "5. ASR benchmark: stock vs fast"
-PYTHONPATH=$ASR_PATH timeout 200 "$PY" tests/bench/bench_asr.py "${ASR_BENCH[@]}" \
+PYTHONPATH=$ASR_PATH timeout 230 "$PY" tests/bench/bench_asr.py "${ASR_BENCH[@]}" \
   2>&1 | quiet > "$OUT/asr_bench.log"; echo "exit status $?" >> "$OUT/asr_bench.log"
 tail -3 "$OUT/asr_bench.log"
 
