@@ -23,7 +23,7 @@ from installer.doctor import ENGINES_BY_PROFILE
 
 from . import venvs
 
-CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"  # PyPI's Linux torch is the CUDA build
+CPU_TORCH_INDEX = venvs.CPU_TORCH_INDEX  # PyPI's Linux torch is the CUDA build
 # PyPI's Windows torch is CPU-only: the CUDA builds come from PyTorch's index, one per CUDA
 # version. These are the ones published for installer.venvs.TORCH_VERSION (newest first);
 # a driver runs a build whose CUDA version is not newer than the one it supports.

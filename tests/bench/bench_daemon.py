@@ -19,12 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.integration.test_conversation import settings  # noqa: E402
 from tests.support.daemon import Daemon, write_tone_wav  # noqa: E402
+from tests.bench.stats import percentile  # noqa: E402
 from tests.support.openai_server import Script, ThreadedServer  # noqa: E402
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def main() -> int:

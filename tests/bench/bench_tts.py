@@ -43,6 +43,8 @@ from wyoming.event import Event  # noqa: E402
 from wyoming.info import Describe  # noqa: E402
 from wyoming.tts import Synthesize, SynthesizeVoice  # noqa: E402
 
+from tests.bench.stats import percentile  # noqa: E402
+
 TEXT = "The quick brown fox jumps over the lazy dog, and then it runs far away into the forest"  # no terminator
 
 
@@ -147,11 +149,6 @@ async def add_voice(uri: str) -> None:
             raise SystemExit(f"x-voice-add failed: {answer.data}")
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
 def about_field(about: str, pattern: str) -> str:
     found = re.search(pattern, about)
     return found.group(1) if found else "-"
@@ -172,7 +169,7 @@ async def bench_path(args: argparse.Namespace, uri: str, proc: subprocess.Popen,
     ttfa = [r[0] * 1000 for r in results]
     speed = [r[1] / r[2] for r in results]
     return {"path": path, "runs": args.runs, "audio_s": results[0][1], "ttfa_p50": statistics.median(ttfa),
-            "ttfa_p90": pct(ttfa, 0.9), "x_realtime": statistics.median(speed),
+            "ttfa_p90": percentile(ttfa, 0.9), "x_realtime": statistics.median(speed),
             "rest_gib": about_field(about, r"GPU ([0-9.]+) GiB at rest"),
             "peak_gib": about_field(about, r"([0-9.]+) GiB peak"),
             "swap_ms": about_field(swapped, r"last ([0-9]+) ms")}

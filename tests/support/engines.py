@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import sys
 from pathlib import Path
 
 from daemon.events import EngineState, EngineStateChanged, EventBus
 from daemon.config.schema import SupervisorSettings
 from daemon.supervisor.spec import EngineSpec
+from engines.protocol.transport import free_port  # noqa: F401  (the tests' free loopback port)
 
 FAST = SupervisorSettings(backoff_initial_s=0.05, backoff_max_s=0.2, max_quick_failures=3, quick_failure_s=5.0,
                           stop_timeout_s=2.0, health_interval_s=0.3, probe_timeout_s=1.0)
@@ -16,12 +16,6 @@ FAST = SupervisorSettings(backoff_initial_s=0.05, backoff_max_s=0.2, max_quick_f
 
 def fake_argv(kind: str, uri: str, *extra: str) -> tuple[str, ...]:
     return (sys.executable, "-m", "engines.fake", kind, "--uri", uri, *extra)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def spec(name: str, kind: str, uri: str, *extra: str, timeout: float = 15.0) -> EngineSpec:
