@@ -1,7 +1,10 @@
 """GLM-ASR inference with transformers: load, warm up, transcribe one window of at most 30 s.
 
-Everything here runs in the engine's model thread (Handler.stream_model), never on
-the event loop. Decoding is greedy. Two decoders (engines/asr/decode.py): on CUDA a
+Every model call runs on one dedicated thread that this class owns (``ModelThread``),
+whichever thread asks: warm-up and every request alike. torch's compiled CUDA-graph
+state (cudagraph trees) is thread-local, so a decode step compiled and recorded on one
+thread must be replayed on that thread; the engine's worker threads only wait for it.
+Decoding is greedy. Two decoders (engines/asr/decode.py): on CUDA a
 static cache whose decode step generate compiles once, at start-up, for the one
 shape it will ever see; elsewhere, or when compiling fails, the dynamic cache. The
 inputs come from engines/asr/features.py (features computed while audio arrives,
@@ -16,7 +19,9 @@ from __future__ import annotations
 
 import gc
 import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +31,7 @@ import torch
 from transformers import AutoModelForSeq2SeqLM, AutoProcessor, StaticCache, StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
-from engines.protocol.errors import CUDA_OOM, UNSUPPORTED, EngineError, ModelNotFound
+from engines.protocol.errors import CUDA_OOM, UNSUPPORTED, Cancelled, EngineError, ModelNotFound
 from engines.common.handler import CancelToken
 
 from .decode import Backend, choose_backend, fallback
@@ -128,6 +133,25 @@ class _Guard(StoppingCriteria):
         return self._yes if self.looped else self._no
 
 
+class ModelThread:
+    """One thread that runs every model call; a call made on it runs in place (no deadlock)."""
+
+    def __init__(self, name: str = "asr-model") -> None:
+        self._ident = 0
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix=name, initializer=self._note)
+
+    def _note(self) -> None:
+        self._ident = threading.get_ident()
+
+    def run(self, fn: Callable, *args, **kwargs):
+        if threading.get_ident() == self._ident:
+            return fn(*args, **kwargs)
+        return self._pool.submit(fn, *args, **kwargs).result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False)
+
+
 class Transcriber:
     """A loaded GLM-ASR model and processor, and the decoder in use."""
 
@@ -145,6 +169,8 @@ class Transcriber:
         self._pinned: torch.Tensor | None = None
         self.backend = Backend(False, False, "not chosen yet")
         self.cache: StaticCache | None = None
+        self.thread = ModelThread()
+        self._warming = False
         self.use_backend(backend or Backend(False, False, "default"))
 
     @classmethod
@@ -177,6 +203,13 @@ class Transcriber:
         return LogMel(self.processor.feature_extractor)
 
     def warm_up(self) -> None:
+        self._warming = True
+        try:
+            self.thread.run(self._warm_up)
+        finally:
+            self._warming = False
+
+    def _warm_up(self) -> None:
         """Compile (the static decoder on CUDA) and run every shape before the first user request.
 
         The compiled decode step has one shape whatever the audio (the cache length is
@@ -208,8 +241,26 @@ class Transcriber:
                    features: LogMel | None = None) -> WindowResult:
         """Text of one window of 16 kHz mono audio (at most 30 s); deltas go to ``emit`` as they appear.
 
-        ``features``: the window's LogMel, fed while its audio arrived (else computed here)."""
+        ``features``: the window's LogMel, fed while its audio arrived (else computed here).
+        Runs on the model thread; the caller's thread waits."""
+        return self.thread.run(self._transcribe, audio, emit, token, max_new_tokens, forced_tokens, features)
+
+    def _transcribe(self, audio: np.ndarray, emit: Emit | None, token: CancelToken, max_new_tokens: int | None,
+                    forced_tokens: int | None, features: LogMel | None) -> WindowResult:
         try:
+            try:
+                return self._generate(audio, emit, token, max_new_tokens, forced_tokens, features)
+            except (EngineError, Cancelled, torch.OutOfMemoryError):
+                raise
+            except Exception as exc:
+                if not self.backend.compiled or self._warming:
+                    raise  # warm-up has its own fallback
+                error = exc  # a recompile or graph replay failed while serving: decode eagerly from now on
+            _LOG.warning("decoder: the compiled decode step failed while serving (%s: %s); %s from now on",
+                         type(error).__name__, str(error).splitlines()[0][:200] if str(error) else "",
+                         fallback(error).name)
+            self.use_backend(fallback(error))
+            torch._dynamo.reset()
             return self._generate(audio, emit, token, max_new_tokens, forced_tokens, features)
         except torch.OutOfMemoryError:
             pass  # leave the except block first, so the traceback's tensors can be freed

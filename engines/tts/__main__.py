@@ -58,7 +58,7 @@ def load(args: argparse.Namespace):
 
     device = loader.pick_device(args.device)
     dtype = loader.pick_dtype(args.dtype, device)
-    attn = loader.pick_attention(args.attn)
+    attn = loader.pick_attention(args.attn, graphs=args.backend != "stock" and device.startswith("cuda"))
     started = time.perf_counter()
     custom = base = slot = None
     if args.custom_voice_model:

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator
 
 import torch
 
+from .sampling import predictor_sampling, talker_sampling
 from .streaming import DEFAULT_SCHEDULE, GRAPH_SCHEDULE
 
 _LOG = logging.getLogger(__name__)
@@ -58,35 +59,42 @@ class GraphPath:
     def __init__(self, wrappers: list[Any], device: str, dtype: torch.dtype, cache_len: int,
                  greedy: bool = False) -> None:
         from faster_qwen3_tts import FasterQwen3TTS
-        from faster_qwen3_tts.predictor_graph import PredictorGraph
         from faster_qwen3_tts.talker_graph import TalkerGraph
 
         owner = wrappers[0]
         talker, config = owner.model.talker, owner.model.config.talker_config
-        defaults = owner.generate_defaults
-        self.sampling = {key: defaults.get(key, fallback) for key, fallback in
-                         (("temperature", 0.9), ("top_k", 50), ("top_p", 1.0), ("do_sample", True),
-                          ("repetition_penalty", 1.05))}
-        if greedy:  # parity checks against the stock path
-            self.sampling["do_sample"] = False
-        predictor = PredictorGraph(talker.code_predictor, talker.code_predictor.model.config, config.hidden_size,
-                                   device=device, dtype=dtype,
-                                   do_sample=not greedy and defaults.get("subtalker_dosample", True),
-                                   top_k=defaults.get("subtalker_top_k", 50), top_p=defaults.get("subtalker_top_p", 1.0),
-                                   temperature=defaults.get("subtalker_temperature", 0.9))
+        # Each model keeps its own sampling (generation_config.json); the talker samples outside the
+        # graphs, the code predictor inside, so one predictor graph per distinct predictor setting.
+        self.sampling = {id(w): talker_sampling(w.generate_defaults, greedy) for w in wrappers}
+        settings = {id(w): predictor_sampling(w.generate_defaults, greedy) for w in wrappers}
+        predictors = {key: self._predictor(talker, config, device, dtype, key) for key in set(settings.values())}
+        self.predictor = {wid: predictors[key] for wid, key in settings.items()}
         graph = TalkerGraph(talker.model, config, device=device, dtype=dtype, max_seq_len=cache_len)
         self.cache_len = cache_len
-        self.fast = {id(w): FasterQwen3TTS(w, predictor, graph, device=device, dtype=dtype, max_seq_len=cache_len)
-                     for w in wrappers}
+        self.fast = {id(w): FasterQwen3TTS(w, self.predictor[id(w)], graph, device=device, dtype=dtype,
+                                           max_seq_len=cache_len) for w in wrappers}
         missing = [name for name in _FAST_API if not hasattr(self.fast[id(owner)], name)]
         if missing:
             raise RuntimeError(f"faster-qwen3-tts API changed (missing {missing}); engines/tts needs 0.5.4")
-        self.graphs = (predictor, graph)
+        self.talker_graph = graph
+        self.predictors = list(predictors.values())
+
+    @staticmethod
+    def _predictor(talker: Any, config: Any, device: str, dtype: torch.dtype, key: tuple) -> Any:
+        from faster_qwen3_tts.predictor_graph import PredictorGraph
+
+        do_sample, top_k, top_p, temperature = key
+        return PredictorGraph(talker.code_predictor, talker.code_predictor.model.config, config.hidden_size,
+                              device=device, dtype=dtype, do_sample=do_sample, top_k=top_k, top_p=top_p,
+                              temperature=temperature)
 
     def capture(self, prefill_len: int = 64) -> None:
-        """Capture both graphs (raises where CUDA graphs cannot be captured)."""
+        """Capture the talker graph and every predictor graph (raises where CUDA graphs cannot be captured)."""
         fasts = list(self.fast.values())
-        fasts[0].warmup(prefill_len=prefill_len)
+        fasts[0].warmup(prefill_len=prefill_len)  # the talker graph and the first model's predictor graph
+        for predictor in self.predictors:
+            if not predictor.captured:
+                predictor.capture()
         for fast in fasts[1:]:
             fast._warmed_up = True  # the graphs are shared: captured once
 
@@ -105,9 +113,9 @@ class GraphPath:
         if cap > room:
             _LOG.warning("sentence budget %d frames cut to %d: the static cache holds %d positions "
                          "(raise --graph-cache)", cap, room, self.cache_len)
-        frames = fast_generate_streaming(talker, tie, tam, tth, tpe, config, self.graphs[0], self.graphs[1],
-                                         max_new_tokens=max(1, min(cap - 1, room)), min_new_tokens=2, chunk_size=1,
-                                         **self.sampling)
+        frames = fast_generate_streaming(talker, tie, tam, tth, tpe, config, self.predictor[id(wrapper)],
+                                         self.talker_graph, max_new_tokens=max(1, min(cap - 1, room)),
+                                         min_new_tokens=2, chunk_size=1, **self.sampling[id(wrapper)])
         with contextlib.closing(frames):
             for chunk, _timing in frames:
                 for frame in chunk:

@@ -39,8 +39,16 @@ def pick_dtype(dtype: str, device: str) -> Any:
     return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
 
 
-def pick_attention(attn: str) -> str:
-    """flash-attn is optional: asked for but absent, fall back to SDPA with a warning."""
+def pick_attention(attn: str, graphs: bool = False) -> str:
+    """flash-attn is optional: asked for but absent, fall back to SDPA with a warning.
+
+    ``graphs``: the CUDA-graph path may serve. It needs SDPA: flash-attn's unpadding syncs
+    with the host inside the captured step, so capture would fail and the engine would
+    silently serve the slow stock path."""
+    if graphs and attn != "sdpa":
+        _LOG.warning("--attn %s: the CUDA-graph path runs on SDPA attention; %s applies with --backend stock only",
+                     attn, attn)
+        return "sdpa"
     if attn == "flash_attention_2":
         import importlib.util
 
@@ -88,23 +96,30 @@ def pick_path(requested: str, device: str, build: Callable[[], Any]) -> tuple[An
     if not device.startswith("cuda"):
         why = f"no CUDA device (--device {device})"
     else:
+        from .sampling import CannotCapture
+
         try:
             return build(), ""
+        except CannotCapture as exc:
+            why = str(exc)
         except Exception as exc:  # capture errors come from torch, transformers and faster-qwen3-tts alike
             why = f"CUDA graph capture failed ({type(exc).__name__}: {str(exc)[:300]})"
     _LOG.warning("serving through qwen_tts' stock generation: %s", why)
     return None, why
 
 
-def graph_cache_len(max_new_tokens: int, sentence_chars: int, reference_frames: int = 375) -> int:
-    """Static-cache positions for one sentence plus its prompt (not faster-qwen3-tts' 2048 default).
+def graph_cache_len(max_new_tokens: int, sentence_chars: int, reference_frames: int = 375,
+                    reference_tokens: int = 320) -> int:
+    """Static-cache positions for the worst sentence and prompt (not faster-qwen3-tts' 2048 default).
 
-    Prompt: about one token per 2 characters of text and of a reference transcript, chat
-    markers, and a cloned voice's reference codes (30 s at 12.5 Hz); then the sentence's
-    own frame budget. Rounded up to 64.
+    The worst case is a CJK sentence (about one token per character, and the most frames per
+    character) spoken by an ICL-cloned voice: chat markers, the sentence's tokens, the
+    reference transcript's tokens (30 s of fast speech), the reference codes (30 s at
+    12.5 Hz), then the sentence's own frame budget. Rounded up to 64. Past it, generation
+    stops early (logged): every step attends over the whole length, so it is no bigger.
     """
     from .text import max_frames
 
-    prompt = 2 * (sentence_chars // 2) + 64 + reference_frames
-    frames = max_frames("x" * sentence_chars, max_new_tokens)
+    prompt = 64 + sentence_chars + reference_tokens + reference_frames
+    frames = max_frames("\u4e2d" * sentence_chars, max_new_tokens)
     return -(-(prompt + frames) // 64) * 64

@@ -22,9 +22,10 @@ SAMPLE_RATE = 24000
 SAMPLES_PER_FRAME = 1920  # 80 ms at 24 kHz
 # Frames per decode: 2 (160 ms) for the first audio, then 4, then 8 (640 ms) from then on.
 DEFAULT_SCHEDULE = (2, 4, 8)
-# The CUDA-graph path makes a frame in ~20 ms: first audio after one frame, then larger
-# chunks so that decoder calls stay few once playback has a lead.
-GRAPH_SCHEDULE = (1, 4, 8, 12)
+# The CUDA-graph path makes a frame in ~20-35 ms: first audio after one frame, then chunks that
+# double, so each is ready before the audio already out has played (up to 40 ms per frame,
+# ``playback_gaps``), and decoder calls stay few once playback has a lead.
+GRAPH_SCHEDULE = (1, 2, 4, 8, 12)
 LEFT_CONTEXT = 25
 
 # decode(frames) -> float32 mono audio of len(frames) * SAMPLES_PER_FRAME samples;
@@ -93,6 +94,26 @@ def chunk_frames(index: int, schedule: Sequence[int]) -> int:
     if not schedule or any(n < 1 for n in schedule):
         raise ValueError(f"a chunk schedule is a non-empty list of positive frame counts, got {schedule!r}")
     return schedule[min(index, len(schedule) - 1)]
+
+
+def playback_gaps(schedule: Sequence[int], frames: int, frame_s: float, decode_s: float = 0.0,
+                  audio_s: float = SAMPLES_PER_FRAME / SAMPLE_RATE) -> list[float]:
+    """Silences (s) inside an utterance of ``frames`` frames played as soon as each chunk is decoded.
+
+    A frame takes ``frame_s`` to generate and each chunk ``decode_s`` to decode, one after the
+    other on one thread; playback starts with the first chunk and stalls whenever the next chunk
+    is not ready when the audio runs out.
+    """
+    gaps: list[float] = []
+    made, index, played_until = 0, 0, 0.0
+    while made < frames:
+        n = min(chunk_frames(index, schedule), frames - made)
+        made, index = made + n, index + 1
+        ready = made * frame_s + index * decode_s
+        if index > 1 and ready > played_until + 1e-9:
+            gaps.append(ready - played_until)
+        played_until = max(ready, played_until) + n * audio_s
+    return gaps
 
 
 def to_pcm16(audio: np.ndarray) -> bytes:

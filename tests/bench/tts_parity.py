@@ -2,14 +2,17 @@
 
 Run with the TTS engine venv's python (tests/bench/gpu_check.sh runs it on the GPU):
 
-    python tests/bench/tts_parity.py MODEL_DIR [--device cuda] [--frames 40]
+    python tests/bench/tts_parity.py MODEL_DIR [--device cuda] [--frames 40] [--dtype float32]
 
+Both checks run in float32 by default (a bf16 model is loaded as float32): bf16 rounding
+is larger than what is checked (greedy frames of random weights part after 2-30 frames,
+the codec differs by ~2.4 % of peak), so in bf16 correct code would fail them.
 1. Greedy decoding (no sampling), same text and speaker: the stock path (qwen_tts
    generate()) and the graph path (faster-qwen3-tts CUDA graphs) should produce the same
-   codec frames. Static-cache SDPA kernels are not bit-identical to the dynamic-cache ones,
-   so in bf16 random-weight models may drift apart after a while; the first frames must agree.
+   codec frames: at least 3/4 of them identical from the start (static-cache SDPA kernels
+   are not bit-identical to the dynamic-cache ones, so a near tie may part them late).
 2. The same codes decoded one-shot and by the stateful ``CodecStream`` in the graph path's
-   chunk schedule, on the device: they must agree to rounding.
+   chunk schedule, on the device: they must agree to rounding (2 % of peak).
 Without CUDA, part 1 says the graph path is unavailable and only the stock path runs.
 Exit status 1 when a check fails.
 """
@@ -64,9 +67,10 @@ def main() -> int:
     parser.add_argument("model", type=Path, help="a CustomVoice model dir")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "auto"])
     args = parser.parse_args()
     device = loader.pick_device(args.device)
-    dtype = loader.pick_dtype("auto", device)
+    dtype = loader.pick_dtype(args.dtype, device)
     wrapper = loader.load(str(args.model), device, dtype, "sdpa")
     stock = frames_of(StockPath(greedy=True), wrapper, args.frames + 1)
     report: dict = {"device": device, "dtype": str(dtype), "stock_frames": len(stock)}
@@ -80,7 +84,8 @@ def main() -> int:
         agree = same.index(False) if False in same else common
         report.update(graph_frames=len(graph), frames_identical_from_start=agree,
                       frames_identical=sum(same), compared=common)
-        ok = ok and agree >= min(3, common) and common > 0
+        frames_ok = common > 0 and 4 * agree >= 3 * common
+        ok = ok and frames_ok
         codes = graph
     else:
         report["graph"] = f"unavailable: no CUDA device (--device {device})"
@@ -90,12 +95,14 @@ def main() -> int:
     ok = ok and codec_ok and report["codec"]["samples"][0] == report["codec"]["samples"][1]
     report["ok"] = ok
     print(json.dumps(report))
+    label = str(dtype).replace("torch.", "")
     if "graph_frames" in report:
-        print(f"parity: greedy graph vs stock, {report['frames_identical_from_start']}/{report['compared']} "
-              f"frames identical from the start ({report['frames_identical']} in all)")
+        print(f"parity: greedy graph vs stock ({label}), {report['frames_identical_from_start']}/"
+              f"{report['compared']} frames identical from the start ({report['frames_identical']} in all) -> "
+              f"{'ok' if frames_ok else 'FAILED'}")
     else:
         print(f"parity: graph path {report['graph']}; stock path made {len(stock)} frames")
-    print(f"parity: stateful codec decode vs one-shot, max diff {report['codec']['max_diff']:.2e} "
+    print(f"parity: stateful codec decode vs one-shot ({label}), max diff {report['codec']['max_diff']:.2e} "
           f"of peak {report['codec']['peak']:.3f} -> {'ok' if codec_ok else 'FAILED'}")
     return 0 if ok else 1
 

@@ -68,6 +68,49 @@ def compile_failure(transcriber: Transcriber, lines: _Lines) -> dict:
             "reason": transcriber.backend.reason, "log": [line for line in lines.lines if "decoder" in line]}
 
 
+def model_threads(transcriber: Transcriber, clips: list[np.ndarray]) -> dict:
+    """Which threads run generate when warm-up and requests come from several threads."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    seen: set[int] = set()
+    original = transcriber.model.generate
+
+    def note(*args, **kwargs):
+        seen.add(threading.get_ident())
+        return original(*args, **kwargs)
+
+    transcriber.model.generate = note
+    try:
+        transcriber.warm_up()
+        with ThreadPoolExecutor(3) as pool:  # the engine's request threads
+            list(pool.map(lambda clip: transcriber.transcribe(clip, None, CancelToken()), clips[:3]))
+    finally:
+        transcriber.model.generate = original
+    return {"generate_threads": len(seen), "caller_is_model_thread": threading.get_ident() in seen}
+
+
+def serving_failure(transcriber: Transcriber, clips: list[np.ndarray], lines: _Lines) -> dict:
+    """A compiled decoder that warmed up fine but raises while serving (a recompile on CUDA)."""
+    original = transcriber.model.generate
+    calls = {"compiled": 0}
+
+    def failing(*args, **kwargs):
+        if kwargs.get("disable_compile") is False:
+            calls["compiled"] += 1
+            raise AssertionError("cudagraph trees: a recompile on another thread (injected)")
+        return original(*args, **kwargs)
+
+    transcriber.use_backend(Backend(True, True, "test"))
+    transcriber.model.generate = failing
+    try:
+        texts = [transcriber.transcribe(clip, None, CancelToken()).text for clip in clips]
+    finally:
+        transcriber.model.generate = original
+    return {"texts": texts, "compiled_calls": calls["compiled"], "compiled": transcriber.backend.compiled,
+            "log": [line for line in lines.lines if "while serving" in line]}
+
+
 def main(model: Path) -> None:
     lines = _Lines()
     logging.getLogger("engines.asr.transcriber").addHandler(lines)
@@ -85,6 +128,9 @@ def main(model: Path) -> None:
     result["static_again"] = token_ids(transcriber, clips[::-1])[::-1]
     result["fallback"] = compile_failure(transcriber, lines)
     result["after_fallback"] = token_ids(transcriber, clips)
+    result["threads"] = model_threads(transcriber, clips)
+    result["dynamic_texts"] = [transcriber.transcribe(clip, None, CancelToken()).text for clip in clips]
+    result["serving_failure"] = serving_failure(transcriber, clips, lines)
     processor = transcriber.processor
     result["features"] = []
     for clip in clips:

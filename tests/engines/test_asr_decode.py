@@ -53,3 +53,17 @@ def test_the_cpu_uses_the_dynamic_cache_by_default_saying_why(report) -> None:
 
 def test_the_vad_gives_the_same_probabilities_streamed_as_whole(report) -> None:
     assert report["vad_max_diff"] < 1e-6
+
+
+def test_every_model_call_runs_on_one_thread_whoever_asks(report) -> None:
+    # torch's compiled CUDA-graph state is thread-local: warm-up and requests from three
+    # threads must all reach generate on the same (model) thread, not the callers'.
+    assert report["threads"] == {"generate_threads": 1, "caller_is_model_thread": False}
+
+
+def test_a_compiled_decoder_failing_while_serving_falls_back_once_and_answers(report) -> None:
+    failure = report["serving_failure"]
+    assert failure["compiled_calls"] == 1, "one failure switches the decoder for good"
+    assert not failure["compiled"]
+    assert failure["texts"] == report["dynamic_texts"], "the failed request is answered, by the eager decoder"
+    assert len(failure["log"]) == 1 and "injected" in failure["log"][0]

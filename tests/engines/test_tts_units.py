@@ -256,8 +256,8 @@ async def test_voice_events_in_and_out_keep_the_wire_form(tmp_path):
 def test_chunk_schedule_starts_small_then_holds_its_last_size():
     from engines.tts.streaming import GRAPH_SCHEDULE, chunk_frames
 
-    sizes = [chunk_frames(i, GRAPH_SCHEDULE) for i in range(6)]
-    assert sizes == [1, 4, 8, 12, 12, 12]
+    sizes = [chunk_frames(i, GRAPH_SCHEDULE) for i in range(7)]
+    assert sizes == [1, 2, 4, 8, 12, 12, 12]
     assert [chunk_frames(i, (2, 4, 8)) for i in range(4)] == [2, 4, 8, 8]
     for bad in ((), (0, 4), (2, -1)):
         with pytest.raises(ValueError, match="schedule"):
@@ -276,8 +276,55 @@ def test_frame_decoder_follows_the_graph_schedule_with_a_stateful_decode():
     decoder = FrameDecoder(decode=stateful, schedule=GRAPH_SCHEDULE, left_context=0, samples_per_frame=SPF)
     out = [decoder.push(i) for i in range(30)]
     tail = decoder.flush()
-    assert [i for i, audio in enumerate(out) if audio is not None] == [0, 4, 12, 24]
-    assert calls == [1, 4, 8, 12, 5] and tail.size == 5 * SPF  # only new frames, never context
+    assert [i for i, audio in enumerate(out) if audio is not None] == [0, 2, 6, 14, 26]
+    assert calls == [1, 2, 4, 8, 12, 3] and tail.size == 3 * SPF  # only new frames, never context
+
+
+def test_graph_schedule_never_runs_dry_up_to_40_ms_per_frame_where_the_old_one_did():
+    from engines.tts.streaming import GRAPH_SCHEDULE, playback_gaps
+
+    # measured on an H200: 23-34 ms per frame on the graph path, a few ms per stateful decode
+    for frame_ms, decode_ms in ((20, 0), (34, 5), (40, 0)):
+        for frames in (1, 7, 30, 125, 600):
+            assert playback_gaps(GRAPH_SCHEDULE, frames, frame_ms / 1000, decode_ms / 1000) == []
+    old = playback_gaps((1, 4, 8, 12), 125, 0.025)
+    assert old and max(old) > 0.015  # the schedule it replaces stalled after the first 80 ms
+    assert playback_gaps((1,), 50, 0.081)  # slower than real time always stalls
+    assert len(playback_gaps(GRAPH_SCHEDULE, 50, 0.045)) >= 1  # the limit is real: past 40 ms it stalls
+
+
+def test_the_graph_path_runs_on_sdpa_whatever_attention_was_asked_for(caplog):
+    from engines.tts.loader import pick_attention
+
+    with caplog.at_level("WARNING", logger="engines.tts.loader"):
+        assert pick_attention("flash_attention_2", graphs=True) == "sdpa"
+        assert pick_attention("eager", graphs=True) == "sdpa"
+        assert pick_attention("sdpa", graphs=True) == "sdpa"
+        assert pick_attention("eager") == "eager"  # the stock path keeps what was asked for
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2 and all("--backend stock" in line for line in lines)
+
+
+def test_each_model_samples_with_its_own_settings_and_uncapturable_ones_are_refused():
+    from engines.tts.loader import pick_path
+    from engines.tts.sampling import CannotCapture, predictor_sampling, talker_sampling
+
+    custom = {"temperature": 0.9, "top_k": 50, "subtalker_temperature": 0.9}
+    base = {"temperature": 0.7, "top_k": 30, "top_p": 0.8, "subtalker_top_k": 20}
+    assert talker_sampling(custom)["temperature"] == 0.9 and talker_sampling(base)["temperature"] == 0.7
+    assert talker_sampling(base)["top_p"] == 0.8  # the talker samples outside the graphs: any top_p
+    assert talker_sampling(base, greedy=True)["do_sample"] is False
+    assert predictor_sampling(custom) == (True, 50, 1.0, 0.9)
+    assert predictor_sampling(base) == (True, 20, 1.0, 0.9)
+    assert predictor_sampling({"subtalker_top_p": 0.9}, greedy=True)[0] is False  # greedy needs no top-p
+    with pytest.raises(CannotCapture, match=r"subtalker_top_p=0.9 .*set it to 1.0, or use --backend stock"):
+        predictor_sampling({"subtalker_top_p": 0.9})
+
+    def refuse():
+        predictor_sampling({"subtalker_top_p": 0.9})
+
+    path, why = pick_path("auto", "cuda:0", refuse)
+    assert path is None and why.startswith("subtalker_top_p=0.9 in the model's generation_config.json")
 
 
 def test_backend_choice_graph_on_cuda_stock_otherwise_with_the_reason(caplog):
@@ -299,10 +346,12 @@ def test_backend_choice_graph_on_cuda_stock_otherwise_with_the_reason(caplog):
     assert len(lines) == 2 and all(line.startswith("serving through qwen_tts' stock generation: ") for line in lines)
 
 
-def test_static_cache_holds_a_sentence_and_its_prompt_not_2048_steps():
+def test_static_cache_holds_the_longest_cjk_sentence_spoken_by_an_icl_clone_with_a_30_s_reference():
     from engines.tts.loader import graph_cache_len
 
     positions = graph_cache_len(2048, MAX_SENTENCE_CHARS)
-    assert positions % 64 == 0 and positions < 2048
-    assert positions >= max_frames("x" * MAX_SENTENCE_CHARS, 2048) + 375 + MAX_SENTENCE_CHARS // 2
+    cjk = "\u4e2d" * MAX_SENTENCE_CHARS  # about one token per character, and 3 characters per second
+    reference_codes, reference_transcript = 375, 320  # 30 s at 12.5 Hz; 30 s of fast speech in tokens
+    needed = MAX_SENTENCE_CHARS + reference_transcript + reference_codes + max_frames(cjk, 2048)
+    assert positions % 64 == 0 and needed <= positions < needed + 128
     assert graph_cache_len(100, MAX_SENTENCE_CHARS) < positions  # a smaller frame cap, a smaller cache
