@@ -1,0 +1,91 @@
+"""The CUDA-graph path end to end on a CPU: faster-qwen3-tts' graphs through a capture stand-in.
+
+CI has no GPU, so the graph path's Python logic (engines/tts/fast.py GraphPath, the talker
+slot, the streaming loop of faster-qwen3-tts 0.5.4) is run here with torch.cuda's graph
+API replaced by tests/engines/cuda_standin.py: capture records the step, each replay
+re-runs it eagerly and must match the capture op for op (same tensor addresses, same
+host values, no host sync). tests/engines/tts_graph_check.py runs it all in the TTS venv
+on the tiny models, greedy in float32, and reports; this file asserts. What it cannot
+show is the GPU's own numerics and speed: tests/bench/gpu_check.sh does.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from tests.engines.test_tts import child_env
+from tests.support.venvs import REPO
+
+pytestmark = pytest.mark.engine_venv("tts")
+
+
+@pytest.fixture(scope="module")
+def report(tts_python, tiny_models, tmp_path_factory) -> dict:
+    voices = tmp_path_factory.mktemp("standin-voices")
+    done = subprocess.run([str(tts_python), "-m", "tests.engines.tts_graph_check", str(tiny_models["custom_voice"]),
+                           str(tiny_models["base"]), str(voices)], capture_output=True, text=True, env=child_env(),
+                          cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["engines_from"].startswith(str(REPO)), result["engines_from"]  # this checkout's engines/tts
+    return result
+
+
+def _spoken(report: dict) -> list[dict]:
+    return [row for row in report["sentences"] if not row["cancelled"]]
+
+
+def test_graph_frames_equal_the_stock_path_for_preset_xvector_and_icl_voices(report):
+    spoken = _spoken(report)
+    assert {row["voice"] for row in spoken} >= {"ryan", "aiden", "xvec", "icl"}
+    for row in spoken:
+        assert row["graph_frames"] == row["stock_frames"] >= 5, row
+        assert row["frames_equal"], row
+
+
+def test_graph_audio_equals_the_stock_path_through_the_talker_slot(report):
+    assert report["swaps"] == 4, report["swaps"]  # custom -> base -> custom -> base -> custom
+    for row in _spoken(report):
+        assert row["audio_samples_equal"] and row["audio_peak"] > 0.05, row
+        assert row["audio_max_diff"] <= 1e-5 * row["audio_peak"], row  # float rounding of other chunkings
+
+
+def test_a_cancel_mid_sentence_stops_it_and_leaves_the_next_sentence_right(report):
+    rows = report["sentences"]
+    cancelled = [i for i, row in enumerate(rows) if row["cancelled"]]
+    assert len(cancelled) == 1, rows
+    stopped, following = rows[cancelled[0]], rows[cancelled[0] + 1]
+    assert 0 < stopped["graph_frames"] < stopped["stock_frames"] and stopped["frames_equal"], stopped
+    assert following["frames_equal"] and following["audio_max_diff"] <= 1e-5 * following["audio_peak"], following
+
+
+def test_every_replay_matched_its_capture(report):
+    graphs = {g["graph"]: g for g in report["graphs"]}
+    assert set(graphs) == {"TalkerGraph._decode_step", "PredictorGraph._full_loop"}, graphs
+    assert report["predictor_graphs"] == 1  # both models sample alike when greedy: one predictor graph
+    frames = sum(row["graph_frames"] for row in report["sentences"])
+    for graph in graphs.values():
+        assert graph["captures"] == 1, graph  # captured once, before serving: never again
+        assert graph["replays"] == frames, (graph, frames)  # one of each per frame
+        assert graph["ops_checked"] == graph["replays"] * graph["tape_ops"] > 0, graph
+        assert graph["host_values_lifted"] == 0, graph
+
+
+def test_the_standin_catches_a_host_sync_and_a_replaced_weight_in_the_real_graphs(report):
+    faults = report["faults"]
+    assert faults["item"].startswith("HostSync: Tensor.item()"), faults
+    assert faults["storage"]["caught"].startswith("StaleAddress: replay"), faults
+    assert "TalkerGraph._decode_step" in faults["storage"]["caught"], faults
+    assert faults["storage"]["after_restore_equal"], faults
+
+
+def test_the_standin_catches_each_kind_of_fault_on_a_toy_step(report):
+    toy = report["toy"]
+    assert toy["clean"] == {"capture_left_no_trace": True, "replays_equal_eager": True}, toy
+    assert all(caught.startswith("HostSync") for caught in toy["capture"].values()), toy["capture"]
+    assert set(toy["capture"]) == {"item", "tolist", "cpu", "bool", "nonzero", "boolean_mask", "synchronize"}
+    assert toy["replay"]["weight_storage_replaced"].startswith("StaleAddress"), toy
+    assert toy["replay"]["input_buffer_rebound"].startswith("StaleAddress"), toy
+    assert toy["replay"]["python_number_changed"].startswith("FrozenValue"), toy

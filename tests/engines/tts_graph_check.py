@@ -1,0 +1,165 @@
+"""Run in the TTS venv by test_tts_graph_standin.py: ``python -m tests.engines.tts_graph_check CUSTOM BASE VOICES``.
+
+The CUDA-graph path (engines/tts/fast.py GraphPath) on the CPU through the capture
+stand-in (tests/engines/cuda_standin.py), against the stock path, both greedy in float32
+on the tiny models. One sequence of sentences through ``Synthesizer``: a preset speaker,
+an x-vector clone, the preset again, an ICL clone, a sentence cancelled after a few
+frames, then a preset sentence; on the graph path the Base model's talker shares the
+CustomVoice one's tensors (``TalkerSlot``), so the sequence swaps the slot both ways.
+Then faults injected into the real graphs. Prints one JSON object for the test to assert on.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from engines.common.handler import CancelToken
+from engines.protocol.errors import Cancelled
+from engines.tts import loader
+from engines.tts.backend import Synthesizer
+from engines.tts.fast import GraphPath, StockPath
+from engines.tts.slot import TalkerSlot
+from engines.tts.store import VoiceStore
+from tests.engines import cuda_standin as standin
+from tests.engines import cuda_standin_selftest
+
+CAP = 8  # frames per sentence: the stock path makes CAP - 1
+CANCEL_AFTER = 2
+SENTENCES = [("ryan", "Hello there, a test."), ("xvec", "A cloned voice is speaking now."),
+             ("ryan", "Back to the preset speaker."), ("icl", "In context learning, cloned."),
+             ("vivian", "This sentence is cancelled midway."), ("aiden", "And this one follows the cancel.")]
+CANCELLED = 4
+
+
+class Recorded:
+    """A frame path that keeps every frame and can cancel a sentence after some frames."""
+
+    def __init__(self, path: Any) -> None:
+        self.path, self.name, self.schedule = path, path.name, path.schedule
+        self.frames: list[torch.Tensor] = []
+        self.cancel: tuple[CancelToken, int] | None = None
+
+    def generate(self, wrapper, text, language, speaker, item, cap, on_frame) -> None:
+        def keep(frame):
+            if frame is not None:
+                self.frames.append(frame.clone())
+                if self.cancel and len(self.frames) == self.cancel[1]:
+                    self.cancel[0].cancel()
+            on_frame(frame)
+
+        self.path.generate(wrapper, text, language, speaker, item, cap, keep)
+
+
+def speak_all(synth: Synthesizer, recorded: Recorded, cancel: bool) -> list[dict]:
+    out = []
+    for i, (voice, text) in enumerate(SENTENCES):
+        recorded.frames, audio, token = [], [], CancelToken()
+        if cancel and i == CANCELLED:
+            recorded.cancel = (token, CANCEL_AFTER)
+        cancelled = False
+        try:
+            synth.speak(audio.append, text, synth.choose(voice), "en", token=token, cap=CAP)
+        except Cancelled:
+            cancelled = True
+        recorded.cancel = None
+        out.append({"frames": torch.stack(recorded.frames) if recorded.frames else torch.zeros(0, 16),
+                    "audio": np.concatenate(audio) if audio else np.zeros(0, np.float32), "cancelled": cancelled})
+    return out
+
+
+def add_voices(store: VoiceStore) -> None:
+    t = np.arange(24000 * 3) / 24000
+    wave = (0.3 * np.sin(2 * np.pi * 150 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+    store.add("xvec", wave, 24000, "")
+    store.add("icl", wave, 24000, "A short reference transcript.")
+
+
+def compare(stock: list[dict], graph: list[dict]) -> list[dict]:
+    rows = []
+    for (voice, _), s, g in zip(SENTENCES, stock, graph):
+        n = len(g["frames"])
+        peak = float(np.abs(s["audio"]).max()) if s["audio"].size else 0.0
+        row = {"voice": voice, "stock_frames": len(s["frames"]), "graph_frames": n, "cancelled": g["cancelled"],
+               "frames_equal": bool(torch.equal(s["frames"][:n], g["frames"])) and (g["cancelled"] or
+                                                                                    n == len(s["frames"])),
+               "audio_peak": peak}
+        if not g["cancelled"]:
+            same = s["audio"].size == g["audio"].size
+            row["audio_samples_equal"] = same
+            row["audio_max_diff"] = float(np.abs(s["audio"] - g["audio"]).max()) if same else None
+        rows.append(row)
+    return rows
+
+
+def injected_item(path: GraphPath, talker: Any, config: Any) -> str:
+    """A fresh predictor graph whose captured loop reads a value on the host must not capture."""
+    from faster_qwen3_tts.predictor_graph import PredictorGraph
+
+    original = PredictorGraph._full_loop
+
+    def _full_loop(self):  # the stand-in replays a method by its name
+        self.input_buf.sum().item()
+        return original(self)
+
+    PredictorGraph._full_loop = _full_loop
+    try:
+        path._predictor(talker, config, "cpu", torch.float32, (False, 50, 1.0, 0.9)).capture(num_warmup=1)
+    except standin.HostSync as exc:
+        return f"HostSync: {exc}"
+    finally:
+        PredictorGraph._full_loop = original
+    return ""
+
+
+def replaced_storage(synth: Synthesizer, talker: Any) -> dict:
+    """A talker weight whose storage is replaced after capture (a slot that rebinds instead of copying)."""
+    weight = talker.model.layers[0].mlp.gate_proj.weight
+    original = weight.data
+    weight.data = original.clone()
+    try:
+        synth.speak(lambda audio: None, SENTENCES[0][1], synth.choose("ryan"), "en", token=CancelToken(), cap=CAP)
+        caught = ""
+    except standin.StaleAddress as exc:
+        caught = f"StaleAddress: {exc}"
+    finally:
+        weight.data = original
+    return {"caught": caught}
+
+
+def main(custom_dir: str, base_dir: str, voices: str) -> None:
+    torch.set_num_threads(1)  # tiny models: more threads only spin on a shared CPU (3x the CPU time)
+    started = time.perf_counter()
+    custom = loader.load(custom_dir, "cpu", torch.float32, "sdpa")
+    base = loader.load(base_dir, "cpu", torch.float32, "sdpa")
+    store = VoiceStore(voices)
+    add_voices(store)
+    stock_path = Recorded(StockPath(greedy=True))
+    stock = speak_all(Synthesizer(custom, base, store, path=stock_path), stock_path, cancel=False)
+    stock_s = time.perf_counter() - started
+    with standin.standin() as graphs:
+        slot = TalkerSlot(custom, base, pin=False)
+        path = GraphPath([custom, base], "cpu", torch.float32, cache_len=256, greedy=True)
+        path.capture()
+        graph_path = Recorded(path)
+        synth = Synthesizer(custom, base, store, path=graph_path, slot=slot)
+        graph = speak_all(synth, graph_path, cancel=True)
+        replays = standin.summary(graphs)
+        faults = {"item": injected_item(path, custom.model.talker, custom.model.config.talker_config),
+                  "storage": replaced_storage(synth, custom.model.talker)}
+        graph_path.frames = []
+        synth.speak(lambda audio: None, SENTENCES[0][1], synth.choose("ryan"), "en", token=CancelToken(), cap=CAP)
+        faults["storage"]["after_restore_equal"] = bool(torch.equal(torch.stack(graph_path.frames),
+                                                                    stock[0]["frames"]))
+    print(json.dumps({"sentences": compare(stock, graph), "graphs": replays, "swaps": slot.swaps,
+                      "predictor_graphs": len(path.predictors), "faults": faults,
+                      "toy": cuda_standin_selftest.run(), "engines_from": sys.modules["engines.tts.fast"].__file__,
+                      "seconds": {"stock": round(stock_s, 1), "total": round(time.perf_counter() - started, 1)}}))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])
