@@ -23,6 +23,7 @@ VER=$("$PY" -c 'import sys; print(f"{sys.version_info[0]}{sys.version_info[1]}")
 WHL=${WHL:-$ROOT/.whl/py$VER}
 if [ -z "${WORK:-}" ]; then WORK=$(mktemp -d /tmp/gpu-check.XXXX); trap 'rm -rf "$WORK"' EXIT; fi
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+[ -f "$ROOT/.whl/speech_16k.wav" ] && export SISYPHUS_SPEECH_WAV="$ROOT/.whl/speech_16k.wav"  # no espeak-ng there
 BUDGET=${BUDGET:-540}
 STARTED=$(date +%s)
 TTS_PATHS=${TTS_PATHS:-$([ -n "$DRY" ] && echo stock,graph || echo graph)}
@@ -57,7 +58,7 @@ else
   ASR_BENCH=(--device cuda --dtype bfloat16 --lengths 5:20,15:55 --repeats 3 --pace 2)
   V2V=(--device cuda --turns 5)
 fi
-row "================ GPU check on $MACHINE, $(date -u +%F), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+row "================ GPU check on $MACHINE, $(date -u +%F)"
 "$PY" -c "import torch, sys; print('python', sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.cuda.is_available())" \
   | tee -a "$OUT/table.txt"
 
