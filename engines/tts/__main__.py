@@ -38,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "stock: qwen_tts' own generation; auto: graph on CUDA (default)")
     parser.add_argument("--graph-cache", type=int, default=0, metavar="POSITIONS",
                         help="static KV-cache length of the graph path (default: one sentence plus its prompt)")
+    parser.add_argument("--graph-loop", default="sisyphus", choices=["sisyphus", "library"],
+                        help="the graph path's frame loop: ours (no host sync per frame) or faster-qwen3-tts' own")
     parser.add_argument("--no-warmup", action="store_true", help="skip the warm-up generation (tests)")
 
 
@@ -73,7 +75,8 @@ def load(args: argparse.Namespace):
     synth = Synthesizer(custom, base, store, max_new_tokens=args.max_new_tokens, slot=slot)
     wrappers = [w for w in (custom, base) if w is not None]
     cache = args.graph_cache or loader.graph_cache_len(args.max_new_tokens, MAX_SENTENCE_CHARS)
-    path, synth.why_stock = loader.pick_path(args.backend, device, lambda: _graphs(wrappers, device, dtype, cache))
+    path, synth.why_stock = loader.pick_path(args.backend, device, lambda: _graphs(wrappers, device, dtype, cache,
+                                                                                    args.graph_loop))
     if path is not None:
         synth.path = path
     if not args.no_warmup:
@@ -102,11 +105,11 @@ def _share_talker(custom, base, device: str):
     return slot
 
 
-def _graphs(wrappers: list, device: str, dtype, cache: int):
+def _graphs(wrappers: list, device: str, dtype, cache: int, loop: str):
     from .fast import GraphPath
 
     started = time.perf_counter()
-    path = GraphPath(wrappers, device, dtype, cache)
+    path = GraphPath(wrappers, device, dtype, cache, loop=loop)
     path.capture()
     _LOG.info("CUDA graphs captured in %.1f s (static cache %d positions)", time.perf_counter() - started, cache)
     return path

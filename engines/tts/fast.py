@@ -4,20 +4,22 @@ Both call ``on_frame(frame[16])`` for every codec frame as it exists and ``on_fr
 when the talker ends; the caller decodes and streams. The graph path (faster-qwen3-tts
 0.5.4, pinned: we use its graph classes, its input builders and its per-step generator)
 captures the talker decode step and the 15-step code-predictor loop once, before the
-engine answers ``describe``, and yields one frame at a time, so the chunk schedule is
-ours (``streaming.GRAPH_SCHEDULE``), not its fixed ``chunk_size``. CUDA-graph replay skips
-module hooks, so that path takes frames from its generator, not from a talker hook.
+engine answers ``describe``; our own loop (``steps.graph_frames``: no host sync per frame)
+drives them and yields one frame at a time, so the chunk schedule is ours
+(``streaming.GRAPH_SCHEDULE``), not its fixed ``chunk_size``. CUDA-graph replay skips
+module hooks, so that path takes frames from the loop, not from a talker hook.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 import threading
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Generator, Iterator
 
 import torch
 
 from .sampling import predictor_sampling, talker_sampling
+from .steps import TokenMailbox, graph_frames
 from .streaming import DEFAULT_SCHEDULE, GRAPH_SCHEDULE
 
 _LOG = logging.getLogger(__name__)
@@ -57,7 +59,7 @@ class GraphPath:
     schedule = GRAPH_SCHEDULE
 
     def __init__(self, wrappers: list[Any], device: str, dtype: torch.dtype, cache_len: int,
-                 greedy: bool = False) -> None:
+                 greedy: bool = False, loop: str = "sisyphus") -> None:
         from faster_qwen3_tts import FasterQwen3TTS
         from faster_qwen3_tts.talker_graph import TalkerGraph
 
@@ -78,6 +80,8 @@ class GraphPath:
             raise RuntimeError(f"faster-qwen3-tts API changed (missing {missing}); engines/tts needs 0.5.4")
         self.talker_graph = graph
         self.predictors = list(predictors.values())
+        self.loop = loop  # "sisyphus": steps.graph_frames (no host sync per frame); "library": faster-qwen3-tts'
+        self.mailbox = TokenMailbox(cache_len + 2, torch.device(device))
 
     @staticmethod
     def _predictor(talker: Any, config: Any, device: str, dtype: torch.dtype, key: tuple) -> Any:
@@ -100,8 +104,6 @@ class GraphPath:
 
     def generate(self, wrapper: Any, text: str, language: str, speaker: str | None, item: Any, cap: int,
                  on_frame: OnFrame) -> None:
-        from faster_qwen3_tts.streaming import fast_generate_streaming
-
         fast = self.fast[id(wrapper)]
         if item is None:
             m, talker, config, tie, tam, tth, tpe = fast._prepare_generation_custom(
@@ -113,14 +115,28 @@ class GraphPath:
         if cap > room:
             _LOG.warning("sentence budget %d frames cut to %d: the static cache holds %d positions "
                          "(raise --graph-cache)", cap, room, self.cache_len)
-        frames = fast_generate_streaming(talker, tie, tam, tth, tpe, config, self.predictor[id(wrapper)],
-                                         self.talker_graph, max_new_tokens=max(1, min(cap - 1, room)),
-                                         min_new_tokens=2, chunk_size=1, **self.sampling[id(wrapper)])
+        budget = max(1, min(cap - 1, room))
+        inputs = (talker, tie, tam, tth, tpe, config, self.predictor[id(wrapper)], self.talker_graph)
+        if self.loop == "library":
+            frames = _library_frames(*inputs, max_new_tokens=budget, **self.sampling[id(wrapper)])
+        else:
+            frames = graph_frames(*inputs, self.mailbox, max_new_tokens=budget, min_new_tokens=2,
+                                  **self.sampling[id(wrapper)])
         with contextlib.closing(frames):
-            for chunk, _timing in frames:
-                for frame in chunk:
-                    on_frame(frame)
+            for frame in frames:
+                on_frame(frame)
         on_frame(None)
+
+
+def _library_frames(*inputs: Any, max_new_tokens: int, **sampling: Any) -> Generator[Any, None, None]:
+    """faster-qwen3-tts' own loop, one frame at a time (``--graph-loop library``: for comparison)."""
+    from faster_qwen3_tts.streaming import fast_generate_streaming
+
+    chunks = fast_generate_streaming(*inputs, max_new_tokens=max_new_tokens, min_new_tokens=2, chunk_size=1,
+                                     **sampling)
+    with contextlib.closing(chunks):
+        for chunk, _timing in chunks:
+            yield from chunk
 
 
 @contextlib.contextmanager

@@ -25,16 +25,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
 import os
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import wave
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -54,11 +50,8 @@ from engines.asr.engine import AsrEngine  # noqa: E402
 from engines.asr.transcriber import Transcriber, compiler_problem, pick_device, pick_dtype  # noqa: E402
 from engines.asr.vad import SileroVad, find_model  # noqa: E402
 from engines.common.server import EngineServer  # noqa: E402
+from tests.bench.speech import speech_16k  # noqa: E402
 from tests.fixtures.tiny_glmasr import EOS_TOKENS, build_processor, build_tokenizer, tiny_config  # noqa: E402
-
-SENTENCES = ["turn on the kitchen lights", "what is the weather like tomorrow in Berlin",
-             "set a timer for ten minutes and remind me to call my mother"]
-
 
 def build_model(tiny: bool, device: torch.device, dtype: torch.dtype) -> Transcriber:
     tokenizer = build_tokenizer()  # ids < 512 fit the real 59264-token vocabulary
@@ -76,23 +69,6 @@ def build_model(tiny: bool, device: torch.device, dtype: torch.dtype) -> Transcr
     model.generation_config.eos_token_id = config.text_config.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     return Transcriber(model, build_processor(tokenizer), device, dtype)
-
-
-def speech_16k(seconds: float) -> tuple[np.ndarray, bool]:
-    """espeak-ng sentences with pauses, tiled to ``seconds``; noise (and no VAD) without espeak-ng."""
-    espeak = shutil.which("espeak-ng")
-    if espeak is None:
-        return (0.05 * np.random.default_rng(0).standard_normal(int(seconds * 16000))).astype(np.float32), False
-    parts = []
-    for text in SENTENCES:
-        wav = subprocess.run([espeak, "--stdout", text], capture_output=True, check=True).stdout
-        with wave.open(io.BytesIO(wav)) as reader:
-            audio = np.frombuffer(reader.readframes(reader.getnframes()), "<i2").astype(np.float32) / 32768
-            rate = reader.getframerate()
-        n = int(audio.size * 16000 / rate)
-        parts += [np.interp(np.arange(n) * rate / 16000, np.arange(audio.size), audio), np.zeros(6400)]
-    unit = np.concatenate(parts).astype(np.float32)
-    return np.tile(unit, int(np.ceil(seconds * 16000 / unit.size)))[:int(seconds * 16000)], True
 
 
 class _AlwaysSpeech:
@@ -259,7 +235,7 @@ def main() -> int:
         head["weights_GiB"] = round(torch.cuda.memory_allocated() / 2**30, 2)
     has_espeak = speech_16k(0.1)[1]
     vad = SileroVad(find_model()) if has_espeak else _AlwaysSpeech()
-    head["audio"] = "espeak-ng speech, Silero VAD on" if has_espeak else "noise, VAD off (no espeak-ng)"
+    head["audio"] = "espeak-ng speech, Silero VAD on" if has_espeak else "noise, VAD off (no espeak-ng, no SISYPHUS_SPEECH_WAV)"
     print(json.dumps(head), flush=True)
     rows = []
     for path in paths:

@@ -156,7 +156,7 @@ def about_field(about: str, pattern: str) -> str:
 
 async def bench_path(args: argparse.Namespace, uri: str, proc: subprocess.Popen, path: str) -> dict:
     about = await wait_ready(uri, proc, timeout=1800)
-    if not about.startswith(f"Qwen3-TTS-12Hz, streaming ({path} path"):
+    if not about.startswith(f"Qwen3-TTS-12Hz, streaming ({path.partition('-')[0]} path"):
         return {"path": path, "unavailable": about_field(about, r"stock because: (.*)\)$")}
     for _ in range(args.warmup):
         await one_run(uri)
@@ -176,11 +176,20 @@ async def bench_path(args: argparse.Namespace, uri: str, proc: subprocess.Popen,
 
 
 def run_engine(args: argparse.Namespace, models: dict[str, Path], path: str) -> dict:
+    """One engine per row: ``stock``, ``graph`` (our frame loop) or ``graph-library`` (faster-qwen3-tts' loop).
+
+    The static cache is the size the engine gives it by default (its default --max-new-tokens),
+    so each step costs what it costs in use; --max-new-tokens only fixes the utterance length."""
+    from engines.tts.loader import graph_cache_len
+    from engines.tts.text import MAX_SENTENCE_CHARS
+
     sock = Path(tempfile.mkdtemp()) / "tts.sock"
+    backend, _, loop = path.partition("-")
     argv = [sys.executable, "-m", "engines.tts", "--uri", f"unix://{sock}", "--custom-voice-model",
-            str(models["custom_voice"]), "--base-model", str(models["base"]), "--backend", path,
+            str(models["custom_voice"]), "--base-model", str(models["base"]), "--backend", backend,
             "--device", "cpu" if args.tiny else args.device, "--attn", args.attn,
-            "--max-new-tokens", str(args.frames + 1), "--voices-dir", str(sock.parent / "voices")]
+            "--max-new-tokens", str(args.frames + 1), "--voices-dir", str(sock.parent / "voices"),
+            "--graph-cache", str(graph_cache_len(2048, MAX_SENTENCE_CHARS)), "--graph-loop", loop or "sisyphus"]
     print(f"== {path} path: {' '.join(argv[1:])}", flush=True)
     proc = subprocess.Popen(argv, cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     watch = MemoryWatch(proc.pid)
@@ -197,14 +206,14 @@ def run_engine(args: argparse.Namespace, models: dict[str, Path], path: str) -> 
 
 def table(rows: list[dict], frames: int) -> str:
     head = (f"TTS engine over Wyoming, {frames} frames per utterance: stock vs CUDA-graph path\n"
-            f"{'path':<6} {'first audio p50':>15} {'p90':>8} {'x real time':>11} {'GPU at rest':>11} "
+            f"{'path':<13} {'first audio p50':>15} {'p90':>8} {'x real time':>11} {'GPU at rest':>11} "
             f"{'GPU peak':>9} {'process peak':>14} {'swap':>8}")
     lines = [head]
     for r in rows:
         if "unavailable" in r:
-            lines.append(f"{r['path']:<6} unavailable here: {r['unavailable']} (no figures)")
+            lines.append(f"{r['path']:<13} unavailable here: {r['unavailable']} (no figures)")
             continue
-        lines.append(f"{r['path']:<6} {r['ttfa_p50']:>12.0f} ms {r['ttfa_p90']:>5.0f} ms {r['x_realtime']:>10.2f}x "
+        lines.append(f"{r['path']:<13} {r['ttfa_p50']:>12.0f} ms {r['ttfa_p90']:>5.0f} ms {r['x_realtime']:>10.2f}x "
                      f"{r['rest_gib']:>7} GiB {r['peak_gib']:>5} GiB {r['process_mib']:>6.0f} MiB {r['memory_kind']:<3} "
                      f"{r['swap_ms']:>5} ms")
     return "\n".join(lines)
@@ -213,7 +222,8 @@ def table(rows: list[dict], frames: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description="Benchmark the TTS engine (prints figures).")
     parser.add_argument("--tiny", action="store_true", help="tiny CPU models: check the harness without a GPU")
-    parser.add_argument("--paths", default="stock,graph", help="engine backends to compare, in this order")
+    parser.add_argument("--paths", default="stock,graph",
+                        help="engines to compare, in this order: stock, graph, graph-library (faster-qwen3-tts' loop)")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--frames", type=int, default=50, help="codec frames per utterance (12.5 per second)")

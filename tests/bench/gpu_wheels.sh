@@ -33,6 +33,9 @@ fetch() {
 }
 fetch "$DEST/tts" "${TTS[@]}"
 fetch "$DEST/asr" "${ASR[@]}"
-for set in tts asr; do
-  echo "$DEST/$set: $(ls "$DEST/$set" | wc -l) wheels, $(du -sh "$DEST/$set" | cut -f1)"
+for set in tts asr daemon; do
+  [ -d "$DEST/$set" ] && echo "$DEST/$set: $(ls "$DEST/$set" | wc -l) wheels, $(du -sh "$DEST/$set" | cut -f1)"
 done
+# The GPU machine has no espeak-ng: the benchmarks' speech travels as a WAV (tests/bench/speech.py).
+PY=python3; [ -x .venv/bin/python ] && PY=.venv/bin/python
+"$PY" tests/bench/speech.py .whl/speech_16k.wav || echo "no speech WAV: the ASR benchmark on the GPU will send noise"
