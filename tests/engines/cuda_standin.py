@@ -52,9 +52,9 @@ class ReplayDiffers(RuntimeError):
 
 
 aten = torch.ops.aten
-_SYNC_OPS = {aten.item.default, aten._local_scalar_dense.default, aten.is_nonzero.default, aten.nonzero.default,
-             aten.masked_select.default, aten._unique2.default, aten.unique_dim.default,
-             aten.unique_consecutive.default, aten.equal.default}
+_SYNC_OPS = {aten.item.default, aten._local_scalar_dense.default, aten.is_nonzero.default}
+_DATA_SHAPED = {aten.nonzero.default, aten.masked_select.default, aten._unique2.default, aten.unique_dim.default,
+                aten.unique_consecutive.default, aten.equal.default}
 _SYNC_METHODS = {"item", "tolist", "numpy", "cpu", "__bool__", "__int__", "__float__", "__index__"}
 _INDEXING = {aten.index.Tensor, aten.index_put.default, aten.index_put_.default, aten._index_put_impl_.default}
 _LIFT = {aten.lift_fresh.default, aten.lift_fresh_copy.default}
@@ -145,12 +145,54 @@ def _leaves(items: tuple | list) -> list:
 def _refuse_sync(func, args, kwargs) -> None:
     if func in _SYNC_OPS:
         raise HostSync(f"{func} inside a captured step (a device value read on the host)")
+    kind = _needs_host(func, args, kwargs)
+    if kind:
+        raise HostSync(f"{kind} inside a captured step")
+
+
+def _needs_host(func, args, kwargs) -> str:
+    """Why this op needs a device value on the host (an output shape that depends on the data), or ""."""
+    if func in _DATA_SHAPED:
+        return str(func)
     if func in _INDEXING:
         indices = args[1] if len(args) > 1 else kwargs.get("indices")
         if any(isinstance(i, torch.Tensor) and i.dtype == torch.bool for i in indices or ()):
-            raise HostSync(f"{func} with a boolean mask inside a captured step (needs nonzero on the host)")
+            return f"{func} with a boolean mask (nonzero on the host)"
     if func is aten.repeat_interleave.Tensor and kwargs.get("output_size") is None:
-        raise HostSync("repeat_interleave without output_size inside a captured step")
+        return "repeat_interleave without output_size"
+    return ""
+
+
+class HostReads:
+    """Counts host reads of device values outside capture (what a GPU would wait for), by kind.
+
+    ``allowed``: host buffers whose reads are not device reads (a pinned mailbox)."""
+
+    def __init__(self, allowed: tuple[torch.Tensor, ...] = ()) -> None:
+        self.allowed = {t.untyped_storage().data_ptr() for t in allowed}
+        self.kinds: list[str] = []
+
+    @contextlib.contextmanager
+    def counting(self) -> Iterator[None]:
+        reads = self
+
+        class Methods(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                name = getattr(func, "__name__", "")
+                if name in _SYNC_METHODS and not (args and isinstance(args[0], torch.Tensor) and
+                                                  args[0].untyped_storage().data_ptr() in reads.allowed):
+                    reads.kinds.append(f"Tensor.{name}()")
+                return func(*args, **(kwargs or {}))
+
+        class Ops(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                kind = _needs_host(func, args, kwargs or {})
+                if kind:
+                    reads.kinds.append(kind)
+                return func(*args, **(kwargs or {}))
+
+        with Methods(), Ops():
+            yield
 
 
 def compare(tape: list[tuple], ops: list[tuple], where: str) -> None:

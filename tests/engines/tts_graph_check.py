@@ -20,7 +20,7 @@ import torch
 
 from engines.common.handler import CancelToken
 from engines.protocol.errors import Cancelled
-from engines.tts import loader
+from engines.tts import fast, loader
 from engines.tts.backend import Synthesizer
 from engines.tts.fast import GraphPath, StockPath
 from engines.tts.slot import TalkerSlot
@@ -70,6 +70,58 @@ def speak_all(synth: Synthesizer, recorded: Recorded, cancel: bool) -> list[dict
         out.append({"frames": torch.stack(recorded.frames) if recorded.frames else torch.zeros(0, 16),
                     "audio": np.concatenate(audio) if audio else np.zeros(0, np.float32), "cancelled": cancelled})
     return out
+
+
+class LoopReads:
+    """Host reads of device values in each step (each ``next()``) of the graph path's frame loops."""
+
+    def __init__(self) -> None:
+        self.sentences: dict[str, list[list[list[str]]]] = {"sisyphus": [], "library": []}
+        self.host: torch.Tensor | None = None  # the mailbox: a host buffer, reading it waits for no device
+
+    def install(self) -> None:
+        fast.graph_frames = self._counted("sisyphus", fast.graph_frames)
+        fast._library_frames = self._counted("library", fast._library_frames)
+
+    def _counted(self, name: str, loop: Any) -> Any:
+        def counted(*args, **kwargs):
+            frames, steps = loop(*args, **kwargs), []
+            self.sentences[name].append(steps)
+            try:
+                while True:
+                    reads = standin.HostReads(allowed=(self.host,) if self.host is not None else ())
+                    try:
+                        with reads.counting():
+                            frame = next(frames, None)
+                    finally:
+                        steps.append(reads.kinds)
+                    if frame is None:
+                        return
+                    yield frame
+            finally:
+                frames.close()
+        return counted
+
+    def report(self) -> dict:
+        return {name: {"sentences": len(runs), "first_step": sorted({k for steps in runs for k in steps[0]}),
+                       "later_steps": sum(len(steps) - 1 for steps in runs),
+                       "later_reads_per_step": sorted({len(k) for steps in runs for k in steps[1:]}),
+                       "later_kinds": sorted({k for steps in runs for kinds in steps[1:] for k in kinds})}
+                for name, runs in self.sentences.items()}
+
+
+def library_loop(synth: Synthesizer, recorded: Recorded, path: GraphPath, stock: list[dict]) -> list[bool]:
+    """faster-qwen3-tts' own loop (--graph-loop library) on the same graphs: a preset and an ICL sentence."""
+    path.loop, equal = "library", []
+    try:
+        for i in (0, 3):
+            recorded.frames = []
+            voice, text = SENTENCES[i]
+            synth.speak(lambda audio: None, text, synth.choose(voice), "en", token=CancelToken(), cap=CAP)
+            equal.append(bool(torch.equal(torch.stack(recorded.frames), stock[i]["frames"])))
+    finally:
+        path.loop = "sisyphus"
+    return equal
 
 
 def add_voices(store: VoiceStore) -> None:
@@ -141,21 +193,26 @@ def main(custom_dir: str, base_dir: str, voices: str) -> None:
     stock_path = Recorded(StockPath(greedy=True))
     stock = speak_all(Synthesizer(custom, base, store, path=stock_path), stock_path, cancel=False)
     stock_s = time.perf_counter() - started
+    reads = LoopReads()
+    reads.install()
     with standin.standin() as graphs:
         slot = TalkerSlot(custom, base, pin=False)
         path = GraphPath([custom, base], "cpu", torch.float32, cache_len=256, greedy=True)
         path.capture()
+        reads.host = path.mailbox.host
         graph_path = Recorded(path)
         synth = Synthesizer(custom, base, store, path=graph_path, slot=slot)
         graph = speak_all(synth, graph_path, cancel=True)
-        replays = standin.summary(graphs)
+        replays, swaps = standin.summary(graphs), slot.swaps
+        library = library_loop(synth, graph_path, path, stock)
         faults = {"item": injected_item(path, custom.model.talker, custom.model.config.talker_config),
                   "storage": replaced_storage(synth, custom.model.talker)}
         graph_path.frames = []
         synth.speak(lambda audio: None, SENTENCES[0][1], synth.choose("ryan"), "en", token=CancelToken(), cap=CAP)
         faults["storage"]["after_restore_equal"] = bool(torch.equal(torch.stack(graph_path.frames),
                                                                     stock[0]["frames"]))
-    print(json.dumps({"sentences": compare(stock, graph), "graphs": replays, "swaps": slot.swaps,
+    print(json.dumps({"sentences": compare(stock, graph), "graphs": replays, "swaps": swaps, "library_loop_equal": library,
+                      "loop_host_reads": reads.report(),
                       "predictor_graphs": len(path.predictors), "faults": faults,
                       "toy": cuda_standin_selftest.run(), "engines_from": sys.modules["engines.tts.fast"].__file__,
                       "seconds": {"stock": round(stock_s, 1), "total": round(time.perf_counter() - started, 1)}}))
