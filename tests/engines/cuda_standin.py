@@ -342,5 +342,6 @@ def standin() -> Iterator[list[StandInGraph]]:
 
 
 def summary(graphs: list[StandInGraph]) -> list[dict]:
-    return [{"graph": g.name, "captures": g.captures, "tape_ops": len(g.tape), "replays": g.replays, "ops_checked": g.ops_checked,
+    return [{"graph": g.name, "captures": g.captures, "tape_ops": len(g.tape), "replays": g.replays,
+             "ops_checked": g.ops_checked,
              "host_values_lifted": g.lifted} for g in graphs if g.step is not None]

@@ -7,24 +7,16 @@ counting eager backend, dynamo's guards and recompiles as on the GPU), warms up,
 """
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-
 import pytest
 
-from tests.support.venvs import REPO
+from tests.support.venvs import run_check
 
 pytestmark = pytest.mark.engine_venv("asr")
 
 
 @pytest.fixture(scope="module")
 def report(asr_python, tiny_model) -> dict:
-    done = subprocess.run([str(asr_python), "-m", "tests.engines.asr_compile_check", str(tiny_model)],
-                          capture_output=True, text=True, timeout=300, cwd=REPO,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_check(asr_python, "tests.engines.asr_compile_check", tiny_model, timeout=300)
 
 
 def test_the_decode_step_compiles_once_at_warm_up_and_never_while_serving(report):

@@ -7,24 +7,16 @@ tests/engines/asr_decode_check.py runs in the venv and reports; this file assert
 """
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-
 import pytest
 
-from tests.support.venvs import REPO
+from tests.support.venvs import run_check
 
 pytestmark = pytest.mark.engine_venv("asr")
 
 
 @pytest.fixture(scope="module")
 def report(asr_python, tiny_model) -> dict:
-    done = subprocess.run([str(asr_python), "-m", "tests.engines.asr_decode_check", str(tiny_model)],
-                          capture_output=True, text=True, timeout=600, cwd=REPO,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_check(asr_python, "tests.engines.asr_decode_check", tiny_model)
 
 
 def test_the_static_cache_gives_the_same_token_ids_as_the_dynamic_cache(report) -> None:

@@ -10,13 +10,10 @@ show is the GPU's own numerics and speed: tests/bench/gpu_check.sh does.
 """
 from __future__ import annotations
 
-import json
-import subprocess
-
 import pytest
 
 from tests.engines.test_tts import child_env
-from tests.support.venvs import REPO
+from tests.support.venvs import REPO, run_check
 
 pytestmark = pytest.mark.engine_venv("tts")
 
@@ -24,11 +21,8 @@ pytestmark = pytest.mark.engine_venv("tts")
 @pytest.fixture(scope="module")
 def report(tts_python, tiny_models, tmp_path_factory) -> dict:
     voices = tmp_path_factory.mktemp("standin-voices")
-    done = subprocess.run([str(tts_python), "-m", "tests.engines.tts_graph_check", str(tiny_models["custom_voice"]),
-                           str(tiny_models["base"]), str(voices)], capture_output=True, text=True, env=child_env(),
-                          cwd=REPO, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_check(tts_python, "tests.engines.tts_graph_check", tiny_models["custom_voice"], tiny_models["base"],
+                       voices, env=child_env(), timeout=300)
     assert result["engines_from"].startswith(str(REPO)), result["engines_from"]  # this checkout's engines/tts
     return result
 

@@ -183,6 +183,30 @@ def replaced_storage(synth: Synthesizer, talker: Any) -> dict:
     return {"caught": caught}
 
 
+def through_graphs(custom: Any, base: Any, store: VoiceStore, stock: list[dict]) -> dict:
+    """The sequence on the graph path (through the stand-in and the talker slot), then faults injected."""
+    reads = LoopReads()
+    reads.install()
+    with standin.standin() as graphs:
+        slot = TalkerSlot(custom, base, pin=False)
+        path = GraphPath([custom, base], "cpu", torch.float32, cache_len=256, greedy=True)
+        path.capture()
+        reads.host = path.mailbox.host
+        recorded = Recorded(path)
+        synth = Synthesizer(custom, base, store, path=recorded, slot=slot)
+        graph = speak_all(synth, recorded, cancel=True)
+        out = {"sentences": compare(stock, graph), "graphs": standin.summary(graphs), "swaps": slot.swaps,
+               "predictor_graphs": len(path.predictors)}
+        out["library_loop_equal"] = library_loop(synth, recorded, path, stock)
+        out["loop_host_reads"] = reads.report()
+        faults = {"item": injected_item(path, custom.model.talker, custom.model.config.talker_config),
+                  "storage": replaced_storage(synth, custom.model.talker)}
+        recorded.frames = []
+        synth.speak(lambda audio: None, SENTENCES[0][1], synth.choose("ryan"), "en", token=CancelToken(), cap=CAP)
+        faults["storage"]["after_restore_equal"] = bool(torch.equal(torch.stack(recorded.frames), stock[0]["frames"]))
+    return {**out, "faults": faults}
+
+
 def main(custom_dir: str, base_dir: str, voices: str) -> None:
     torch.set_num_threads(1)  # tiny models: more threads only spin on a shared CPU (3x the CPU time)
     started = time.perf_counter()
@@ -192,30 +216,9 @@ def main(custom_dir: str, base_dir: str, voices: str) -> None:
     add_voices(store)
     stock_path = Recorded(StockPath(greedy=True))
     stock = speak_all(Synthesizer(custom, base, store, path=stock_path), stock_path, cancel=False)
-    stock_s = time.perf_counter() - started
-    reads = LoopReads()
-    reads.install()
-    with standin.standin() as graphs:
-        slot = TalkerSlot(custom, base, pin=False)
-        path = GraphPath([custom, base], "cpu", torch.float32, cache_len=256, greedy=True)
-        path.capture()
-        reads.host = path.mailbox.host
-        graph_path = Recorded(path)
-        synth = Synthesizer(custom, base, store, path=graph_path, slot=slot)
-        graph = speak_all(synth, graph_path, cancel=True)
-        replays, swaps = standin.summary(graphs), slot.swaps
-        library = library_loop(synth, graph_path, path, stock)
-        faults = {"item": injected_item(path, custom.model.talker, custom.model.config.talker_config),
-                  "storage": replaced_storage(synth, custom.model.talker)}
-        graph_path.frames = []
-        synth.speak(lambda audio: None, SENTENCES[0][1], synth.choose("ryan"), "en", token=CancelToken(), cap=CAP)
-        faults["storage"]["after_restore_equal"] = bool(torch.equal(torch.stack(graph_path.frames),
-                                                                    stock[0]["frames"]))
-    print(json.dumps({"sentences": compare(stock, graph), "graphs": replays, "swaps": swaps, "library_loop_equal": library,
-                      "loop_host_reads": reads.report(),
-                      "predictor_graphs": len(path.predictors), "faults": faults,
-                      "toy": cuda_standin_selftest.run(), "engines_from": sys.modules["engines.tts.fast"].__file__,
-                      "seconds": {"stock": round(stock_s, 1), "total": round(time.perf_counter() - started, 1)}}))
+    result = through_graphs(custom, base, store, stock)
+    print(json.dumps({**result, "toy": cuda_standin_selftest.run(), "engines_from": fast.__file__,
+                      "seconds": round(time.perf_counter() - started, 1)}))
 
 
 if __name__ == "__main__":
