@@ -81,6 +81,16 @@ def test_the_library_frame_loop_gives_the_same_frames(report):
     assert report["library_loop_equal"] == [True, True]
 
 
+def test_each_models_sampling_has_its_own_predictor_graph_and_top_p_cannot_be_captured(report):
+    sampling = report["sampling"]
+    assert sampling["predictor_graphs"] == 2 and sampling["captures"] == [1, 1, 1], sampling  # + the talker graph
+    for voice in ("ryan", "xvec"):
+        assert sampling[voice] > 0 and sampling[f"{voice}_own_predictor_replays"] == sampling[voice], sampling
+        assert sampling[f"{voice}_other_predictor_replays"] == 0, sampling
+    # engines/tts/sampling.py refuses subtalker_top_p < 1 for this reason: a boolean mask in the loop
+    assert sampling["top_p_capture"].startswith("HostSync") and "boolean mask" in sampling["top_p_capture"]
+
+
 def test_the_standin_catches_a_host_sync_and_a_replaced_weight_in_the_real_graphs(report):
     faults = report["faults"]
     assert faults["item"].startswith("HostSync: Tensor.item()"), faults

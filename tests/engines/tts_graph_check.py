@@ -183,12 +183,11 @@ def replaced_storage(synth: Synthesizer, talker: Any) -> dict:
     return {"caught": caught}
 
 
-def through_graphs(custom: Any, base: Any, store: VoiceStore, stock: list[dict]) -> dict:
+def through_graphs(custom: Any, base: Any, store: VoiceStore, slot: TalkerSlot, stock: list[dict]) -> dict:
     """The sequence on the graph path (through the stand-in and the talker slot), then faults injected."""
     reads = LoopReads()
     reads.install()
     with standin.standin() as graphs:
-        slot = TalkerSlot(custom, base, pin=False)
         path = GraphPath([custom, base], "cpu", torch.float32, cache_len=256, greedy=True)
         path.capture()
         reads.host = path.mailbox.host
@@ -207,6 +206,37 @@ def through_graphs(custom: Any, base: Any, store: VoiceStore, stock: list[dict])
     return {**out, "faults": faults}
 
 
+def per_model_sampling(custom: Any, base: Any, store: VoiceStore, slot: TalkerSlot) -> dict:
+    """Sampling as served (not greedy), the two models' predictors set apart: one predictor graph each,
+    each captured once and replayed only for its own model; a top-p predictor cannot be captured."""
+    defaults = base.generate_defaults
+    base.generate_defaults = {**defaults, "subtalker_temperature": 0.7}
+    counts: dict[str, int] = {}
+    with standin.standin() as graphs:
+        path = GraphPath([custom, base], "cpu", torch.float32, cache_len=256)
+        path.capture()
+        recorded = Recorded(path)
+        synth = Synthesizer(custom, base, store, path=recorded, slot=slot)
+        for voice, model in (("ryan", custom), ("xvec", base)):
+            before = {id(g): g.graph.replays for g in path.predictors}
+            recorded.frames = []
+            synth.speak(lambda audio: None, "Sampled speech.", synth.choose(voice), "en", token=CancelToken(), cap=6)
+            own = path.predictor[id(model)]
+            counts[voice] = len(recorded.frames)
+            counts[f"{voice}_own_predictor_replays"] = own.graph.replays - before[id(own)]
+            counts[f"{voice}_other_predictor_replays"] = sum(
+                g.graph.replays - before[id(g)] for g in path.predictors if g is not own)
+        captured = [g["captures"] for g in standin.summary(graphs)]
+        try:
+            path._predictor(custom.model.talker, custom.model.config.talker_config, "cpu", torch.float32,
+                            (True, 50, 0.9, 0.9)).capture(num_warmup=1)
+            top_p = ""
+        except standin.HostSync as exc:
+            top_p = f"HostSync: {exc}"
+    base.generate_defaults = defaults
+    return {"predictor_graphs": len(path.predictors), "captures": captured, **counts, "top_p_capture": top_p}
+
+
 def main(custom_dir: str, base_dir: str, voices: str) -> None:
     torch.set_num_threads(1)  # tiny models: more threads only spin on a shared CPU (3x the CPU time)
     started = time.perf_counter()
@@ -216,7 +246,9 @@ def main(custom_dir: str, base_dir: str, voices: str) -> None:
     add_voices(store)
     stock_path = Recorded(StockPath(greedy=True))
     stock = speak_all(Synthesizer(custom, base, store, path=stock_path), stock_path, cancel=False)
-    result = through_graphs(custom, base, store, stock)
+    slot = TalkerSlot(custom, base, pin=False)  # the Base talker's tensors are now the CustomVoice one's
+    result = through_graphs(custom, base, store, slot, stock)
+    result["sampling"] = per_model_sampling(custom, base, store, slot)
     print(json.dumps({**result, "toy": cuda_standin_selftest.run(), "engines_from": fast.__file__,
                       "seconds": round(time.perf_counter() - started, 1)}))
 
