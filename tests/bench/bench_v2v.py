@@ -115,72 +115,77 @@ def settings(args: argparse.Namespace, llm_url: str) -> dict:
     return config
 
 
-def mib(pid: int | None, reading: dict[int, int]) -> str:
-    return f"{reading[pid]:,}" if pid in reading else "?"
+def shares(reading: dict[int, int], pids: dict[str, int]) -> str:
+    """``asr 4,970 / tts 8,820``: each engine's MiB, by its pid."""
+    text = " / ".join(f"{name} {reading[pid]:,}" if pid in reading else f"{name} ?" for name, pid in pids.items())
+    unknown = sorted(set(reading) - set(pids.values()))  # other processes, or pids seen in another namespace
+    return text + (f"; other pids {unknown}" if unknown else "")
 
 
-def memory_row(gpu: GpuMemory, rest: dict[int, int], pids: dict[str, int]) -> str:
-    if not gpu.available:
-        return "GPU memory, both engines: n/a (no nvidia-smi)"
-    return (f"GPU memory, both engines: rest {sum(rest.values()):,} MiB (asr {mib(pids['asr'], rest)} / tts "
-            f"{mib(pids['tts'], rest)}), peak {gpu.peak_total:,} MiB (asr {mib(pids['asr'], gpu.peak)} / tts "
-            f"{mib(pids['tts'], gpu.peak)}); nvidia-smi, per engine process")
+def daemon_for(args: argparse.Namespace, tmp: Path, llm_url: str) -> Daemon:
+    """The daemon on the gpu profile, each engine's python replaced by the given command."""
+    default = "PYTHONPATH={repo} {repo}/.cache/venvs/{name}/bin/python"
+    tts_extra = ["--max-new-tokens", str(args.frames),
+                 "--graph-cache", str(graph_cache_len(PROFILE_FRAMES, MAX_SENTENCE_CHARS))]
+    for name, command, extra in (("asr", args.asr_python, []), ("tts", args.tts_python, tts_extra)):
+        engine_wrapper(tmp / "data", name, command or default.format(repo=REPO, name=name), extra)
+    mic = write_voiced_wav(tmp / "mic.wav", SPEECH_S)
+    return Daemon(tmp, settings(args, llm_url), "--profile", "gpu", "--mic-file", str(mic),
+                  "--speaker-file", str(tmp / "speaker.wav"),
+                  env={"SISYPHUS_ASR_FORCED_RATE": str(args.asr_rate), "HF_HUB_OFFLINE": "1"})
+
+
+def one_turn(d: Daemon, label: str) -> dict[str, float]:
+    """Hold the key while the mic file plays; the turn's stage timings (ms from key-up)."""
+    start = d.turn(hold_s=SPEECH_S + 0.3)
+    end = d.turn_end(start, timeout=300)
+    timings = d.events[end]["timings"]
+    heard = [e["text"] for e in d.events[start:end] if e["kind"] == "transcript" and e["final"]]
+    if "first_audio" not in timings:
+        raise AssertionError(f"{label} produced no audio: timings {timings}, transcript {heard}; "
+                             f"log:\n{d.log.read_text()[-3000:]}")
+    print(f"{label}: {timings} transcript {heard}", flush=True)
+    return timings
 
 
 def run(args: argparse.Namespace, tmp: Path) -> int:
-    default = "PYTHONPATH={repo} {repo}/.cache/venvs/{name}/bin/python"
-    for name, command, extra in (
-            ("asr", args.asr_python, []),
-            ("tts", args.tts_python, ["--max-new-tokens", str(args.frames),
-                                      "--graph-cache", str(graph_cache_len(PROFILE_FRAMES, MAX_SENTENCE_CHARS))])):
-        engine_wrapper(tmp / "data", name, command or default.format(repo=REPO, name=name), extra)
-    mic = write_voiced_wav(tmp / "mic.wav", SPEECH_S)
-    speaker = tmp / "speaker.wav"
     server = ThreadedServer(default=Script(reply=REPLY, first_token_delay_s=0.15, delta_delay_s=0.01))
     gpu = GpuMemory()
-    daemon = Daemon(tmp, settings(args, server.server.url), "--profile", "gpu", "--mic-file", str(mic),
-                    "--speaker-file", str(speaker),
-                    env={"SISYPHUS_ASR_FORCED_RATE": str(args.asr_rate), "HF_HUB_OFFLINE": "1"})
-    stages: dict[str, list[float]] = {s: [] for s in STAGES}
+    started = time.monotonic()
     try:
-        started = time.monotonic()
-        with daemon.start(ready=()) as d:
+        with daemon_for(args, tmp, server.server.url).start(ready=()) as d:
             d.wait(lambda: engines_ready(d), 600, "both engines ready")
-            status = d.status()
-            pids = {name: status["engines"][name]["pid"] for name in ("asr", "tts")}
-            time.sleep(1.0)  # let the engines settle after warm-up
+            pids = {name: e["pid"] for name, e in d.status()["engines"].items()}
+            print(f"engines ready in {time.monotonic() - started:.1f} s (pids {pids}); daemon's own GPU reading: "
+                  f"{d.status().get('vram')}\n{''.join(engine_notes(d.log))}", end="", flush=True)
+            time.sleep(1.0)  # let the engines settle after their warm-up
             rest = dict(gpu.sample()) if gpu.available else {}
             gpu.reset_peak()
-            print(f"engines ready in {time.monotonic() - started:.1f} s (pids asr {pids['asr']}, tts {pids['tts']}); "
-                  f"daemon's own GPU reading: {status.get('vram')}", flush=True)
-            print("".join(engine_notes(d.log)), end="")
-            for n in range(args.turns + 1):
-                start = d.turn(hold_s=SPEECH_S + 0.3)
-                end = d.turn_end(start, timeout=300)
-                timings = d.events[end]["timings"]
-                transcript = [e["text"] for e in d.events[start:end] if e["kind"] == "transcript" and e["final"]]
-                if "first_audio" not in timings:
-                    raise AssertionError(f"turn {n} produced no audio: timings {timings}, transcript {transcript}; "
-                                         f"log:\n{d.log.read_text()[-3000:]}")
-                print(f"{'warm-up' if n == 0 else f'turn {n}'}: {timings} transcript {transcript}", flush=True)
-                for stage in STAGES if n else ():
-                    stages[stage].append(timings.get(stage, float("nan")))
+            print(f"GPU memory at rest: {sum(rest.values()):,} MiB ({shares(rest, pids)})" if gpu.available
+                  else "GPU memory at rest: n/a (no nvidia-smi)", flush=True)
+            one_turn(d, "warm-up")
+            turns = [one_turn(d, f"turn {n + 1}") for n in range(args.turns)]
     finally:
         gpu.close()
         server.stop()
-    with wave.open(str(speaker), "rb") as wav:
-        audio_s = wav.getnframes() / wav.getframerate()
-    if not audio_s:
-        raise AssertionError(f"the speaker file {speaker} holds no audio")
-    first = stages["first_audio"]
+    with wave.open(str(tmp / "speaker.wav"), "rb") as wav:
+        spoken_s = wav.getnframes() / wav.getframerate()
+    if not spoken_s:
+        raise AssertionError("the speaker file holds no audio")
     print(f"\nvoice to voice, headless daemon, gpu profile engines on {args.device}, LLM first token 150 ms then "
-          f"100 tokens/s, {SPEECH_S:.0f} s of speech, {args.frames} frames per sentence; {audio_s:.1f} s spoken")
+          f"100 tokens/s, {SPEECH_S:.0f} s of speech, {args.frames} frames per sentence; {spoken_s:.1f} s spoken")
     print(f"{'stage (ms from key-up)':<24}{'p50':>8}{'p90':>8}")
     for stage in STAGES:
-        print(f"{stage:<24}{statistics.median(stages[stage]):>8.1f}{percentile(stages[stage], 0.9):>8.1f}")
+        values = [t.get(stage, float("nan")) for t in turns]
+        print(f"{stage:<24}{statistics.median(values):>8.1f}{percentile(values, 0.9):>8.1f}")
+    first = [t["first_audio"] for t in turns]
     print(f"voice to voice (key-up -> first audio sample), p50 {statistics.median(first):.0f} ms, "
           f"p90 {percentile(first, 0.9):.0f} ms, {len(first)} turns")
-    print(memory_row(gpu, rest, pids))
+    if gpu.available:
+        print(f"GPU memory, both engines: rest {sum(rest.values()):,} MiB ({shares(rest, pids)}), peak "
+              f"{gpu.peak_total:,} MiB (each one's peak: {shares(gpu.peak, pids)}); nvidia-smi, per process")
+    else:
+        print("GPU memory, both engines: n/a (no nvidia-smi)")
     return 0
 
 
@@ -190,7 +195,7 @@ def main() -> int:
     parser.add_argument("--asr-model", type=Path, required=True, help="GLM-ASR model dir")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cuda")
     parser.add_argument("--turns", type=int, default=5, help="measured turns, after one warm-up turn")
-    parser.add_argument("--frames", type=int, default=20, help="TTS frames per sentence at most (12.5 per second)")
+    parser.add_argument("--frames", type=int, default=12, help="TTS frames per sentence at most (12.5 per second)")
     parser.add_argument("--asr-rate", type=float, default=4.0, help="ASR tokens decoded per second of speech")
     parser.add_argument("--asr-python", help="command running the ASR engine's python (default: its test venv)")
     parser.add_argument("--tts-python", help="command running the TTS engine's python (default: its test venv)")
