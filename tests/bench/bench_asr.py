@@ -50,12 +50,9 @@ from engines.asr.engine import AsrEngine  # noqa: E402
 from engines.asr.transcriber import Transcriber, compiler_problem, pick_device, pick_dtype  # noqa: E402
 from engines.asr.vad import SileroVad, find_model  # noqa: E402
 from engines.common.server import EngineServer  # noqa: E402
-<<<<<<< HEAD
 from tests.bench.speech import speech_16k  # noqa: E402
-from tests.fixtures.tiny_glmasr import EOS_TOKENS, build_processor, build_tokenizer, tiny_config  # noqa: E402
-=======
 from tests.fixtures.tiny_glmasr import build_processor, build_tokenizer, nano_config, tiny_config  # noqa: E402
->>>>>>> v2v-bench
+
 
 def build_model(tiny: bool, device: torch.device, dtype: torch.dtype) -> Transcriber:
     tokenizer = build_tokenizer()  # ids < 512 fit the real 59264-token vocabulary

@@ -28,7 +28,8 @@ ASR=("wyoming>=1.10,<2" faster-whisper==1.2.1)
 # needs >= 4.16. numpy, anyio, h11, idna and nvidia-ml-py are the machine's own.
 DAEMON=(openai==3.60.0 httpx2==2.16.2 httpcore2==2.16.2 truststore==0.10.5 jiter==0.19.0 sniffio==1.3.1
         pydantic==2.14.4 pydantic-core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5
-        typing_extensions==4.16.0 "wyoming>=1.10,<2" platformdirs==4.14.9 tomli-w==1.2.0)
+        typing_extensions==4.16.0 "wyoming>=1.10,<2" platformdirs==4.14.9 tomli-w==1.2.0
+        anyio idna h11)  # the GPU machine has these three, maybe older than openai wants
 
 fetch() {
   local where=$1; shift
