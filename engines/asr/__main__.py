@@ -68,6 +68,9 @@ def load(args: argparse.Namespace) -> Engine:
     transcriber.loop_guard = not args.no_loop_guard
     _LOG.info("loaded %s on %s (%s) in %.1f s, warmed up in %.1f s; %s", path, device, str(dtype).split(".")[-1],
               loaded - started, time.perf_counter() - loaded, transcriber.memory_report())
+    if os.environ.get("SISYPHUS_ASR_FORCED_RATE"):  # benchmarks with random weights: no EOS, a fixed length
+        transcriber.forced_rate = float(os.environ["SISYPHUS_ASR_FORCED_RATE"])
+        _LOG.warning("benchmark knob: every window decodes %.1f tokens per second of audio", transcriber.forced_rate)
     if os.environ.get("SISYPHUS_ASR_FAULT") == "oom-once":
         _LOG.warning("fault injection: the next model call raises CUDA out of memory")
         transcriber.inject_oom = True

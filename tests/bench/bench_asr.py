@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
-from transformers import GlmAsrConfig, GlmAsrForConditionalGeneration  # noqa: E402
+from transformers import GlmAsrForConditionalGeneration  # noqa: E402
 from wyoming.asr import Transcribe  # noqa: E402
 from wyoming.audio import AudioChunk, AudioStart, AudioStop  # noqa: E402
 from wyoming.client import AsyncClient  # noqa: E402
@@ -51,16 +51,12 @@ from engines.asr.transcriber import Transcriber, compiler_problem, pick_device, 
 from engines.asr.vad import SileroVad, find_model  # noqa: E402
 from engines.common.server import EngineServer  # noqa: E402
 from tests.bench.speech import speech_16k  # noqa: E402
-from tests.fixtures.tiny_glmasr import EOS_TOKENS, build_processor, build_tokenizer, tiny_config  # noqa: E402
+from tests.fixtures.tiny_glmasr import build_processor, build_tokenizer, nano_config, tiny_config  # noqa: E402
+
 
 def build_model(tiny: bool, device: torch.device, dtype: torch.dtype) -> Transcriber:
     tokenizer = build_tokenizer()  # ids < 512 fit the real 59264-token vocabulary
-    if tiny:
-        config = tiny_config(tokenizer)
-    else:
-        eos = [tokenizer.convert_tokens_to_ids(t) for t in EOS_TOKENS]
-        config = GlmAsrConfig(text_config={"eos_token_id": eos}, audio_token_id=tokenizer.convert_tokens_to_ids(
-            "<|pad|>"), tie_word_embeddings=False)
+    config = tiny_config(tokenizer) if tiny else nano_config(tokenizer)
     config._attn_implementation = "sdpa"
     torch.set_default_dtype(dtype)
     with torch.device(device):

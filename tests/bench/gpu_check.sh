@@ -9,7 +9,7 @@
 # through PYTHONPATH) -> build random-weight models of the real geometry (TTS CustomVoice +
 # Base, GLM-ASR; bf16, on the GPU) -> TTS over Wyoming (CUDA-graph path) -> ASR over Wyoming
 # (compiled decoder) -> voice to voice through the real daemon with both engines, and their GPU
-# memory -> graph vs stock parity and stateful vs one-shot codec (float32).
+# memory -> graph vs stock parity and stateful vs one-shot codec (float32) -> a frame's time, by part.
 # Each step's rows go into $OUT/table.txt as the step ends, so a run cut short still reports
 # what it measured; the table is printed last. Logs: $OUT (default .gpu-out/), at most 8 files.
 # Knobs (environment): TTS_PATHS=graph|stock,graph  ASR_PATHS=fast|stock,fast  BUDGET=seconds
@@ -66,8 +66,9 @@ say "1. installing wheels from $WHL"
 for set in tts asr daemon; do
   ls "$WHL/$set"/*.whl >/dev/null 2>&1 || { row "no wheels in $WHL/$set: run tests/bench/gpu_wheels.sh where PyPI is reachable"; continue; }
   "$PY" -m pip install -q --no-index --no-deps --no-compile --disable-pip-version-check --target "$WORK/site_$set" \
-    "$WHL/$set"/*.whl 2>&1 | grep -v WARNING | tail -3
+    "$WHL/$set"/*.whl 2>&1 | grep -v WARNING | tail -3 &
 done
+wait
 TTS_PATH="$WORK/site_tts:$ROOT"; ASR_PATH="$WORK/site_asr:$ROOT"; DAEMON_PATH="$WORK/site_daemon:$ROOT"
 PYTHONPATH=$TTS_PATH "$PY" -c "import transformers, qwen_tts, faster_qwen3_tts, wyoming, engines.tts.fast
 print('tts stack: transformers', transformers.__version__)" 2>&1 | quiet | tee -a "$OUT/summary.log"
@@ -108,6 +109,11 @@ say "6. parity (float32): greedy graph path vs stock path, stateful codec vs one
 row ""
 PYTHONPATH=$TTS_PATH step 90 parity.log "$PY" tests/bench/tts_parity.py "$MODELS/$SIZE/custom_voice" --device "$DEVICE"
 grep -E "^parity" "$OUT/parity.log" | tee -a "$OUT/table.txt"
+
+say "7. where a graph-path frame's time goes (GPU time of each graph, wall time of a frame, codec decode)"
+row ""
+PYTHONPATH=$TTS_PATH step 60 steps.log "$PY" tests/bench/tts_steps.py "$MODELS/$SIZE/custom_voice" --device "$DEVICE"
+sed -n '/^TTS graph path, per step/,$p;/^tts steps:/p' "$OUT/steps.log" | tee -a "$OUT/table.txt"
 
 say "done in $(( $(date +%s) - STARTED )) s; logs in $OUT"
 echo; cat "$OUT/table.txt"

@@ -3,7 +3,7 @@
 # registry. Run it where PyPI is reachable; carry the folder (default .whl/, git-ignored)
 # with the working tree.
 #   tests/bench/gpu_wheels.sh [PYTHON_VERSION]     default 3.12 (the lent H200 machine's python3)
-# Layout: .whl/py<ver>/tts/*.whl and .whl/py<ver>/asr/*.whl, one set per engine, installed
+# Layout: .whl/py<ver>/{tts,asr,daemon}/*.whl, one set per engine and one for the daemon, installed
 # there with `pip install --no-index --no-deps --target`. What the GPU machine already has
 # (../shared/research/gpu.md: torch 2.11 + torchaudio 2.11 for CUDA, transformers 5.17, numpy,
 # scipy, numba, scikit-learn, onnxruntime, einops, tokenizers, huggingface_hub, safetensors,
@@ -22,6 +22,14 @@ TTS=(transformers==5.15.1 "tokenizers>=0.22,<=0.23" qwen-tts-hf==0.1.1.post1 fas
 # ASR: the machine's transformers 5.17 is within engines/asr/requirements.txt; wyoming and the
 # Silero VAD model (inside the faster-whisper wheel, found there by engines/asr/vad.py).
 ASR=("wyoming>=1.10,<2" faster-whisper==1.2.1)
+# The daemon, headless with --mic-file/--speaker-file (tests/bench/bench_v2v.py): what it imports
+# that the machine lacks (openai and its pydantic/httpx2 stack, wyoming, platformdirs), tomli-w for
+# the bench's settings file; the versions the test suite runs with. typing_extensions: pydantic
+# needs >= 4.16. numpy, anyio, h11, idna and nvidia-ml-py are the machine's own.
+DAEMON=(openai==3.60.0 httpx2==2.16.2 httpcore2==2.16.2 truststore==0.10.5 jiter==0.19.0 sniffio==1.3.1
+        pydantic==2.14.4 pydantic-core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5
+        typing_extensions==4.16.0 "wyoming>=1.10,<2" platformdirs==4.14.9 tomli-w==1.2.0
+        anyio idna h11)  # the GPU machine has these three, maybe older than openai wants
 
 fetch() {
   local where=$1; shift
@@ -33,8 +41,9 @@ fetch() {
 }
 fetch "$DEST/tts" "${TTS[@]}"
 fetch "$DEST/asr" "${ASR[@]}"
+fetch "$DEST/daemon" "${DAEMON[@]}"
 for set in tts asr daemon; do
-  [ -d "$DEST/$set" ] && echo "$DEST/$set: $(ls "$DEST/$set" | wc -l) wheels, $(du -sh "$DEST/$set" | cut -f1)"
+  echo "$DEST/$set: $(ls "$DEST/$set" | wc -l) wheels, $(du -sh "$DEST/$set" | cut -f1)"
 done
 # The GPU machine has no espeak-ng: the benchmarks' speech travels as a WAV (tests/bench/speech.py).
 PY=python3; [ -x .venv/bin/python ] && PY=.venv/bin/python

@@ -32,6 +32,22 @@ def write_tone_wav(path: Path, seconds: float = 1.0, rate: int = 16000, freq: fl
     return write_wav(path, 0.3 * 32767 * np.sin(2 * np.pi * freq * t), rate)
 
 
+def write_voiced_wav(path: Path, seconds: float = 2.0, rate: int = 16000) -> Path:
+    """Vowel-like syllables (a 110-150 Hz pulse train through moving formants, 4 a second) that the
+    Silero VAD calls speech, so the ASR engine transcribes them; numpy only, no espeak-ng needed."""
+    t = np.arange(int(seconds * rate)) / rate
+    pulses = np.diff(np.floor(np.cumsum(130 + 20 * np.sin(2 * np.pi * 0.7 * t)) / rate), prepend=0)
+    vowels = [(730, 1090, 2440), (270, 2290, 3010), (300, 870, 2240), (530, 1840, 2480), (660, 1720, 2410)]
+    k = np.arange(int(0.03 * rate)) / rate  # a formant: a decaying sinusoid excited by each pulse
+    out, syllable = np.zeros(t.size), rate // 4
+    for n, start in enumerate(range(0, t.size, syllable)):
+        kernel = sum(np.exp(-np.pi * bw * k) * np.sin(2 * np.pi * f * k)
+                     for f, bw in zip(vowels[n % len(vowels)], (80, 100, 120)))
+        part = np.convolve(pulses[start:start + syllable], kernel)[:syllable]
+        out[start:start + part.size] = part * np.sin(np.pi * np.arange(part.size) / syllable) ** 0.5
+    return write_wav(path, 0.5 * 32767 * out / np.abs(out).max(), rate)
+
+
 def fake_engine_command(kind: str, *extra: str) -> list[str]:
     return [sys.executable, "-m", "engines.fake", kind, "--uri", "{uri}", *extra]
 
