@@ -40,10 +40,20 @@ def test_graph_frames_equal_the_stock_path_for_preset_xvector_and_icl_voices(rep
 
 
 def test_graph_audio_equals_the_stock_path_through_the_talker_slot(report):
+    assert report["talkers_differ"]  # else a slot that swaps nothing would pass
+    assert report["faults"]["unswapped_slot_seen"], "a slot that does not bring the Base weights in must show"
     assert report["swaps"] == 4, report["swaps"]  # custom -> base -> custom -> base -> custom
     for row in _spoken(report):
         assert row["audio_samples_equal"] and row["audio_peak"] > 0.05, row
         assert row["audio_max_diff"] <= 1e-5 * row["audio_peak"], row  # float rounding of other chunkings
+
+
+@pytest.mark.xfail(strict=True, reason="engines/tts/fast.py GraphPath builds its graphs on the first model's "
+                   "talker and serves every model with them; without a TalkerSlot (SlotMismatch) the Base model's "
+                   "decode steps run the CustomVoice weights")
+def test_models_that_do_not_share_a_talker_get_their_own_graphs_or_the_graph_path_is_refused(report):
+    apart = report["without_slot"]
+    assert apart["refused"] or apart["base_frames_equal"], apart
 
 
 def test_a_cancel_mid_sentence_stops_it_and_leaves_the_next_sentence_right(report):

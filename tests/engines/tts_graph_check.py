@@ -183,6 +183,35 @@ def replaced_storage(synth: Synthesizer, talker: Any) -> dict:
     return {"caught": caught}
 
 
+def unswapped(synth: Synthesizer, slot: TalkerSlot, recorded: Recorded, stock: list[dict]) -> bool:
+    """A slot that marks the Base model loaded without bringing its weights in: do the frames show it?"""
+    truth, use = slot.loaded, slot.use
+    slot.use = lambda wrapper: setattr(slot, "loaded", wrapper) or 0.0
+    recorded.frames = []
+    try:
+        voice, text = SENTENCES[1]
+        synth.speak(lambda audio: None, text, synth.choose(voice), "en", token=CancelToken(), cap=CAP)
+    finally:
+        slot.use, slot.loaded = use, truth
+    return not torch.equal(torch.stack(recorded.frames), stock[1]["frames"])
+
+
+def without_slot(custom: Any, base: Any, store: VoiceStore, stock: list[dict]) -> dict:
+    """Both models loaded apart (no shared talker, as when TalkerSlot raises SlotMismatch): does the Base
+    model speak with its own weights, or is the graph path refused?"""
+    with standin.standin():
+        try:
+            path = GraphPath([custom, base], "cpu", torch.float32, cache_len=256, greedy=True)
+            path.capture()
+        except Exception as exc:  # refusing is a right answer
+            return {"refused": f"{type(exc).__name__}: {exc}", "base_frames_equal": None}
+        recorded = Recorded(path)
+        synth = Synthesizer(custom, base, store, path=recorded)
+        voice, text = SENTENCES[1]
+        synth.speak(lambda audio: None, text, synth.choose(voice), "en", token=CancelToken(), cap=CAP)
+    return {"refused": "", "base_frames_equal": bool(torch.equal(torch.stack(recorded.frames), stock[1]["frames"]))}
+
+
 def through_graphs(custom: Any, base: Any, store: VoiceStore, slot: TalkerSlot, stock: list[dict]) -> dict:
     """The sequence on the graph path (through the stand-in and the talker slot), then faults injected."""
     reads = LoopReads()
@@ -203,6 +232,7 @@ def through_graphs(custom: Any, base: Any, store: VoiceStore, slot: TalkerSlot, 
         recorded.frames = []
         synth.speak(lambda audio: None, SENTENCES[0][1], synth.choose("ryan"), "en", token=CancelToken(), cap=CAP)
         faults["storage"]["after_restore_equal"] = bool(torch.equal(torch.stack(recorded.frames), stock[0]["frames"]))
+        faults["unswapped_slot_seen"] = unswapped(synth, slot, recorded, stock)
     return {**out, "faults": faults}
 
 
@@ -246,9 +276,13 @@ def main(custom_dir: str, base_dir: str, voices: str) -> None:
     add_voices(store)
     stock_path = Recorded(StockPath(greedy=True))
     stock = speak_all(Synthesizer(custom, base, store, path=stock_path), stock_path, cancel=False)
+    differ = any(not torch.equal(a, b) for a, b in zip(custom.model.talker.state_dict().values(),
+                                                      base.model.talker.state_dict().values()))
+    apart = without_slot(custom, base, store, stock)
     slot = TalkerSlot(custom, base, pin=False)  # the Base talker's tensors are now the CustomVoice one's
     result = through_graphs(custom, base, store, slot, stock)
     result["sampling"] = per_model_sampling(custom, base, store, slot)
+    result["talkers_differ"], result["without_slot"] = differ, apart
     print(json.dumps({**result, "toy": cuda_standin_selftest.run(), "engines_from": fast.__file__,
                       "seconds": round(time.perf_counter() - started, 1)}))
 
