@@ -83,7 +83,8 @@ class Trace(TorchDispatchMode):
         self.ops: list[tuple] = []
         self.made: dict[int, tuple[int, int]] = {}  # id(tensor made in the step) -> (op, output)
         self.keep: list[Any] = []  # holds step-made tensors so their ids are not reused
-        self.undo: dict[int, tuple[torch.Tensor, torch.Tensor]] = {} if undo_writes else None
+        self.undo: dict[int, tuple[Any, Any]] | None = {} if undo_writes else None  # storage -> (it, copy)
+        self.outside: set[int] = set()  # storages of tensors made outside the step
         self.lifted = 0
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
@@ -91,6 +92,8 @@ class Trace(TorchDispatchMode):
         _refuse_sync(func, args, kwargs)
         inputs = _leaves(args) + _leaves(tuple(kwargs.values()))
         if self.undo is not None:
+            self.outside.update(x.untyped_storage().data_ptr() for x in inputs
+                                if isinstance(x, torch.Tensor) and id(x) not in self.made)
             self._save_written(func, args, kwargs)
         out = func(*args, **kwargs)
         described = tuple(self._describe(x, func in _LIFT) for x in inputs)
@@ -115,20 +118,23 @@ class Trace(TorchDispatchMode):
         return ("outside", x.data_ptr(), tuple(x.shape), x.stride(), x.dtype)
 
     def _save_written(self, func, args, kwargs) -> None:
-        """Keep the outside tensors this op writes as they were (a capture computes nothing)."""
-        schema = func._schema.arguments
-        for i, arg in enumerate(schema):
+        """Keep the outside memory this op writes (directly or through a view) as it was: a capture computes
+        nothing."""
+        assert self.undo is not None
+        for i, arg in enumerate(func._schema.arguments):
             if arg.alias_info is None or not arg.alias_info.is_write:
                 continue
             value = args[i] if i < len(args) else kwargs.get(arg.name)
             for t in _leaves((value,)):
-                if isinstance(t, torch.Tensor) and id(t) not in self.made and id(t) not in self.undo:
-                    self.undo[id(t)] = (t, t.detach().clone())
+                if not isinstance(t, torch.Tensor):
+                    continue
+                storage = t.untyped_storage()
+                if storage.data_ptr() in self.outside and storage.data_ptr() not in self.undo:
+                    self.undo[storage.data_ptr()] = (storage, storage.clone())
 
     def restore(self) -> None:
-        with torch.inference_mode():
-            for target, saved in (self.undo or {}).values():
-                target.copy_(saved)
+        for storage, saved in (self.undo or {}).values():
+            storage.copy_(saved)
 
 
 def _leaves(items: tuple | list) -> list:

@@ -26,7 +26,7 @@ class Toy:
         y = self.lin(self.inp) * self.scale
         if self.fault is not None:
             self.fault(self, y)
-        self.out.copy_(y)
+        self.out[0].copy_(y[0])  # through a view, as faster-qwen3-tts writes its output tokens
 
     @torch.inference_mode()
     def capture(self) -> None:

@@ -7,7 +7,8 @@
   what keeps CUDA graphs valid), and speech through the slot equals speech without it.
 - The backend choice in a real engine: asked for the graph path without CUDA, it serves
   through the stock path and says why, once, in its log and in ``describe``.
-CUDA graphs themselves need a GPU: tests/bench/gpu_check.sh checks them against the stock path.
+The whole graph path runs on a CPU through a capture stand-in in test_tts_graph_standin.py; the
+GPU's own numerics and speed need a GPU: tests/bench/gpu_check.sh.
 """
 from __future__ import annotations
 
