@@ -18,6 +18,8 @@ from typing import Any, Callable, Generator, Iterator
 
 import torch
 
+from engines.protocol.errors import Cancelled
+
 from .sampling import predictor_sampling, talker_sampling
 from .steps import TokenMailbox, graph_frames
 from .streaming import DEFAULT_SCHEDULE, GRAPH_SCHEDULE
@@ -117,15 +119,32 @@ class GraphPath:
                          "(raise --graph-cache)", cap, room, self.cache_len)
         budget = max(1, min(cap - 1, room))
         inputs = (talker, tie, tam, tth, tpe, config, self.predictor[id(wrapper)], self.talker_graph)
-        if self.loop == "library":
-            frames = _library_frames(*inputs, max_new_tokens=budget, **self.sampling[id(wrapper)])
-        else:
-            frames = graph_frames(*inputs, self.mailbox, max_new_tokens=budget, min_new_tokens=2,
-                                  **self.sampling[id(wrapper)])
-        with contextlib.closing(frames):
-            for frame in frames:
+        sent = 0
+        try:
+            for frame in self._frames(inputs, budget, self.sampling[id(wrapper)]):
+                on_frame(frame)
+                sent += 1
+        except (Cancelled, torch.OutOfMemoryError):
+            raise
+        except Exception as exc:
+            if self.loop == "library":
+                raise
+            self.loop = "library"  # ours failed where theirs may not: theirs from now on, said once
+            _LOG.warning("the graph path's frame loop failed (%s: %s); faster-qwen3-tts' loop serves from now on",
+                         type(exc).__name__, str(exc)[:300])
+            if sent:
+                raise
+            for frame in self._frames(inputs, budget, self.sampling[id(wrapper)]):
                 on_frame(frame)
         on_frame(None)
+
+    def _frames(self, inputs: tuple, budget: int, sampling: dict) -> Iterator[Any]:
+        if self.loop == "library":
+            frames = _library_frames(*inputs, max_new_tokens=budget, **sampling)
+        else:
+            frames = graph_frames(*inputs, self.mailbox, max_new_tokens=budget, min_new_tokens=2, **sampling)
+        with contextlib.closing(frames):
+            yield from frames
 
 
 def _library_frames(*inputs: Any, max_new_tokens: int, **sampling: Any) -> Generator[Any, None, None]:
