@@ -32,6 +32,7 @@ def _spoken(report: dict) -> list[dict]:
 
 
 def test_graph_frames_equal_the_stock_path_for_preset_xvector_and_icl_voices(report):
+    assert report["loop_after_sequence"] == "sisyphus"  # our frame loop served it all: no fallback to theirs
     spoken = _spoken(report)
     assert {row["voice"] for row in spoken} >= {"ryan", "aiden", "xvec", "icl"}
     for row in spoken:
@@ -106,6 +107,7 @@ def test_the_standin_catches_a_host_sync_and_a_replaced_weight_in_the_real_graph
     assert faults["item"].startswith("HostSync: Tensor.item()"), faults
     assert faults["storage"]["caught"].startswith("StaleAddress: replay"), faults
     assert "TalkerGraph._decode_step" in faults["storage"]["caught"], faults
+    assert faults["storage"]["loop_after"] == "library", faults  # ours failed first, then theirs did too
     assert faults["storage"]["after_restore_equal"], faults
 
 

@@ -168,8 +168,9 @@ def injected_item(path: GraphPath, talker: Any, config: Any) -> str:
     return ""
 
 
-def replaced_storage(synth: Synthesizer, talker: Any) -> dict:
-    """A talker weight whose storage is replaced after capture (a slot that rebinds instead of copying)."""
+def replaced_storage(synth: Synthesizer, path: GraphPath, talker: Any) -> dict:
+    """A talker weight whose storage is replaced after capture (a slot that rebinds instead of copying).
+    Our frame loop fails on it, the library's loop takes over (GraphPath's fallback) and fails too."""
     weight = talker.model.layers[0].mlp.gate_proj.weight
     original = weight.data
     weight.data = original.clone()
@@ -180,7 +181,8 @@ def replaced_storage(synth: Synthesizer, talker: Any) -> dict:
         caught = f"StaleAddress: {exc}"
     finally:
         weight.data = original
-    return {"caught": caught}
+    loop, path.loop = path.loop, "sisyphus"
+    return {"caught": caught, "loop_after": loop}
 
 
 def unswapped(synth: Synthesizer, slot: TalkerSlot, recorded: Recorded, stock: list[dict]) -> bool:
@@ -223,12 +225,12 @@ def through_graphs(custom: Any, base: Any, store: VoiceStore, slot: TalkerSlot, 
         recorded = Recorded(path)
         synth = Synthesizer(custom, base, store, path=recorded, slot=slot)
         graph = speak_all(synth, recorded, cancel=True)
-        out = {"sentences": compare(stock, graph), "graphs": standin.summary(graphs), "swaps": slot.swaps,
+        out = {"loop_after_sequence": path.loop,"sentences": compare(stock, graph), "graphs": standin.summary(graphs), "swaps": slot.swaps,
                "predictor_graphs": len(path.predictors)}
         out["library_loop_equal"] = library_loop(synth, recorded, path, stock)
         out["loop_host_reads"] = reads.report()
         faults = {"item": injected_item(path, custom.model.talker, custom.model.config.talker_config),
-                  "storage": replaced_storage(synth, custom.model.talker)}
+                  "storage": replaced_storage(synth, path, custom.model.talker)}
         recorded.frames = []
         synth.speak(lambda audio: None, SENTENCES[0][1], synth.choose("ryan"), "en", token=CancelToken(), cap=CAP)
         faults["storage"]["after_restore_equal"] = bool(torch.equal(torch.stack(recorded.frames), stock[0]["frames"]))
