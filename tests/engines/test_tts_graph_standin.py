@@ -92,6 +92,17 @@ def test_the_library_frame_loop_gives_the_same_frames(report):
     assert report["library_loop_equal"] == [True, True]
 
 
+def test_when_our_frame_loop_fails_the_library_loop_takes_over(report):
+    fallback = report["loop_fallback"]
+    before = fallback["after_0"]  # nothing spoken yet: the sentence is retried, whole and right
+    assert before["error"] == "" and before["loop"] == "library", fallback
+    assert before["frames"] == report["sentences"][0]["stock_frames"] and before["frames_equal"], fallback
+    during = fallback["after_2"]  # two frames spoken: the sentence fails, theirs serves the next
+    assert "injected" in during["error"] and during["loop"] == "library", fallback
+    assert during["frames"] == 2 and during["frames_equal"], fallback
+    assert len(fallback["warnings"]) == 2 and all("injected" in w for w in fallback["warnings"]), fallback
+
+
 def test_each_models_sampling_has_its_own_predictor_graph_and_top_p_cannot_be_captured(report):
     sampling = report["sampling"]
     assert sampling["predictor_graphs"] == 2 and sampling["captures"] == [1, 1, 1], sampling  # + the talker graph

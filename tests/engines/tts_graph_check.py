@@ -11,6 +11,7 @@ Then faults injected into the real graphs. Prints one JSON object for the test t
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from typing import Any
@@ -214,6 +215,42 @@ def without_slot(custom: Any, base: Any, store: VoiceStore, stock: list[dict]) -
     return {"refused": "", "base_frames_equal": bool(torch.equal(torch.stack(recorded.frames), stock[1]["frames"]))}
 
 
+def loop_fallback(synth: Synthesizer, path: GraphPath, recorded: Recorded, stock: list[dict]) -> dict:
+    """Our frame loop failing (injected): before its first frame, faster-qwen3-tts' loop retries the sentence
+    and serves from then on; after frames were spoken, the sentence fails (and theirs serves next)."""
+    ours, out = fast.graph_frames, {}
+    warnings: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: warnings.append(record.getMessage())
+    logging.getLogger("engines.tts.fast").addHandler(handler)
+    try:
+        for after in (0, 2):
+            def failing(*args, **kwargs):
+                frames = ours(*args, **kwargs)
+                try:
+                    for i, frame in enumerate(frames):
+                        if i == after:
+                            raise RuntimeError("our frame loop failed (injected)")
+                        yield frame
+                finally:
+                    frames.close()
+
+            fast.graph_frames, path.loop, recorded.frames = failing, "sisyphus", []
+            try:
+                synth.speak(lambda audio: None, SENTENCES[0][1], synth.choose("ryan"), "en", token=CancelToken(),
+                            cap=CAP)
+                error = ""
+            except RuntimeError as exc:
+                error = str(exc)
+            out[f"after_{after}"] = {"error": error, "loop": path.loop, "frames": len(recorded.frames),
+                                     "frames_equal": bool(torch.equal(torch.stack(recorded.frames),
+                                                                      stock[0]["frames"][:len(recorded.frames)]))}
+    finally:
+        fast.graph_frames, path.loop = ours, "sisyphus"
+        logging.getLogger("engines.tts.fast").removeHandler(handler)
+    return {**out, "warnings": [w for w in warnings if "frame loop failed" in w]}
+
+
 def through_graphs(custom: Any, base: Any, store: VoiceStore, slot: TalkerSlot, stock: list[dict]) -> dict:
     """The sequence on the graph path (through the stand-in and the talker slot), then faults injected."""
     reads = LoopReads()
@@ -225,8 +262,8 @@ def through_graphs(custom: Any, base: Any, store: VoiceStore, slot: TalkerSlot, 
         recorded = Recorded(path)
         synth = Synthesizer(custom, base, store, path=recorded, slot=slot)
         graph = speak_all(synth, recorded, cancel=True)
-        out = {"loop_after_sequence": path.loop,"sentences": compare(stock, graph), "graphs": standin.summary(graphs), "swaps": slot.swaps,
-               "predictor_graphs": len(path.predictors)}
+        out = {"sentences": compare(stock, graph), "graphs": standin.summary(graphs), "swaps": slot.swaps,
+               "predictor_graphs": len(path.predictors), "loop_after_sequence": path.loop}
         out["library_loop_equal"] = library_loop(synth, recorded, path, stock)
         out["loop_host_reads"] = reads.report()
         faults = {"item": injected_item(path, custom.model.talker, custom.model.config.talker_config),
@@ -235,6 +272,7 @@ def through_graphs(custom: Any, base: Any, store: VoiceStore, slot: TalkerSlot, 
         synth.speak(lambda audio: None, SENTENCES[0][1], synth.choose("ryan"), "en", token=CancelToken(), cap=CAP)
         faults["storage"]["after_restore_equal"] = bool(torch.equal(torch.stack(recorded.frames), stock[0]["frames"]))
         faults["unswapped_slot_seen"] = unswapped(synth, slot, recorded, stock)
+        out["loop_fallback"] = loop_fallback(synth, path, recorded, stock)
     return {**out, "faults": faults}
 
 
