@@ -179,7 +179,7 @@ def _commands(parts: Parts, quit: Callable[[], None]) -> None:
 
 
 async def _speaker(parts: Parts, settings: Settings, options: RunOptions, callbacks: dict):
-    from daemon.audio.files import FileSpeaker
+    from daemon.audio.files import FileSpeaker, check_speaker_file
 
     def on_start(gen: int) -> None:
         callbacks["start"](gen)
@@ -188,7 +188,13 @@ async def _speaker(parts: Parts, settings: Settings, options: RunOptions, callba
         callbacks["end"](gen)
 
     if options.speaker_file or not options.audio:
-        speaker = FileSpeaker(on_start, on_end, options.speaker_file)
+        if options.speaker_file:
+            try:
+                check_speaker_file(options.speaker_file)
+            except ValueError as exc:  # names the file, its folder and what to do
+                raise StartError(str(exc)) from exc
+        speaker = FileSpeaker(on_start, on_end, options.speaker_file,
+                              lambda exc: parts.bus.publish(ErrorEvent("audio_device", str(exc), turn=_turn(parts))))
         parts.on_close("speaker file", speaker.close)
         return speaker
     from daemon.audio.playback import Playback
@@ -255,6 +261,10 @@ async def _hotkey(parts: Parts, settings: Settings, options: RunOptions, assista
     hotkey = create_hotkey(backend, settings.hotkey.chord)
     await hotkey.start(assistant.press, assistant.release)
     parts.on_close("hotkey", hotkey.stop)
+
+
+def _turn(parts: Parts) -> int:
+    return parts.assistant.turn if parts.assistant else 0
 
 
 def _is_state(event, state: State) -> bool:

@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import wave
 from pathlib import Path
 from typing import Callable
 
@@ -173,14 +172,10 @@ class Commands:
 def read_reference(path: Path) -> bytes:
     """A reference recording as 16 kHz mono s16, from a WAV file of any rate and width."""
     from daemon.audio.convert import convert_to_asr
+    from daemon.audio.wavfile import read_wav
 
-    try:
-        with wave.open(str(path), "rb") as wav:
-            rate, width, channels = wav.getframerate(), wav.getsampwidth(), wav.getnchannels()
-            pcm = wav.readframes(wav.getnframes())
-    except (OSError, EOFError, wave.Error) as exc:
-        raise ValueError(f"{path}: not a readable WAV file ({exc})") from None
-    return convert_to_asr(pcm, rate, width, channels)
+    wav = read_wav(path, "--audio")
+    return convert_to_asr(wav.data, wav.rate, wav.width, wav.channels)
 
 
 def open_with_desktop(path: Path) -> None:

@@ -55,7 +55,7 @@ def test_bad_references_are_refused_with_the_reason(tmp_path):
         bad_name = cli(d, "voices", "add", "../etc", "--audio", str(short))
         assert bad_name.returncode == 1 and "voice name '../etc'" in bad_name.stderr
         missing = cli(d, "voices", "add", "carol", "--audio", str(tmp_path / "none.wav"))
-        assert missing.returncode == 1 and "not a readable WAV file" in missing.stderr
+        assert missing.returncode == 1 and "No such file" in missing.stderr and "ffmpeg" not in missing.stderr
         assert "carol" not in names(d)
 
 
