@@ -267,6 +267,10 @@ def _remote(command: Command, args) -> int:
     except NotRunning as exc:
         print(f"sisyphus: {exc}", file=sys.stderr)
         return 1
+    except TimeoutError:
+        print(f"sisyphus: the daemon did not answer `{command.name}` within {_timeout(command):g} s; it may still "
+              "be working on it: see `sisyphus status`, `sisyphus events` and the log", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     if not reply.get("ok"):
@@ -277,7 +281,8 @@ def _remote(command: Command, args) -> int:
 
 
 def _timeout(command: Command) -> float:
-    return 150.0 if command.name == "add-voice" else 10.0  # cloning waits for the engines and the model
+    # cloning waits for the engines (60 s), a transcription and the model (daemon/speech/voices.py)
+    return {"add-voice": 240.0, "remove-voice": 60.0}.get(command.name, 10.0)
 
 
 def _format_status(reply: dict) -> str:

@@ -19,7 +19,7 @@ from daemon.audio.devices import SYSTEM_DEFAULT, is_default
 from daemon.config import store
 from daemon.config.live import LiveSettings
 from daemon.events import EngineState, EngineStateChanged, ErrorEvent, EventBus, NoticeEvent, VoicesChanged
-from daemon.speech import clients
+from daemon.speech import clients, offer
 
 _LOG = logging.getLogger(__name__)
 
@@ -67,6 +67,10 @@ class Commands:
         self.live.publish()
 
     def set_voice(self, name: str) -> None:
+        """Speak with ``name`` ("" for the engine's default); ValueError when the engine does not offer it."""
+        offered = self.offered_voices()
+        if name and name not in (offered or ()):
+            raise ValueError(unknown_voice(name, offered))
         if self.live.set("tts", "voice", name):
             self.assistant.set_options(voice=name)
 
@@ -128,22 +132,39 @@ class Commands:
         if isinstance(event, EngineStateChanged) and event.name == "tts" and event.state == EngineState.READY:
             self.publish_voices()
 
+    def offered_voices(self) -> list[str] | None:
+        """The names of the voices the TTS engine can speak now; None before it described itself."""
+        engine = self.supervisor["tts"]
+        return None if engine.info is None else offer.offered_names(engine.info, engine.spec.argv)
+
     def publish_voices(self) -> None:
-        info = self.supervisor["tts"].info
-        voices = []
-        for program in (info.tts if info else []) or []:
-            for voice in program.voices:
-                if voice.installed:
-                    voices.append((voice.name, voice.description or "", "cloned" in (voice.description or "")))
+        engine = self.supervisor["tts"]
+        voices = [(v.name, v.description or "", "cloned" in (v.description or ""))
+                  for v in offer.offered_voices(engine.info, engine.spec.argv)]
         self.bus.publish(VoicesChanged(tuple(voices)))
+        self.check_voice()
+
+    def check_voice(self) -> None:
+        """A saved voice the engine does not offer (another profile's, a removed one) would fail every
+        turn: speak with the engine's default instead, say so, and keep the setting as it is."""
+        voice, offered = self.live.current.tts.voice, self.offered_voices()
+        if not voice or offered is None:
+            return
+        if voice in offered:
+            self.assistant.set_options(voice=voice)
+            return
+        self.assistant.set_options(voice="")
+        self.bus.publish(ErrorEvent("unknown_voice", f"[tts] voice: {unknown_voice(voice, offered)}; speaking "
+                                    "with the engine's default voice until then"))
 
     def list_voices(self) -> dict:
-        info = self.supervisor["tts"].info
-        if info is None:
+        engine = self.supervisor["tts"]
+        if engine.info is None:
             raise RuntimeError("the speech engine has not described its voices yet; try again when it is ready")
         voices = [{"name": v.name, "description": v.description or ""}
-                  for program in info.tts or [] for v in program.voices if v.installed]
-        return {"voices": voices, "current": self.live.current.tts.voice}
+                  for v in offer.offered_voices(engine.info, engine.spec.argv)]
+        reply = {"voices": voices, "current": self.live.current.tts.voice}
+        return reply if offer.manages_voices(engine.info) else {**reply, "cloning": offer.cannot_clone(engine.info)}
 
     def record_voice(self, name: str = "") -> dict:
         self.cloner.record(name)
@@ -167,6 +188,15 @@ class Commands:
         engine = self.supervisor["tts"]
         engine.info = await clients.describe("tts", engine.spec.uri, 10)
         self.publish_voices()
+
+
+def unknown_voice(name: str, offered: list[str] | None) -> str:
+    if offered is None:
+        return (f"cannot check the voice {name!r} yet: the speech engine has not described its voices "
+                "(it is starting); try again when `sisyphus status` shows tts ready")
+    listing = ", ".join(offered[:20]) + (f" and {len(offered) - 20} more" if len(offered) > 20 else "")
+    return (f"the speech engine has no voice named {name!r}; it offers: {listing or 'none'}. "
+            "Choose one with `sisyphus set-voice NAME` (`sisyphus voices list` describes them)")
 
 
 def read_reference(path: Path) -> bytes:
