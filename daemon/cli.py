@@ -294,6 +294,11 @@ def _format_status(reply: dict) -> str:
         lines.append(f"  {name}: {engine['state']} ({where}){reason}")
         if engine.get("about"):
             lines.append(f"    {engine['about']}")
+    for kind, what in (reply.get("audio") or {}).items():
+        lines.append(f"{kind}: {what}")
+    if reply.get("last_error"):
+        error = reply["last_error"]
+        lines.append(f"last error (turn {error['turn']}, {error['at']}): {error['code']}: {error['text']}")
     timings = reply.get("last_timings_ms") or {}
     if timings:
         lines.append("last turn (ms from key-up): " + ", ".join(f"{k} {v}" for k, v in timings.items()))

@@ -61,6 +61,8 @@ class Assistant:
         self._record: Any = None  # set by record_next(): the next hold records instead of a turn
         # async (engine name) -> None: free GPU memory before one retry
         self.on_cuda_oom: Callable[[str], Awaitable[None]] | None = None
+        # why there is no microphone or speaker now (with the fix), '' when both are there
+        self.audio_problem: Callable[[], str] = lambda: ""
 
     # -- inputs (all on the loop) ---------------------------------------------------
     def press(self) -> None:
@@ -154,6 +156,8 @@ class Assistant:
     async def _run_turn(self, turn: int, audio: asyncio.Queue) -> None:
         reply: list[str] = []
         try:
+            if problem := self.audio_problem():  # not "no speech": nothing could be heard or said
+                raise SisyphusError(problem, "audio_device")
             text = await self._transcribe(turn, audio)
             if text is None:
                 return

@@ -36,7 +36,8 @@ def check_recording(pcm: bytes, rate: int = RATE) -> str:
         return f"the recording is {seconds:.0f} s; keep it under {MAX_S:.0f} s"
     rms = float(np.sqrt(np.mean(audio**2)))
     if 20 * np.log10(max(rms, 1e-9)) < MIN_RMS_DBFS:
-        return "the recording is almost silent; check the microphone in the Input device menu and speak closer"
+        return ("the recording is almost silent; check the microphone (`sisyphus devices` names the one in use) "
+                "and speak closer")
     if float(np.mean(np.abs(audio) >= 0.999)) > MAX_CLIPPED:
         return "the recording is clipped (too loud); lower the microphone gain or speak further away"
     return ""

@@ -16,6 +16,7 @@ from typing import Callable
 
 from daemon import paths
 from daemon.audio.devices import SYSTEM_DEFAULT, is_default
+from daemon.audio.errors import with_fix
 from daemon.config import store
 from daemon.config.live import LiveSettings
 from daemon.events import EngineState, EngineStateChanged, ErrorEvent, EventBus, NoticeEvent, VoicesChanged
@@ -93,10 +94,10 @@ class Commands:
                 try:
                     await device.reopen()
                 except Exception as exc:
-                    self.bus.publish(ErrorEvent("audio_device", f"{exc}; pick another device in the menu"))
+                    self.bus.publish(ErrorEvent("audio_device", with_fix(str(exc), kind)))
 
     def devices(self) -> dict:
-        from daemon.audio.devices import AudioError, device_names
+        from daemon.audio.devices import AudioError, device_names, no_device_hint
 
         audio = self.live.current.audio
         listing: dict = {"input_device": audio.input_device, "output_device": audio.output_device}
@@ -105,6 +106,9 @@ class Commands:
                 listing[kind] = device_names(kind)
             except (AudioError, OSError) as exc:
                 listing[kind], listing[f"{kind}_error"] = [], str(exc)
+            else:
+                if not listing[kind]:
+                    listing[f"{kind}_error"] = f"no {kind} device found: {no_device_hint(kind)}"
         return listing
 
     def set_autostart(self, enabled: bool) -> None:
