@@ -69,3 +69,25 @@ def test_a_voice_the_engine_does_not_offer_is_refused_and_a_saved_one_falls_back
         assert "speaking" in [e.get("state") for e in d.events[start:end]]  # heard, in the default voice
         assert cli(d, "set-voice", "alto").returncode == 0
         assert json.loads(cli(d, "voices", "list").stdout)["current"] == "alto"
+
+
+def test_an_llm_that_streams_for_ever_is_cut_at_max_reply_chars(tmp_path):
+    endless = ThreadedServer(default=Script(deltas=["and so on, "] * 100_000))  # 1.1 M characters
+    mic = write_tone_wav(tmp_path / "speech.wav", seconds=1.0)
+    conf = settings(endless.server.url, llm={"max_reply_chars": 200})
+    try:
+        with Daemon(tmp_path, conf, "--fake-engines", "--mic-file", str(mic), "--no-audio") as d:
+            start = d.turn()
+            end = d.turn_end(start, timeout=60)
+            spoken = "".join(e["text"] for e in d.events[start:end] if e["kind"] == "speech")
+            assert 150 < len(spoken) <= 200, len(spoken)
+            errors = [e for e in d.events[start:end] if e["kind"] == "error"]
+            assert [e["code"] for e in errors] == ["llm_reply_too_long"] and "[llm] max_reply_chars" in \
+                errors[0]["text"]
+            status = d.status()
+            assert status["state"] == "idle" and status["last_error"]["code"] == "llm_reply_too_long"
+        record = endless.server.requests[-1]
+        # the daemon hung up (what sockets had buffered was sent before that), not drained the stream
+        assert record.client_disconnected and record.deltas_sent < 50_000, record.deltas_sent
+    finally:
+        endless.stop()
