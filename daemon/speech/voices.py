@@ -30,7 +30,9 @@ async def list_voices(uri: str) -> Voices:
     return await _request(uri, VoiceList(), Voices)
 
 
-async def _request(uri: str, request: Eventable, reply_type, timeout: float = OTHER_TIMEOUT_S):
+async def _request(uri: str, request: Eventable, reply_type, timeout: float | None = None):
+    timeout = OTHER_TIMEOUT_S if timeout is None else timeout
+
     async def ask():
         async with await Connection.open(ENGINE, uri) as conn:
             await conn.send(request)
