@@ -145,3 +145,14 @@ def test_a_piper_we_run_offers_the_voices_installed_in_its_data_dirs(tmp_path):
         actions.set_voice("en_US-lessac-high")  # in piper's catalog, but not installed
     described(actions, "en_US-lessac-high", program="piper")  # a remote piper: its own word is all there is
     assert [v["name"] for v in actions.list_voices()["voices"]] == ["en_US-lessac-high"]
+
+
+def test_devices_lists_no_system_default_when_there_is_no_device(tmp_path, monkeypatch):
+    from daemon.audio import devices
+
+    monkeypatch.setattr(devices, "list_devices", lambda kind, sd=None: [])  # a headless box
+    actions, app, seen = make(tmp_path)
+    listing = actions.devices()
+    assert listing["input"] == [] and listing["output"] == []
+    assert listing["input_error"].startswith("no input device found: ")
+    assert "`sisyphus set-input-device NAME`" in listing["input_error"] and "tray" not in listing["input_error"]
