@@ -72,7 +72,7 @@ class VoiceCloner:
         problem = check_recording(pcm)
         if problem:
             self.bus.publish(ErrorEvent("voice_recording", f"Voice not added: {problem}. "
-                                        "Choose 'Record a new voice…' to try again."))
+                                        "Try again with `sisyphus voices record`."))
             return
         text = await self._transcribe(pcm)
         name = await self.add(name or next_name(self.names()), pcm, text)
