@@ -71,7 +71,7 @@ class Commands:
         """Speak with ``name`` ("" for the engine's default); ValueError when the engine does not offer it."""
         offered = self.offered_voices()
         if name and name not in (offered or ()):
-            raise ValueError(unknown_voice(name, offered))
+            raise ValueError(offer.unknown_voice(name, offered))
         if self.live.set("tts", "voice", name):
             self.assistant.set_options(voice=name)
 
@@ -158,8 +158,9 @@ class Commands:
             self.assistant.set_options(voice=voice)
             return
         self.assistant.set_options(voice="")
-        self.bus.publish(ErrorEvent("unknown_voice", f"[tts] voice: {unknown_voice(voice, offered)}; speaking "
-                                    "with the engine's default voice until then"))
+        problem = offer.unknown_voice(voice, offered)
+        self.bus.publish(ErrorEvent("unknown_voice", f"[tts] voice: {problem}; speaking with the engine's default "
+                                    "voice until then"))
 
     def list_voices(self) -> dict:
         engine = self.supervisor["tts"]
@@ -192,15 +193,6 @@ class Commands:
         engine = self.supervisor["tts"]
         engine.info = await clients.describe("tts", engine.spec.uri, 10)
         self.publish_voices()
-
-
-def unknown_voice(name: str, offered: list[str] | None) -> str:
-    if offered is None:
-        return (f"cannot check the voice {name!r} yet: the speech engine has not described its voices "
-                "(it is starting); try again when `sisyphus status` shows tts ready")
-    listing = ", ".join(offered[:20]) + (f" and {len(offered) - 20} more" if len(offered) > 20 else "")
-    return (f"the speech engine has no voice named {name!r}; it offers: {listing or 'none'}. "
-            "Choose one with `sisyphus set-voice NAME` (`sisyphus voices list` describes them)")
 
 
 def read_reference(path: Path) -> bytes:

@@ -37,6 +37,16 @@ def cannot_clone(info: Info | None) -> str:
     return f"the speech engine ({names}) cannot clone voices: it speaks only its own voices; {CLONING_NEEDS}"
 
 
+def unknown_voice(name: str, offered: list[str] | None) -> str:
+    """Why ``name`` cannot be chosen: the voices that can (or that none are known yet)."""
+    if offered is None:
+        return (f"cannot check the voice {name!r} yet: the speech engine has not described its voices "
+                "(it is starting); try again when `sisyphus status` shows tts ready")
+    listing = ", ".join(offered[:20]) + (f" and {len(offered) - 20} more" if len(offered) > 20 else "")
+    return (f"the speech engine has no voice named {name!r}; it offers: {listing or 'none'}. "
+            "Choose one with `sisyphus set-voice NAME` (`sisyphus voices list` describes them)")
+
+
 def offered_voices(info: Info | None, argv: Sequence[str] = ()) -> list[TtsVoice]:
     """The voices the engine can speak now (``argv``: how we run it, if we do)."""
     voices = [v for p in programs(info) for v in p.voices if v.installed]
