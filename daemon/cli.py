@@ -267,6 +267,10 @@ def _remote(command: Command, args) -> int:
     except NotRunning as exc:
         print(f"sisyphus: {exc}", file=sys.stderr)
         return 1
+    except TimeoutError:
+        print(f"sisyphus: the daemon did not answer `{command.name}` within {_timeout(command):g} s; it may still "
+              "be working on it: see `sisyphus status`, `sisyphus events` and the log", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     if not reply.get("ok"):
@@ -277,7 +281,8 @@ def _remote(command: Command, args) -> int:
 
 
 def _timeout(command: Command) -> float:
-    return 150.0 if command.name == "add-voice" else 10.0  # cloning waits for the engines and the model
+    # cloning waits for the engines (60 s), a transcription and the model (daemon/speech/voices.py)
+    return {"add-voice": 240.0, "remove-voice": 60.0}.get(command.name, 10.0)
 
 
 def _format_status(reply: dict) -> str:
@@ -289,6 +294,11 @@ def _format_status(reply: dict) -> str:
         lines.append(f"  {name}: {engine['state']} ({where}){reason}")
         if engine.get("about"):
             lines.append(f"    {engine['about']}")
+    for kind, what in (reply.get("audio") or {}).items():
+        lines.append(f"{kind}: {what}")
+    if reply.get("last_error"):
+        error = reply["last_error"]
+        lines.append(f"last error (turn {error['turn']}, {error['at']}): {error['code']}: {error['text']}")
     timings = reply.get("last_timings_ms") or {}
     if timings:
         lines.append("last turn (ms from key-up): " + ", ".join(f"{k} {v}" for k, v in timings.items()))

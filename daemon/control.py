@@ -15,6 +15,7 @@ import logging
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
+from .errors import SisyphusError
 from .events import EventBus
 from .platform import ipc
 from .platform.ipc import NotRunning
@@ -78,6 +79,9 @@ class ControlServer:
                     + ", ".join(sorted([*self.handlers, "events"]))}
         try:
             return {"ok": True, **(await handler(request))}
+        except (SisyphusError, ValueError) as exc:  # refused input, a failed request: the text says it all
+            _LOG.info("control command %s refused: %s", request.get("cmd"), exc)
+            return {"ok": False, "error": str(exc), "code": getattr(exc, "code", "bad_request")}
         except Exception as exc:  # a failing command never takes the daemon down
             _LOG.exception("control command %s failed", request.get("cmd"))
             return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
@@ -106,6 +110,8 @@ async def _read_request(reader: asyncio.StreamReader) -> dict | None:
         request = json.loads(line)
     except ValueError:
         return {"error": "request is not JSON"}
+    except RecursionError:  # a JSON line nested thousands deep: refused like any other bad request
+        return {"error": "request is nested too deeply; send a flat JSON object like {\"cmd\": \"status\"}"}
     if not isinstance(request, dict) or not isinstance(request.get("cmd"), str):
         return {"error": 'request must be a JSON object like {"cmd": "status"}'}
     return request

@@ -17,7 +17,8 @@ LIVE_KEYS = {("hotkey", "mode"), ("audio", "min_press_ms"), ("asr", "language"),
 
 def turn_options(settings: Settings) -> TurnOptions:
     return TurnOptions(mode=settings.hotkey.mode, min_press_ms=settings.audio.min_press_ms,
-                       language=settings.asr.language, voice=settings.tts.voice)
+                       language=settings.asr.language, voice=settings.tts.voice,
+                       max_reply_chars=settings.llm.max_reply_chars)
 
 
 def build_llm(settings: Settings) -> tuple:

@@ -21,6 +21,7 @@ from typing import Any, Callable, Coroutine
 from daemon import __version__, paths
 from daemon.assistant.turn import Assistant
 from daemon.assistant.voices import VoiceCloner
+from daemon.audio.errors import with_fix
 from daemon.commands.actions import Commands
 from daemon.commands.table import COMMANDS, Command, arguments
 from daemon.config.live import LiveSettings
@@ -61,6 +62,9 @@ class Parts:
     memory: MemoryManager | None = None
     commands: Commands | None = None
     devices: dict = field(default_factory=dict)  # "input"/"output" -> the open Capture/Playback
+    audio: dict = field(default_factory=dict)  # "input"/"output" -> what it is when no device: a file, off
+    audio_problems: dict = field(default_factory=dict)  # "input"/"output" -> why its device did not open
+    last_error: dict | None = None  # the last ErrorEvent: what failed, in which turn
     started: float = field(default_factory=time.monotonic)
     _closers: list[tuple[str, Callable[[], Any]]] = field(default_factory=list)
     _tasks: set[asyncio.Task] = field(default_factory=set)
@@ -112,7 +116,27 @@ class Parts:
             "last_timings_ms": assistant.last_timings if assistant else {},
             "engines": self.supervisor.status() if self.supervisor else {},
             "vram": self.memory.status() if self.memory else {},
+            "audio": {kind: self.audio_problem(kind) or self._audio_in_use(kind) for kind in ("input", "output")},
+            "last_error": self.last_error,
         }
+
+    def audio_problem(self, kind: str) -> str:
+        """Why there is no microphone ("input") or speaker ("output"), with the fix; '' when there is one."""
+        device = self.devices.get(kind)
+        if kind not in self.audio_problems or (device is not None and device.is_open):
+            return ""
+        return f"no {'microphone' if kind == 'input' else 'speaker'}: {self.audio_problems[kind]}"
+
+    def _audio_in_use(self, kind: str) -> str:
+        device = self.devices.get(kind)
+        if device is not None and device.device is not None:
+            return device.device.label
+        return self.audio.get(kind, "off")
+
+    def remember_error(self, event) -> None:
+        if isinstance(event, ErrorEvent):
+            self.last_error = {"code": event.code, "text": event.text, "turn": event.turn,
+                               "at": time.strftime("%H:%M:%S")}
 
 
 async def run_command(commands: Commands, command: Command, request: dict) -> dict:
@@ -135,6 +159,7 @@ async def build_parts(settings: Settings, config_path: Path, options: RunOptions
 
 async def _build(parts: Parts, settings: Settings, options: RunOptions, runtime_dir: Path, quit) -> None:
     bus, data_dir = parts.bus, paths.data_dir()
+    bus.subscribe(parts.remember_error)
     parts.profile = profiles.resolve(options.profile or settings.daemon.profile, data_dir)
     specs = profiles.specs(settings, parts.profile, runtime_dir, data_dir)
     parts.supervisor = supervisor = Supervisor(specs, bus, settings.supervisor)
@@ -144,6 +169,7 @@ async def _build(parts: Parts, settings: Settings, options: RunOptions, runtime_
     turn_callbacks: dict[str, Callable] = {}
     speaker = await _speaker(parts, settings, options, turn_callbacks)
     parts.assistant = assistant = Assistant(bus, supervisor, llm, history, chunker, speaker, turn_options(settings))
+    assistant.audio_problem = lambda: parts.audio_problem("input") or parts.audio_problem("output")
     turn_callbacks.update(start=assistant.on_playback_start, end=assistant.on_playback_end)
     await _microphone(parts, settings, options, assistant)
     await _hotkey(parts, settings, options, assistant)
@@ -179,7 +205,7 @@ def _commands(parts: Parts, quit: Callable[[], None]) -> None:
 
 
 async def _speaker(parts: Parts, settings: Settings, options: RunOptions, callbacks: dict):
-    from daemon.audio.files import FileSpeaker
+    from daemon.audio.files import FileSpeaker, check_speaker_file
 
     def on_start(gen: int) -> None:
         callbacks["start"](gen)
@@ -188,7 +214,14 @@ async def _speaker(parts: Parts, settings: Settings, options: RunOptions, callba
         callbacks["end"](gen)
 
     if options.speaker_file or not options.audio:
-        speaker = FileSpeaker(on_start, on_end, options.speaker_file)
+        parts.audio["output"] = f"file {options.speaker_file}" if options.speaker_file else "off (--no-audio)"
+        if options.speaker_file:
+            try:
+                check_speaker_file(options.speaker_file)
+            except ValueError as exc:  # names the file, its folder and what to do
+                raise StartError(str(exc)) from exc
+        speaker = FileSpeaker(on_start, on_end, options.speaker_file,
+                              lambda exc: parts.bus.publish(ErrorEvent("audio_device", str(exc), turn=_turn(parts))))
         parts.on_close("speaker file", speaker.close)
         return speaker
     from daemon.audio.playback import Playback
@@ -198,9 +231,8 @@ async def _speaker(parts: Parts, settings: Settings, options: RunOptions, callba
     playback = Playback(settings.audio.output_device, on_start, on_end, keeper.on_error)
     try:
         await playback.start()
-    except Exception as exc:  # no sound server, device unplugged: run on, say what to do
-        _audio_error(parts.bus, exc)
-        return FileSpeaker(on_start, on_end, None)
+    except Exception as exc:  # kept, closed: `sisyphus set-output-device NAME` opens it again
+        _audio_error(parts, "output", exc)
     keeper.device = playback
     parts.on_close("keep output", keeper.close)
     parts.on_close("playback", playback.stop)
@@ -212,6 +244,8 @@ async def _speaker(parts: Parts, settings: Settings, options: RunOptions, callba
 
 async def _microphone(parts: Parts, settings: Settings, options: RunOptions, assistant: Assistant) -> None:
     bus = parts.bus
+    if options.mic_file or not options.audio:
+        parts.audio["input"] = f"file {options.mic_file}" if options.mic_file else "off (--no-audio)"
     if options.mic_file:
         from daemon.audio.files import FileMic
 
@@ -234,15 +268,14 @@ async def _microphone(parts: Parts, settings: Settings, options: RunOptions, ass
     keeper.device = capture
     try:
         await capture.start()
-    except Exception as exc:
-        _audio_error(bus, exc)
-        return
+    except Exception as exc:  # kept, closed: `sisyphus set-input-device NAME` opens it again
+        _audio_error(parts, "input", exc)
     parts.on_close("keep input", keeper.close)
     parts.on_close("capture", capture.stop)
     parts.devices["input"] = capture
 
     def follow(event) -> None:
-        if isinstance(event, StateChanged):
+        if isinstance(event, StateChanged) and not parts.audio_problem("input"):  # else the turn says why
             parts.spawn(capture.begin() if event.state == State.LISTENING else capture.end(), "capture-edge")
 
     bus.subscribe(follow)
@@ -257,10 +290,16 @@ async def _hotkey(parts: Parts, settings: Settings, options: RunOptions, assista
     parts.on_close("hotkey", hotkey.stop)
 
 
+def _turn(parts: Parts) -> int:
+    return parts.assistant.turn if parts.assistant else 0
+
+
 def _is_state(event, state: State) -> bool:
     return isinstance(event, StateChanged) and event.state == state
 
 
-def _audio_error(bus: EventBus, exc: Exception) -> None:
-    _LOG.error("audio device problem: %s", exc)
-    bus.publish(ErrorEvent("audio_device", f"{exc}; check the device in the tray's Input/Output menu"))
+def _audio_error(parts: Parts, kind: str, exc: Exception) -> None:
+    text = with_fix(str(exc), kind)
+    _LOG.error("%s device problem: %s", kind, text)
+    parts.audio_problems[kind] = text
+    parts.bus.publish(ErrorEvent("audio_device", text))

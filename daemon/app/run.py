@@ -18,7 +18,8 @@ from pathlib import Path
 from daemon import __version__, paths
 from daemon.config.schema import Settings
 from daemon.control import ControlServer
-from daemon.events import EventBus
+from daemon.errors import SisyphusError
+from daemon.events import ErrorEvent, EventBus
 from daemon.instance import InstanceLock
 
 from .parts import Parts, RunOptions, build_parts
@@ -77,7 +78,11 @@ class Daemon:
             return
 
         def run() -> None:
-            result = getattr(parts.commands, method)(*args)
+            try:
+                result = getattr(parts.commands, method)(*args)
+            except (SisyphusError, ValueError) as exc:  # refused (e.g. a voice the engine lacks): shown
+                self.bus.publish(ErrorEvent(getattr(exc, "code", "bad_request"), str(exc)))
+                return
             if inspect.iscoroutine(result):
                 parts.spawn(result, method)
 

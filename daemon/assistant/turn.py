@@ -12,6 +12,7 @@ turn starts clean.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ class TurnOptions:
     language: str = ""
     voice: str = ""
     ready_timeout_s: float = 120.0
+    max_reply_chars: int = 4000  # an LLM that streams for ever is cut here
 
 
 class Assistant:
@@ -61,6 +63,8 @@ class Assistant:
         self._record: Any = None  # set by record_next(): the next hold records instead of a turn
         # async (engine name) -> None: free GPU memory before one retry
         self.on_cuda_oom: Callable[[str], Awaitable[None]] | None = None
+        # why there is no microphone or speaker now (with the fix), '' when both are there
+        self.audio_problem: Callable[[], str] = lambda: ""
 
     # -- inputs (all on the loop) ---------------------------------------------------
     def press(self) -> None:
@@ -154,6 +158,8 @@ class Assistant:
     async def _run_turn(self, turn: int, audio: asyncio.Queue) -> None:
         reply: list[str] = []
         try:
+            if problem := self.audio_problem():  # not "no speech": nothing could be heard or said
+                raise SisyphusError(problem, "audio_device")
             text = await self._transcribe(turn, audio)
             if text is None:
                 return
@@ -212,26 +218,38 @@ class Assistant:
         producer = asyncio.create_task(self._think(turn, chunks, reply))
         try:
             await self._speak(turn, chunks)
-            await producer
+            too_long = await producer
             self.speaker.finish(turn)
             await self._played.wait()
-            self.history.add_assistant("".join(reply), truncated=False, now=time.monotonic())
+            self.history.add_assistant("".join(reply), truncated=too_long, now=time.monotonic(), cut=Cut.TOO_LONG)
         finally:
             await cancel_and_wait(producer)
 
-    async def _think(self, turn: int, chunks: asyncio.Queue, reply: list[str]) -> None:
+    async def _think(self, turn: int, chunks: asyncio.Queue, reply: list[str]) -> bool:
+        """Stream the reply into speech chunks; True when it was cut at ``max_reply_chars``."""
         chunker = self.chunker_factory()
+        room = self.options.max_reply_chars
         try:
-            async for delta in self.llm.stream(self.history.messages()):
-                self._clock.mark("first_token", time.monotonic())
-                reply.append(delta)
-                self.bus.publish(ReplyDelta(delta, turn))
-                for chunk in chunker.feed(delta):
-                    self._queue_chunk(turn, chunks, chunk)
+            async with contextlib.aclosing(self.llm.stream(self.history.messages())) as deltas:
+                async for delta in deltas:
+                    self._clock.mark("first_token", time.monotonic())
+                    delta, room = delta[:max(room, 0)], room - len(delta)
+                    reply.append(delta)
+                    self.bus.publish(ReplyDelta(delta, turn))
+                    for chunk in chunker.feed(delta):
+                        self._queue_chunk(turn, chunks, chunk)
+                    if room < 0:
+                        break  # closing the stream tells the server to stop
             for chunk in chunker.flush():
                 self._queue_chunk(turn, chunks, chunk)
         finally:
             chunks.put_nowait(_END)
+        if room < 0:
+            limit = self.options.max_reply_chars
+            _LOG.warning("turn %d: the reply passed %d characters; cut there", turn, limit)
+            self.bus.publish(ErrorEvent("llm_reply_too_long", f"the reply passed {limit} characters and was cut "
+                                        "there; ask for a shorter answer, or raise [llm] max_reply_chars", turn=turn))
+        return room < 0
 
     def _queue_chunk(self, turn: int, chunks: asyncio.Queue, chunk: str) -> None:
         self._clock.mark("first_sentence", time.monotonic())

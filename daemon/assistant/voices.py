@@ -13,7 +13,8 @@ from typing import Awaitable, Callable
 import numpy as np
 from daemon.audio.convert import pcm_to_float
 from daemon.events import ErrorEvent, EventBus, NoticeEvent
-from daemon.speech import clients, voices
+from daemon.errors import SisyphusError
+from daemon.speech import clients, offer, voices
 from engines.protocol.voices import NAME_RE, NAME_RULE
 
 _LOG = logging.getLogger(__name__)
@@ -35,7 +36,8 @@ def check_recording(pcm: bytes, rate: int = RATE) -> str:
         return f"the recording is {seconds:.0f} s; keep it under {MAX_S:.0f} s"
     rms = float(np.sqrt(np.mean(audio**2)))
     if 20 * np.log10(max(rms, 1e-9)) < MIN_RMS_DBFS:
-        return "the recording is almost silent; check the microphone in the Input device menu and speak closer"
+        return ("the recording is almost silent; check the microphone (`sisyphus devices` names the one in use) "
+                "and speak closer")
     if float(np.mean(np.abs(audio) >= 0.999)) > MAX_CLIPPED:
         return "the recording is clipped (too loud); lower the microphone gain or speak further away"
     return ""
@@ -62,6 +64,7 @@ class VoiceCloner:
         """The next hold of the hotkey records the reference; ``name`` (or my-voice-N) is its name."""
         if name:
             check_voice_name(name)
+        self._check_engine()  # an engine that cannot clone: say so now, not after the recording
         self.assistant.record_next(lambda pcm: self.recorded(pcm, name))
         self.bus.publish(NoticeEvent("Record a new voice", f"Hold the hotkey and read aloud: “{SENTENCE}”"))
 
@@ -69,7 +72,7 @@ class VoiceCloner:
         problem = check_recording(pcm)
         if problem:
             self.bus.publish(ErrorEvent("voice_recording", f"Voice not added: {problem}. "
-                                        "Choose 'Record a new voice…' to try again."))
+                                        "Try again with `sisyphus voices record`."))
             return
         text = await self._transcribe(pcm)
         name = await self.add(name or next_name(self.names()), pcm, text)
@@ -82,21 +85,31 @@ class VoiceCloner:
         problem = check_recording(pcm)
         if problem:
             raise ValueError(f"voice {name!r} not added: {problem}")
+        self._check_engine()
         text = text.strip() or await self._transcribe(pcm)
         engine = self.supervisor["tts"]
         async with engine.use(60) as uri:
+            self._check_engine()  # described now, if it was still starting before
             description = await voices.add_voice(uri, name, pcm, text, RATE)
         _LOG.info("voice added: %s", description)
         await self.refresh()
         return name
 
     async def remove(self, name: str) -> None:
+        self._check_engine()
         engine = self.supervisor["tts"]
         try:
             async with engine.use(30) as uri:
+                self._check_engine()
                 await voices.remove_voice(uri, name)
         finally:
             await self.refresh()
+
+    def _check_engine(self) -> None:
+        """Refuse at once when the TTS engine (once described) does not answer the x-voice-* events."""
+        info = self.supervisor["tts"].info
+        if info is not None and not offer.manages_voices(info):
+            raise SisyphusError(offer.cannot_clone(info), "voices_unsupported")
 
     def names(self) -> set[str]:
         info = self.supervisor["tts"].info

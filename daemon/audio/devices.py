@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal
 
-from .errors import AudioError
+from .errors import AudioError, device_fix
 from .portaudio import load
 
 Kind = Literal["input", "output"]
@@ -65,9 +65,11 @@ def list_devices(kind: Kind, sd: Any = None) -> list[Device]:
 
 
 def device_names(kind: Kind, sd: Any = None) -> list[str]:
-    """Names for the tray menu: "System default" first, then each distinct device name."""
-    names = [SYSTEM_DEFAULT_LABEL]
-    for dev in list_devices(kind, sd):
+    """Names for the tray menu: "System default" first, then each distinct device name; none when
+    there is no device at all (a default that does not exist is no choice)."""
+    found = list_devices(kind, sd)
+    names = [SYSTEM_DEFAULT_LABEL] if found else []
+    for dev in found:
         if dev.name not in names:
             names.append(dev.name)
     return names
@@ -101,7 +103,7 @@ def _system_default(kind: Kind, sd: Any) -> Device:
     try:
         info = sd.query_devices(kind=kind)
     except sd.PortAudioError as exc:
-        raise DeviceNotFound(f"there is no default {kind} device ({exc}): {_no_device_hint(kind)}") from exc
+        raise DeviceNotFound(f"there is no default {kind} device ({exc}): {no_device_hint(kind)}") from exc
     hostapi = sd.query_hostapis(info["hostapi"])["name"]
     return Device(None, info["name"], hostapi, int(info[f"max_{kind}_channels"]),
                   int(info["default_samplerate"]))
@@ -112,13 +114,12 @@ def _listing(devices: list[Device]) -> str:
     return ", ".join(repr(n) for n in names) if names else "(none)"
 
 
-def _no_device_hint(kind: Kind) -> str:
+def no_device_hint(kind: Kind) -> str:
     device = f"an {kind} device"  # input and output both take "an"
     if sys.platform.startswith("linux") and not os.environ.get("PULSE_SERVER") \
             and not os.path.exists(os.path.join(os.environ.get("XDG_RUNTIME_DIR", "/nonexistent"), "pulse")):
-        return (f"no sound server seems to run; start PulseAudio/PipeWire or plug in {device}, "
-                "then choose it in the tray menu")
-    return f"plug in or enable {device}, then choose it in the tray menu"
+        return f"no sound server seems to run; start PulseAudio/PipeWire or plug in {device}, then {device_fix(kind)}"
+    return f"plug in or enable {device}, then {device_fix(kind)}"
 
 
 def open_stream(sd: Any, kind: Kind, dev: Device, latency: float | str = "low",
@@ -144,5 +145,4 @@ def open_stream(sd: Any, kind: Kind, dev: Device, latency: float | str = "low",
             error = exc
             continue
         return stream, channels
-    raise AudioError(f"cannot open {kind} device {dev.label}: {error}; "
-                     f"choose another {kind} device in the tray menu (or \"default\")")
+    raise AudioError(f"cannot open {kind} device {dev.label}: {error}; {device_fix(kind)}")

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import wave
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 from daemon.speech.clients import Audio
 
 from .convert import convert_to_asr
+from .wavfile import read_wav
 
 _LOG = logging.getLogger(__name__)
 BLOCK = 1600  # 100 ms at 16 kHz
@@ -22,17 +24,26 @@ QUEUE_CHUNKS = 64  # audio chunks queued ahead of the (real-time paced) writer
 
 
 def read_mic_wav(path: Path) -> bytes:
-    """Any PCM WAV (rate, 8-32 bit, channels) as 16 kHz mono s16, converted like the microphone path."""
-    try:
-        with wave.open(str(path), "rb") as wav:
-            rate, width, channels = wav.getframerate(), wav.getsampwidth(), wav.getnchannels()
-            data = wav.readframes(wav.getnframes())
-    except (wave.Error, EOFError, OSError) as exc:
-        raise ValueError(f"--mic-file {path}: not a readable PCM WAV file ({exc}); convert it, e.g. "
-                         f"`ffmpeg -i {path.name} -c:a pcm_s16le mic.wav`") from None
-    if not data:
+    """Any PCM WAV (rate, 8-32 bit, channels) as 16 kHz mono s16, converted like the microphone path.
+
+    ValueError (WavError) says what is wrong with the file and what to do."""
+    wav = read_wav(path, "--mic-file")
+    if not wav.data:
         raise ValueError(f"--mic-file {path}: the WAV file holds no audio")
-    return convert_to_asr(data, rate, width, channels)
+    return convert_to_asr(wav.data, wav.rate, wav.width, wav.channels)
+
+
+def check_speaker_file(path: Path) -> None:
+    """Refuse at start a --speaker-file that could never be written (ValueError says why and what to do)."""
+    folder = path.parent
+    if path.is_dir():
+        raise ValueError(f"--speaker-file {path}: is a folder; name a WAV file, e.g. {path / 'reply.wav'}")
+    if not folder.is_dir():
+        raise ValueError(f"--speaker-file {path}: the folder {folder} does not exist; create it "
+                         f"(mkdir -p {folder}) or name a file in an existing folder")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"--speaker-file {path}: the folder {folder} is not writable; name a file in a "
+                         "folder you can write to")
 
 
 class FileMic:
@@ -87,11 +98,17 @@ def _stamp(path: Path) -> tuple[int, int] | None:
 
 
 class FileSpeaker:
-    """Plays nothing (or into a WAV file), paced like a real device."""
+    """Plays nothing (or into a WAV file), paced like a real device.
 
-    def __init__(self, on_start: Callable[[int], None], on_end: Callable[[int], None], path: Path | None = None) -> None:
-        self.on_start, self.on_end = on_start, on_end
+    A write that fails (the folder went away, the disk is full) is reported once to
+    ``on_error`` and the turn goes on without the file, so it still ends; the next turn
+    tries the file again."""
+
+    def __init__(self, on_start: Callable[[int], None], on_end: Callable[[int], None], path: Path | None = None,
+                 on_error: Callable[[Exception], None] | None = None) -> None:
+        self.on_start, self.on_end, self.on_error = on_start, on_end, on_error
         self.path = path
+        self._failed = -1  # the generation whose write failed: no more tries in that turn
         # Unbounded queue, bounded audio: play() waits for room (back-pressure on the TTS
         # stream) while the end-of-turn marker always goes in, however long the reply.
         self._queue: asyncio.Queue = asyncio.Queue()
@@ -100,6 +117,7 @@ class FileSpeaker:
         self._started: set[int] = set()
         self._task: asyncio.Task | None = None
         self._wav: wave.Wave_write | None = None
+        self._out: BinaryIO | None = None
 
     async def play(self, generation: int, audio: Audio) -> None:
         self._ensure_task()
@@ -135,20 +153,37 @@ class FileSpeaker:
             if generation not in self._started:
                 self._started.add(generation)
                 self.on_start(generation)
-            self._write(audio)
+            self._write(generation, audio)
             await asyncio.sleep(len(audio.data) / (audio.rate * audio.width * audio.channels))
 
-    def _write(self, audio: Audio) -> None:
-        if self.path is None:
+    def _write(self, generation: int, audio: Audio) -> None:
+        if self.path is None or generation == self._failed:
             return
-        if self._wav is None:
-            self._wav = wave.open(str(self.path), "wb")
-            self._wav.setnchannels(audio.channels)
-            self._wav.setsampwidth(audio.width)
-            self._wav.setframerate(audio.rate)
-        self._wav.writeframes(audio.data)
+        try:
+            if self._wav is None:
+                # opened here, not by wave.open(name): a failed open there also logs an error at exit
+                self._out = open(self.path, "wb")
+                self._wav = wave.open(self._out, "wb")
+                self._wav.setnchannels(audio.channels)
+                self._wav.setsampwidth(audio.width)
+                self._wav.setframerate(audio.rate)
+            self._wav.writeframes(audio.data)
+        except (OSError, wave.Error) as exc:
+            self._failed = generation
+            self._wav = None  # a half-open writer would only fail again at close
+            if self._out is not None:
+                self._out.close()
+                self._out = None
+            _LOG.error("--speaker-file %s: %s", self.path, exc)
+            if self.on_error is not None:
+                self.on_error(OSError(f"--speaker-file {self.path}: cannot write it ({exc}); this reply is "
+                                      "not saved"))
 
     def close(self) -> None:
-        if self._wav is not None:
-            self._wav.close()
-            self._wav = None
+        wav, out, self._wav, self._out = self._wav, self._out, None, None
+        try:
+            if wav is not None:
+                wav.close()  # writes the header's lengths
+        finally:
+            if out is not None:  # wave closes only the files it opened itself
+                out.close()

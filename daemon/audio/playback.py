@@ -82,6 +82,10 @@ class Playback:
         return self._floor
 
     @property
+    def is_open(self) -> bool:
+        return self._stream is not None
+
+    @property
     def queued_seconds(self) -> float:
         return self._queued / self.rate if self.rate else 0.0
 

@@ -9,6 +9,8 @@ from typing import Protocol
 from daemon.backoff import Backoff
 from daemon.events import ErrorEvent, EventBus, State, StateChanged
 
+from .errors import device_fix
+
 _LOG = logging.getLogger(__name__)
 REOPEN = Backoff(initial_s=0.5, max_s=4.0)  # then about every 4 s until the device is back
 
@@ -20,7 +22,7 @@ def earcons(bus: EventBus, playback) -> None:
     previous = {"state": State.IDLE}
 
     def on_state(event) -> None:
-        if not isinstance(event, StateChanged):
+        if not isinstance(event, StateChanged) or not playback.is_open:
             return
         if event.state == State.LISTENING:
             play_earcon(playback, "start")
@@ -48,8 +50,7 @@ class DeviceKeeper:
         if self._task is not None and not self._task.done():
             return
         _LOG.error("%s device problem: %s", self.kind, exc)
-        self.bus.publish(ErrorEvent("audio_device", f"{exc}; reconnecting, or pick another {self.kind} device "
-                                    "in the tray's menu"))
+        self.bus.publish(ErrorEvent("audio_device", f"{exc}; reconnecting, or {device_fix(self.kind)}"))
         if self.device is not None:
             self._task = asyncio.get_running_loop().create_task(self._reopen())
 

@@ -11,16 +11,16 @@ import os
 import shutil
 import subprocess
 import sys
-import wave
 from pathlib import Path
 from typing import Callable
 
 from daemon import paths
 from daemon.audio.devices import SYSTEM_DEFAULT, is_default
+from daemon.audio.errors import with_fix
 from daemon.config import store
 from daemon.config.live import LiveSettings
 from daemon.events import EngineState, EngineStateChanged, ErrorEvent, EventBus, NoticeEvent, VoicesChanged
-from daemon.speech import clients
+from daemon.speech import clients, offer
 
 _LOG = logging.getLogger(__name__)
 
@@ -68,6 +68,10 @@ class Commands:
         self.live.publish()
 
     def set_voice(self, name: str) -> None:
+        """Speak with ``name`` ("" for the engine's default); ValueError when the engine does not offer it."""
+        offered = self.offered_voices()
+        if name and name not in (offered or ()):
+            raise ValueError(offer.unknown_voice(name, offered))
         if self.live.set("tts", "voice", name):
             self.assistant.set_options(voice=name)
 
@@ -90,10 +94,10 @@ class Commands:
                 try:
                     await device.reopen()
                 except Exception as exc:
-                    self.bus.publish(ErrorEvent("audio_device", f"{exc}; pick another device in the menu"))
+                    self.bus.publish(ErrorEvent("audio_device", with_fix(str(exc), kind)))
 
     def devices(self) -> dict:
-        from daemon.audio.devices import AudioError, device_names
+        from daemon.audio.devices import AudioError, device_names, no_device_hint
 
         audio = self.live.current.audio
         listing: dict = {"input_device": audio.input_device, "output_device": audio.output_device}
@@ -102,6 +106,9 @@ class Commands:
                 listing[kind] = device_names(kind)
             except (AudioError, OSError) as exc:
                 listing[kind], listing[f"{kind}_error"] = [], str(exc)
+            else:
+                if not listing[kind]:
+                    listing[f"{kind}_error"] = f"no {kind} device found: {no_device_hint(kind)}"
         return listing
 
     def set_autostart(self, enabled: bool) -> None:
@@ -129,22 +136,40 @@ class Commands:
         if isinstance(event, EngineStateChanged) and event.name == "tts" and event.state == EngineState.READY:
             self.publish_voices()
 
+    def offered_voices(self) -> list[str] | None:
+        """The names of the voices the TTS engine can speak now; None before it described itself."""
+        engine = self.supervisor["tts"]
+        return None if engine.info is None else offer.offered_names(engine.info, engine.spec.argv)
+
     def publish_voices(self) -> None:
-        info = self.supervisor["tts"].info
-        voices = []
-        for program in (info.tts if info else []) or []:
-            for voice in program.voices:
-                if voice.installed:
-                    voices.append((voice.name, voice.description or "", "cloned" in (voice.description or "")))
+        engine = self.supervisor["tts"]
+        voices = [(v.name, v.description or "", "cloned" in (v.description or ""))
+                  for v in offer.offered_voices(engine.info, engine.spec.argv)]
         self.bus.publish(VoicesChanged(tuple(voices)))
+        self.check_voice()
+
+    def check_voice(self) -> None:
+        """A saved voice the engine does not offer (another profile's, a removed one) would fail every
+        turn: speak with the engine's default instead, say so, and keep the setting as it is."""
+        voice, offered = self.live.current.tts.voice, self.offered_voices()
+        if not voice or offered is None:
+            return
+        if voice in offered:
+            self.assistant.set_options(voice=voice)
+            return
+        self.assistant.set_options(voice="")
+        problem = offer.unknown_voice(voice, offered)
+        self.bus.publish(ErrorEvent("unknown_voice", f"[tts] voice: {problem}; speaking with the engine's default "
+                                    "voice until then"))
 
     def list_voices(self) -> dict:
-        info = self.supervisor["tts"].info
-        if info is None:
+        engine = self.supervisor["tts"]
+        if engine.info is None:
             raise RuntimeError("the speech engine has not described its voices yet; try again when it is ready")
         voices = [{"name": v.name, "description": v.description or ""}
-                  for program in info.tts or [] for v in program.voices if v.installed]
-        return {"voices": voices, "current": self.live.current.tts.voice}
+                  for v in offer.offered_voices(engine.info, engine.spec.argv)]
+        reply = {"voices": voices, "current": self.live.current.tts.voice}
+        return reply if offer.manages_voices(engine.info) else {**reply, "cloning": offer.cannot_clone(engine.info)}
 
     def record_voice(self, name: str = "") -> dict:
         self.cloner.record(name)
@@ -173,14 +198,10 @@ class Commands:
 def read_reference(path: Path) -> bytes:
     """A reference recording as 16 kHz mono s16, from a WAV file of any rate and width."""
     from daemon.audio.convert import convert_to_asr
+    from daemon.audio.wavfile import read_wav
 
-    try:
-        with wave.open(str(path), "rb") as wav:
-            rate, width, channels = wav.getframerate(), wav.getsampwidth(), wav.getnchannels()
-            pcm = wav.readframes(wav.getnframes())
-    except (OSError, EOFError, wave.Error) as exc:
-        raise ValueError(f"{path}: not a readable WAV file ({exc})") from None
-    return convert_to_asr(pcm, rate, width, channels)
+    wav = read_wav(path, "--audio")
+    return convert_to_asr(wav.data, wav.rate, wav.width, wav.channels)
 
 
 def open_with_desktop(path: Path) -> None:

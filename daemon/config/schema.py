@@ -70,6 +70,8 @@ class LlmSettings:
     history_turns: int = opt(10, "turns of conversation kept", min=0, max=200)
     history_idle_reset_s: float = opt(300.0, "forget the conversation after this many idle seconds", min=0)
     timeout_s: float = opt(30.0, "seconds to wait for the first token", min=1, max=600)
+    max_reply_chars: int = opt(4000, "a longer reply is cut here, saying so (about 4 minutes of speech)",
+                               min=100, max=1_000_000)
     max_retries: int = opt(2, "retries before the first token", min=0, max=10)
     extra: dict = opt({}, "extra request parameters, e.g. reasoning_effort = \"low\"")
 

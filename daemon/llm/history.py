@@ -30,9 +30,11 @@ class Cut(str, enum.Enum):
 
     INTERRUPTED = "interrupted"
     STREAM_CUT = "stream_cut"
+    TOO_LONG = "too_long"
 
 
-MARKERS = {Cut.INTERRUPTED: "[interrupted by the user]", Cut.STREAM_CUT: "[reply cut off]"}
+MARKERS = {Cut.INTERRUPTED: "[interrupted by the user]", Cut.STREAM_CUT: "[reply cut off]",
+           Cut.TOO_LONG: "[reply cut: too long]"}
 
 
 @dataclass(frozen=True)

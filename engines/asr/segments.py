@@ -79,9 +79,12 @@ def _windows(seconds: float) -> int:
 def live_cut(probs: np.ndarray, start: int, threshold: float = 0.5) -> int | None:
     """The VAD window at which the open segment ``[start, len(probs))`` closes, or None (not yet).
 
-    Cuts in the middle of the pause, so each side keeps a little silence."""
+    Cuts in the middle of the pause, so each side keeps a little silence. Any amount of audio
+    may have arrived, none included: a client's first chunk can be shorter than one VAD window."""
     pause, shortest, longest = _windows(PAUSE_S), _windows(MIN_SEGMENT_S), _windows(LIVE_MAX_S)
     quiet = probs[start:start + longest] < threshold
+    if quiet.size < shortest:
+        return None  # too little audio for a segment yet (np.convolve refuses an empty array)
     runs = np.convolve(quiet.astype(np.int32), np.ones(pause, dtype=np.int32), mode="valid")  # quiet windows
     for end in np.flatnonzero(runs == pause) + pause:  # a pause ends at window start+end
         cut = start + end - pause // 2

@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 from engines.protocol.errors import EXIT_CONFIG, FATAL_PREFIX, EngineError
 from .handler import Engine
 from .lifeline import parent_watch
-from .server import EngineServer, check_uri
+from .server import DEFAULT_IDLE_TIMEOUT, EngineServer, check_uri
 from engines.protocol.framing import Limits
 
 _LOG = logging.getLogger("engines")
@@ -40,7 +40,10 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--uri", required=True, help="unix://PATH, tcp://HOST:PORT or stdio://")
     parser.add_argument("--allow-network", action="store_true", help="allow a tcp URI on a non-loopback address")
-    parser.add_argument("--max-connections", type=int, default=16)
+    parser.add_argument("--max-connections", type=int, default=16, help="clients served at once (more get busy)")
+    parser.add_argument("--idle-timeout", type=float, default=DEFAULT_IDLE_TIMEOUT, metavar="SECONDS",
+                        help="close a connection that sends nothing for this long while no request runs "
+                             "(0: never)")
     parser.add_argument("--max-payload", type=int, default=Limits().payload, help="largest binary payload in bytes")
     parser.add_argument("--parent-pid", type=int, default=0, help="exit when this process goes away")
     parser.add_argument("--debug", action="store_true", help="verbose logging")
@@ -96,7 +99,8 @@ def main(
 
 async def _serve(engine: Engine, args: argparse.Namespace, proto_fd: int, limits: Limits) -> None:
     engine.model_lock = asyncio.Lock()  # bind the lock to this loop
-    server = EngineServer(engine, limits=limits, max_connections=args.max_connections)
+    server = EngineServer(engine, limits=limits, max_connections=args.max_connections,
+                          idle_timeout=args.idle_timeout)
     await server.start(args.uri, proto_fd)
     stop = asyncio.Event()
     _on_signals(stop.set)

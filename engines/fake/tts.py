@@ -17,8 +17,8 @@ from wyoming.info import Attribution, Info, TtsProgram, TtsVoice
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
 
 from engines.protocol.errors import BAD_VOICE, UNKNOWN_VOICE, UNSUPPORTED, EngineError
-from engines.protocol.voices import (ADDED, NAME_RE, NAME_RULE, REMOVED, VoiceAdd, VoiceDone, VoiceList, VoiceRemove,
-                                     Voices)
+from engines.protocol.voices import (ADDED, NAME_RE, NAME_RULE, OWN_PROGRAM_PREFIX, REMOVED, VoiceAdd, VoiceDone,
+                                     VoiceList, VoiceRemove, Voices)
 from engines.common.handler import CancelToken, Connection, Engine, Handler
 from engines.protocol.chunking import ChunkIntake
 
@@ -56,7 +56,8 @@ class FakeTtsEngine(Engine):
                      version="1", languages=["en"])
             for name in self.cloned
         ]
-        program = TtsProgram(name="sisyphus-fake-tts", description="fake TTS for tests", attribution=ATTRIBUTION,
+        program = TtsProgram(name=f"{OWN_PROGRAM_PREFIX}fake-tts", description="fake TTS for tests",
+                             attribution=ATTRIBUTION,
                              installed=True, version="1", voices=voices, supports_synthesize_streaming=True)
         return Info(tts=[program])
 

@@ -12,6 +12,7 @@ BAD_VOICE = "bad_voice"
 UNKNOWN_VOICE = "unknown_voice"
 UNSUPPORTED = "unsupported"
 BUSY = "busy"
+IDLE_TIMEOUT = "idle_timeout"
 INTERNAL = "internal_error"
 
 # Exit status of an engine that cannot start because of its configuration

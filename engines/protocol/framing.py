@@ -44,6 +44,8 @@ def parse_header(line: bytes) -> dict:
         header = json.loads(line)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ProtocolError(f"header is not JSON: {exc}") from None
+    except RecursionError:  # thousands of nested brackets: refused, not a crash
+        raise ProtocolError("header is nested too deeply") from None
     if not isinstance(header, dict):
         raise ProtocolError("header must be a JSON object")
     if not isinstance(header.get("type"), str) or not header["type"]:
@@ -78,8 +80,8 @@ async def read_event(reader: asyncio.StreamReader, limits: Limits = DEFAULT_LIMI
         payload = await reader.readexactly(payload_length) if payload_length else None
     except asyncio.IncompleteReadError:
         raise ProtocolError("stream ended inside a frame") from None
-    except (UnicodeDecodeError, ValueError):
-        raise ProtocolError("data block is not JSON") from None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ProtocolError("data block is not JSON (or nested too deeply)") from None
     return Event(type=header["type"], data=data, payload=payload)
 
 

@@ -22,6 +22,8 @@ ADD, ADDED = "x-voice-add", "x-voice-added"
 LIST, LISTED = "x-voice-list", "x-voices"
 REMOVE, REMOVED = "x-voice-remove", "x-voice-removed"
 SET_TEXT, UPDATED = "x-voice-set-text", "x-voice-updated"
+# Our engines' Wyoming program names start with this; they are the ones that answer x-voice-*.
+OWN_PROGRAM_PREFIX = "sisyphus-"
 # A cloned voice's name is also its directory name in the engine's voices dir.
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
 NAME_RULE = "1-48 characters: letters, digits, '_' or '-', starting with a letter or digit"

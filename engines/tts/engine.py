@@ -21,8 +21,9 @@ from wyoming.info import Attribution, Info, TtsProgram, TtsVoice
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
 
 from engines.protocol.errors import BAD_VOICE, Cancelled, EngineError
-from engines.protocol.voices import (ADDED, REMOVED, UPDATED, VoiceAdd, VoiceDone, VoiceList, VoiceRemove, Voices,
-                                     VoiceSetText)
+from engines.protocol.version import VERSION as SISYPHUS_VERSION
+from engines.protocol.voices import (ADDED, OWN_PROGRAM_PREFIX, REMOVED, UPDATED, VoiceAdd, VoiceDone, VoiceList,
+                                     VoiceRemove, Voices, VoiceSetText)
 from engines.common.handler import Connection, Engine, Handler
 
 from . import reference
@@ -52,8 +53,8 @@ class TtsEngine(Engine):
         if self.synth.base is not None:
             voices += [TtsVoice(name=v.name, description=f"cloned voice {v.name}", attribution=ATTRIBUTION,
                                 installed=True, version=None, languages=codes) for v in self.store.list()]
-        program = TtsProgram(name="sisyphus-qwen3-tts", description=describe_state(self.synth.memory()),
-                             attribution=ATTRIBUTION, installed=True, version="0.1.1", voices=voices,
+        program = TtsProgram(name=f"{OWN_PROGRAM_PREFIX}qwen3-tts", description=describe_state(self.synth.memory()),
+                             attribution=ATTRIBUTION, installed=True, version=SISYPHUS_VERSION, voices=voices,
                              supports_synthesize_streaming=True)
         return Info(tts=[program])
 

@@ -164,10 +164,12 @@ def encode(audio: np.ndarray, width: int, channels: int) -> bytes:
     return frames.tobytes()
 
 
-async def send_audio(client: AsyncClient, pcm: bytes, rate: int, width: int, channels: int) -> None:
+async def send_audio(client: AsyncClient, pcm: bytes, rate: int, width: int, channels: int,
+                     samples: int = 0) -> None:
+    """``samples`` per audio-chunk (default 100 ms, like a desktop microphone)."""
     await client.write_event(Transcribe(language="en").event())
     await client.write_event(AudioStart(rate=rate, width=width, channels=channels).event())
-    step = rate * width * channels // 10  # 100 ms chunks, like a microphone
+    step = (samples or rate // 10) * width * channels
     for i in range(0, len(pcm), step):
         await client.write_event(AudioChunk(rate=rate, width=width, channels=channels, audio=pcm[i:i + step]).event())
     await client.write_event(AudioStop().event())
@@ -187,12 +189,13 @@ async def read_reply(client: AsyncClient) -> list[Event]:
     return events
 
 
-async def transcribe(uri: str, pcm: bytes, rate: int = 16000, width: int = 2, channels: int = 1) -> list[Event]:
-    """One request; every event of the reply."""
+async def transcribe(uri: str, pcm: bytes, rate: int = 16000, width: int = 2, channels: int = 1,
+                     samples: int = 0) -> list[Event]:
+    """One request (``samples`` per chunk: send_audio); every event of the reply."""
     client = AsyncClient.from_uri(uri)
     await client.connect()
     try:
-        await send_audio(client, pcm, rate, width, channels)
+        await send_audio(client, pcm, rate, width, channels, samples)
         return await read_reply(client)
     finally:
         await client.disconnect()
@@ -252,6 +255,22 @@ async def test_any_input_format_reaches_the_model_as_speech(unix_engine, speech,
     audio = resample_for_test(speech["weather"], ESPEAK_RATE, rate)
     text = final_text(await transcribe(unix_engine.uri, encode(audio, width, channels), rate, width, channels))
     assert text
+
+
+@pytest.mark.parametrize("rate,samples", [(16000, 160), (48000, 160), (16000, 1), (48000, 1)],
+                         ids=["160@16k", "160@48k", "1@16k", "1@48k"])
+async def test_chunks_of_any_size_give_the_text_of_100_ms_chunks(unix_engine, speech, rate, samples) -> None:
+    # Satellites send 10-20 ms chunks; a first chunk shorter than one VAD window (512 samples at
+    # 16 kHz) used to fail the whole request. The upstream wyoming client, our real engine.
+    audio = resample_for_test(speech["lights"], ESPEAK_RATE, rate)
+    if samples == 1:
+        audio = audio[:int(0.8 * rate)]  # one event per sample: 0.8 s (12,800 or 38,400 events)
+    pcm = encode(audio, 2, 1)
+    expected = final_text(await transcribe(unix_engine.uri, pcm, rate))
+    assert expected, "the audio must hold speech, or the model is never called"
+    events = await transcribe(unix_engine.uri, pcm, rate, samples=samples)
+    assert "error" not in [e.type for e in events], [Error.from_event(e).text for e in events if e.type == "error"]
+    assert final_text(events) == expected
 
 
 async def test_32_bit_and_stereo_input_give_the_same_text_as_16_bit_mono(unix_engine, speech) -> None:

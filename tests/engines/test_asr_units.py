@@ -205,6 +205,15 @@ def test_silence_alone_is_not_cut_early_and_speech_without_pauses_is_cut_at_the_
     assert live_cut(probs[:int((LIVE_MAX_S - 1) * RATE / VAD_WINDOW)], 0) is None
 
 
+def test_no_audio_or_less_than_one_vad_window_is_not_a_cut_yet() -> None:
+    # A satellite's first 10 ms chunk gives no VAD window at all; a cut at the very end leaves none open.
+    probs = _probs((3.0, 0.9), (0.5, 0.1))
+    assert live_cut(np.zeros(0, np.float32), 0) is None
+    assert all(live_cut(probs[:n], 0) is None for n in range(12))
+    cut = live_cut(probs, 0)
+    assert cut is not None and live_cut(probs[:cut], cut) is None
+
+
 # -- decoder choice -------------------------------------------------------------------------
 def test_cuda_gets_the_compiled_static_decoder_and_the_cpu_the_dynamic_one() -> None:
     assert choose_backend("auto", "cuda", None) == Backend(True, True, "CUDA")

@@ -259,3 +259,42 @@ async def test_connection_flood_is_bounded(tmp_path):
     finally:
         proc.terminate()
         await proc.wait()
+
+
+async def test_idle_connections_are_closed_so_they_cannot_lock_others_out(tmp_path):
+    # 20 clients connect and say nothing: 16 fill every slot, the rest are refused at once. With
+    # the idle timeout (3 s here, 30 s by default) the 16 are closed, saying why, and a real
+    # request is served.
+    uri = f"unix://{tmp_path}/tts.sock"
+    proc = await start_engine("tts", uri, "--idle-timeout", "3")
+    idle = [AsyncClient.from_uri(uri) for _ in range(20)]
+    try:
+        for client in idle:
+            await client.connect()
+        replies = await asyncio.wait_for(asyncio.gather(*(c.read_event() for c in idle)), 30)
+        codes = sorted(Error.from_event(e).code for e in replies)
+        # (one more may be refused while the start-up probe's connection is still closing)
+        assert codes.count("busy") in (4, 5) and codes.count("idle_timeout") == 20 - codes.count("busy"), codes
+        assert "no request for 3 s" in Error.from_event(replies[codes.index("idle_timeout")]).text
+        assert await asyncio.wait_for(asyncio.gather(*(c.read_event() for c in idle)), 30) == [None] * 20
+        events = await ask(uri, Synthesize(text="fine."), until="audio-stop")
+        assert events[-1].type == "audio-stop", events[-1]
+    finally:
+        for client in idle:
+            await client.disconnect()
+        proc.terminate()
+        await proc.wait()
+
+
+async def test_a_request_longer_than_the_idle_timeout_is_not_cut(tmp_path):
+    # Idle means no request running and nothing arriving: a long generation is not idleness.
+    uri = f"unix://{tmp_path}/tts.sock"
+    proc = await start_engine("tts", uri, "--idle-timeout", "0.3", "--chunk-delay", "0.1")
+    try:
+        started = time.monotonic()
+        events = await ask(uri, Synthesize(text="A sentence that takes a while to say."), until="audio-stop")
+        assert events[-1].type == "audio-stop", events[-1]
+        assert time.monotonic() - started > 0.6  # the request outlived two idle timeouts
+    finally:
+        proc.terminate()
+        await proc.wait()

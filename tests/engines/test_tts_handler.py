@@ -17,6 +17,7 @@ from wyoming.client import AsyncClient
 from wyoming.event import Event
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 
+from daemon import __version__
 from engines.protocol.errors import UNKNOWN_VOICE, EngineError
 from engines.common.server import EngineServer
 from engines.tts.catalog import Choice
@@ -150,6 +151,8 @@ async def test_describe_reports_path_and_gpu_memory(served):
     about = answers[-1].data["tts"][0]["description"]
     assert about == ("Qwen3-TTS-12Hz, streaming (graph path; GPU 4.12 GiB at rest, 4.50 GiB peak; "
                      "1 model swaps, last 310 ms)")
+    # the program's version is sisyphus' own (one home: engines/protocol/version.py), as the ASR engine's
+    assert answers[-1].data["tts"][0]["version"] == __version__
 
 
 def test_stock_description_says_why():

@@ -58,3 +58,14 @@ def test_engine_command_that_does_not_exist_exits_with_the_reason(tmp_path):
     assert result.returncode != 0 and elapsed < EXIT_WITHIN_S
     assert "[asr] command: '/nonexistent/wyoming-server' is not a program" in result.stderr, result.stderr
     assert leftovers(tmp_path) == []
+
+
+def test_a_speaker_file_in_a_folder_that_does_not_exist_exits_with_the_reason(tmp_path):
+    # It used to be accepted: the first reply then logged tracebacks and stayed Speaking until quit.
+    out = tmp_path / "no-such-folder" / "reply.wav"
+    result, elapsed = start_broken(tmp_path, settings("http://127.0.0.1:9/v1"), "--speaker-file", str(out))
+    assert result.returncode != 0 and elapsed < EXIT_WITHIN_S, f"took {elapsed:.1f} s"
+    assert (f"sisyphus: could not start: --speaker-file {out}: the folder {out.parent} does not exist; "
+            f"create it (mkdir -p {out.parent})") in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert leftovers(tmp_path) == []

@@ -4,10 +4,13 @@ from __future__ import annotations
 import tomllib
 from types import SimpleNamespace
 
+import pytest
+from wyoming.info import Attribution, Info, TtsProgram, TtsVoice
+
 from daemon.commands.actions import Commands
 from daemon.config.live import LiveSettings
 from daemon.config.schema import Settings
-from daemon.events import EventBus, SettingsChanged
+from daemon.events import ErrorEvent, EventBus, SettingsChanged, VoicesChanged
 
 
 class FakeAssistant:
@@ -25,15 +28,29 @@ def make(tmp_path, text: str = ""):
     bus = EventBus()
     seen: list = []
     bus.subscribe(seen.append)
-    tts = SimpleNamespace(info=None)  # not described yet: no voices to publish
+    tts = SimpleNamespace(info=None, spec=SimpleNamespace(argv=()))  # not described yet: no voices to publish
     live = LiveSettings(path, Settings(), bus)
     app = SimpleNamespace(live=live, assistant=FakeAssistant(), devices={})
     commands = Commands(live, bus, app.assistant, {"tts": tts}, None, app.devices, lambda: None, dict)
     return commands, app, seen
 
 
+def tts_info(*names: str, program: str = "sisyphus-qwen3-tts") -> Info:
+    attribution = Attribution(name="", url="")
+    voices = [TtsVoice(name=n, description=n, attribution=attribution, installed=True, version=None,
+                       languages=["en"]) for n in names]
+    return Info(tts=[TtsProgram(name=program, description="", attribution=attribution, installed=True,
+                                version="2.5.2", voices=voices)])
+
+
+def described(actions, *names: str, argv: tuple = (), program: str = "sisyphus-qwen3-tts") -> None:
+    actions.supervisor["tts"].info = tts_info(*names, program=program)
+    actions.supervisor["tts"].spec.argv = argv
+
+
 def test_voice_choice_is_applied_written_and_published(tmp_path):
     actions, app, seen = make(tmp_path, "# mine\n[llm]\nmodel = \"qwen3\"\n")
+    described(actions, "Aiden", "Ryan")
     actions.set_voice("Aiden")
     assert app.assistant.options == {"voice": "Aiden"}
     text = (tmp_path / "config.toml").read_text()
@@ -82,3 +99,60 @@ def test_devices_lists_what_portaudio_offers_or_says_why_not(tmp_path):
     for kind in ("input", "output"):
         assert isinstance(listing[kind], list)
         assert listing[kind] or listing[f"{kind}_error"]  # no PortAudio here: the reason instead
+
+
+def test_a_voice_the_engine_does_not_offer_is_refused_naming_the_ones_it_does(tmp_path):
+    actions, app, seen = make(tmp_path)
+    with pytest.raises(ValueError, match="not described its voices"):
+        actions.set_voice("Aiden")  # the engine is still starting: nothing to check against
+    described(actions, "Aiden", "Ryan")
+    with pytest.raises(ValueError, match=r"no voice named 'Bogus'; it offers: Aiden, Ryan\. .*sisyphus set-voice"):
+        actions.set_voice("Bogus")
+    assert app.live.current.tts.voice == "" and not (tmp_path / "config.toml").exists()  # nothing saved
+    actions.set_voice("")  # the engine's default is always a choice
+    assert app.assistant.options == {"voice": ""}
+
+
+def test_a_saved_voice_the_engine_does_not_offer_falls_back_to_its_default_saying_so(tmp_path):
+    actions, app, seen = make(tmp_path)
+    app.live.set("tts", "voice", "Vivian")  # saved while another engine ran
+    described(actions, "Aiden", "Ryan")
+    actions.publish_voices()  # what the engine's READY does
+    assert app.assistant.options == {"voice": ""}
+    errors = [e for e in seen if isinstance(e, ErrorEvent)]
+    assert [e.code for e in errors] == ["unknown_voice"] and "'Vivian'" in errors[0].text
+    assert tomllib.loads((tmp_path / "config.toml").read_text())["tts"]["voice"] == "Vivian"  # kept
+    described(actions, "Aiden", "Vivian")  # an engine that has it again: it is used again
+    actions.publish_voices()
+    assert app.assistant.options == {"voice": "Vivian"}
+
+
+def test_a_piper_we_run_offers_the_voices_installed_in_its_data_dirs(tmp_path):
+    bundled, downloads = tmp_path / "bundled", tmp_path / "downloads"
+    bundled.mkdir()
+    for name in ("en_US-joe-medium.onnx", "en_US-joe-medium.onnx.json", "de_DE-half.onnx"):  # half: no .json
+        (bundled / name).write_bytes(b"")
+    actions, app, seen = make(tmp_path)
+    argv = ("python", "-m", "wyoming_piper", "--voice", "en_US-joe-medium", "--data-dir", str(bundled),
+            "--data-dir", str(downloads))
+    described(actions, "de_DE-half", "en_US-joe-medium", "en_US-lessac-high", program="piper", argv=argv)
+    actions.publish_voices()  # the menu's list
+    listed = actions.list_voices()
+    assert [v["name"] for v in listed["voices"]] == ["en_US-joe-medium"]
+    assert "cannot clone voices" in listed["cloning"] and "gpu profile" in listed["cloning"]
+    assert [v[0] for v in next(e for e in seen if isinstance(e, VoicesChanged)).voices] == ["en_US-joe-medium"]
+    with pytest.raises(ValueError, match="it offers: en_US-joe-medium"):
+        actions.set_voice("en_US-lessac-high")  # in piper's catalog, but not installed
+    described(actions, "en_US-lessac-high", program="piper")  # a remote piper: its own word is all there is
+    assert [v["name"] for v in actions.list_voices()["voices"]] == ["en_US-lessac-high"]
+
+
+def test_devices_lists_no_system_default_when_there_is_no_device(tmp_path, monkeypatch):
+    from daemon.audio import devices
+
+    monkeypatch.setattr(devices, "list_devices", lambda kind, sd=None: [])  # a headless box
+    actions, app, seen = make(tmp_path)
+    listing = actions.devices()
+    assert listing["input"] == [] and listing["output"] == []
+    assert listing["input_error"].startswith("no input device found: ")
+    assert "`sisyphus set-input-device NAME`" in listing["input_error"] and "tray" not in listing["input_error"]

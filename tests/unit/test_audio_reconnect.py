@@ -36,6 +36,8 @@ async def test_fault_is_reported_once_and_device_reopened(monkeypatch):
 
 def test_earcons_on_listening_edges():
     class Playback:
+        is_open = True
+
         def __init__(self) -> None:
             self.clips = []
 

@@ -171,7 +171,8 @@ def test_doctor_fails_when_the_assistant_cannot_hear_or_speak(tmp_path: Path, da
     assert result.returncode == 1, out + result.stderr
     assert "[FAIL] audio input " in out and "the assistant cannot hear you" in out, out
     assert "[FAIL] audio output" in out and "the assistant cannot speak" in out
-    assert "-> there is no default input device" in out and "enable an input device, then choose it" in out
+    assert "-> there is no default input device" in out
+    assert "enable an input device, then choose one with `sisyphus set-input-device NAME`" in out
     assert out.rstrip().endswith("2 problem(s) to fix") and "all good" not in out
 
 

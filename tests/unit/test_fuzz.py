@@ -107,3 +107,28 @@ def test_control_socket_is_user_only(tmp_path):
         return mode
 
     assert asyncio.run(go()) == 0o600
+
+
+NESTED = b'{"cmd": "status", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+
+
+def test_deeply_nested_json_is_a_bad_request_not_a_crash():
+    # json.loads raises RecursionError (not ValueError) past about 1,000 levels.
+    async def go():
+        for line in (b"[" * 8000, NESTED):
+            reader = asyncio.StreamReader(limit=64 * 1024)
+            reader.feed_data(line + b"\n")
+            reader.feed_eof()
+            assert "nested too deeply" in (await _read_request(reader))["error"]
+        reader = asyncio.StreamReader(limit=64 * 1024)
+        header = b'{"type": "describe", "data": ' + b"[" * 5000 + b"]" * 5000 + b"}\n"
+        reader.feed_data(header)
+        reader.feed_eof()
+        try:
+            await read_event(reader, Limits(header=64 * 1024))
+        except ProtocolError as exc:
+            assert "nested too deeply" in str(exc)
+        else:
+            raise AssertionError("a deeply nested header was accepted")
+
+    asyncio.run(go())

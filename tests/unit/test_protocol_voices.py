@@ -1,8 +1,13 @@
-"""The typed x-voice-* events: exact wire form, round trips, tolerant readers."""
+"""The typed x-voice-* events: exact wire form, round trips, tolerant readers; a server that never answers."""
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from wyoming.event import Event
 
+from daemon.errors import EngineRequestError
+from daemon.speech import voices
 from engines.protocol import voices as v
 
 
@@ -36,3 +41,20 @@ def test_our_tts_engine_answers_every_request_type():
     from engines.tts.engine import VOICE_REQUESTS  # each reply's wire form: tests/engines/test_tts_units.py
 
     assert set(VOICE_REQUESTS) == {v.VoiceAdd, v.VoiceList, v.VoiceRemove, v.VoiceSetText}
+
+
+async def test_an_engine_that_never_answers_a_voice_request_is_given_up_on_saying_why(tmp_path, monkeypatch):
+    # wyoming-piper reads x-voice-* events and answers nothing: the request must not wait for ever.
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # reads everything, answers nothing
+
+    server = await asyncio.start_unix_server(silent, str(tmp_path / "tts.sock"))
+    monkeypatch.setattr(voices, "OTHER_TIMEOUT_S", 0.3)
+    try:
+        with pytest.raises(EngineRequestError) as info:
+            await voices.remove_voice(f"unix://{tmp_path / 'tts.sock'}", "carol")
+    finally:
+        server.close()
+    assert info.value.code == "engine_timeout"
+    assert "did not answer x-voice-remove within 0.3 s; cloned voices need sisyphus' own TTS engine" in \
+        info.value.text
