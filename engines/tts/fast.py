@@ -20,7 +20,7 @@ import torch
 
 from engines.protocol.errors import Cancelled
 
-from .sampling import predictor_sampling, talker_sampling
+from .sampling import CannotCapture, predictor_sampling, talker_sampling
 from .steps import TokenMailbox, graph_frames
 from .streaming import DEFAULT_SCHEDULE, GRAPH_SCHEDULE
 
@@ -67,6 +67,7 @@ class GraphPath:
 
         owner = wrappers[0]
         talker, config = owner.model.talker, owner.model.config.talker_config
+        _check_shared_talker(owner, wrappers[1:])
         # Each model keeps its own sampling (generation_config.json); the talker samples outside the
         # graphs, the code predictor inside, so one predictor graph per distinct predictor setting.
         self.sampling = {id(w): talker_sampling(w.generate_defaults, greedy) for w in wrappers}
@@ -145,6 +146,18 @@ class GraphPath:
             frames = graph_frames(*inputs, self.mailbox, max_new_tokens=budget, min_new_tokens=2, **sampling)
         with contextlib.closing(frames):
             yield from frames
+
+
+def _check_shared_talker(owner: Any, others: list[Any]) -> None:
+    """The graphs are captured on the first model's talker tensors: every other model must use those very
+    tensors (a ``TalkerSlot``), or its steps would run the first model's weights."""
+    mine = {name: t.data_ptr() for name, t in owner.model.talker.named_parameters()}
+    for wrapper in others:
+        theirs = {name: t.data_ptr() for name, t in wrapper.model.talker.named_parameters()}
+        if theirs != mine:
+            raise CannotCapture(f"the {wrapper.model.tts_model_type} model does not share the "
+                                f"{owner.model.tts_model_type} model's talker (no talker slot): one set of CUDA "
+                                "graphs cannot serve both")
 
 
 def _library_frames(*inputs: Any, max_new_tokens: int, **sampling: Any) -> Generator[Any, None, None]:
