@@ -19,7 +19,7 @@ from wyoming.event import Event, Eventable
 from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped, SynthesizeVoice
 
-from daemon.errors import EngineRequestError, EngineUnavailable
+from daemon.errors import EngineRequestError, EngineUnavailable, EngineUnreachable
 from daemon.tasks import cancel_and_wait
 from engines.protocol.transport import open_connection
 from engines.protocol.framing import Limits, ProtocolError, read_event, write_event
@@ -40,7 +40,7 @@ class Connection:
         except ValueError as exc:
             raise EngineUnavailable(f"{name} engine: {exc}") from None
         except (OSError, asyncio.TimeoutError) as exc:
-            raise EngineUnavailable(f"{name} engine at {uri} is not reachable ({exc or 'timeout'})") from None
+            raise EngineUnreachable(name, unreachable(uri, exc)) from None
         return cls(name, reader, writer)
 
     async def send(self, event: Event | Eventable) -> None:
@@ -75,6 +75,21 @@ class Connection:
 
     async def __aexit__(self, *exc) -> None:
         await self.close()
+
+
+def unreachable(uri: str, exc: BaseException) -> str:
+    """Why nothing answered at ``uri``, in the words ``status`` shows."""
+    if isinstance(exc, ConnectionRefusedError):
+        why = "connection refused"
+    elif isinstance(exc, ConnectionResetError):
+        why = "connection reset"
+    elif isinstance(exc, FileNotFoundError):
+        why = "no socket"
+    elif isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        why = "no answer"
+    else:
+        why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return f"unreachable ({why} to {uri})"
 
 
 async def describe(name: str, uri: str, timeout: float) -> Info:

@@ -102,10 +102,11 @@ async def test_remote_engine_reconnects_when_it_comes_back(tmp_path, bus):
     sup = EngineSupervisor(EngineSpec("asr", uri, (), ready_timeout_s=10), bus, FAST)
     sup.start()
     try:
-        await sup.ready(15)
+        await log.wait_for("asr", S.READY, timeout=30)  # refused until the remote listens: attempts fail meanwhile
+        backoffs = log.states("asr").count(S.BACKOFF)
         remote.terminate()
         await remote.wait()
-        await log.wait_for("asr", S.BACKOFF)
+        await log.wait_for("asr", S.BACKOFF, count=backoffs + 1)
         with pytest.raises(EngineUnavailable):
             await clients.transcribe("asr", uri, one_block(SPEECH))
         remote = await asyncio.create_subprocess_exec(*fake_argv("asr", uri))

@@ -84,7 +84,7 @@ def test_every_state_can_be_stopped_and_has_a_way_out():
 def test_status_carries_the_engines_own_description():
     from wyoming.info import Attribution, Info, TtsProgram
 
-    from daemon.supervisor.supervisor import _about
+    from daemon.supervisor.group import _about
 
     who = Attribution(name="x", url="")
     about = "Qwen3-TTS-12Hz, streaming (graph path; GPU 4.12 GiB at rest, 4.50 GiB peak)"
