@@ -293,9 +293,11 @@ class EngineSupervisor:
             code = await self._exit_code(EXIT_GRACE_S) if self.process else None
             if code is not None:
                 raise _Down(self._exit_reason(code)) from None
+            if self.spec.remote and isinstance(exc, (EngineUnreachable, EngineRequestError)):
+                raise _Down(f"health probe failed: {why(exc)}") from None  # refused or reset: the box is gone
             if self.busy:  # a busy engine may answer late (wyoming-piper blocks its loop while it speaks)
                 return misses
-            if misses >= 1 or (self.spec.remote and isinstance(exc, EngineUnreachable)):
+            if misses >= 1:
                 raise _Down(f"health probe failed: {why(exc)}") from None
             await self._set(S.UNHEALTHY, exc.text)
             return misses + 1
