@@ -77,11 +77,11 @@ def test_an_unreachable_remote_engine_says_why_at_once_and_a_turn_fails_fast(tmp
     refused = "connection refused to tcp://127.0.0.1:1"
     with daemon(tmp_path, llm, tts={"uri": "tcp://127.0.0.1:1"}).start(ready=("asr",)) as d:
         d.wait(lambda: refused in engine(d, "tts")["last_error"], 5, "the refusal in status")
-        d.wait(lambda: engine(d, "tts")["state"] == "backoff", 10, "tts backing off")
-        assert f"unreachable ({refused})" in engine(d, "tts")["reason"]
-        assert "retrying in" in engine(d, "tts")["reason"]
-        shown = cli(d, "status").stdout
-        assert f"tts: backoff (remote tcp://127.0.0.1:1) - unreachable ({refused})" in shown, shown
+        seen: dict = {}  # one snapshot: it retries every few tenths of a second, starting ⇄ backoff
+        d.wait(lambda: seen.update(engine(d, "tts")) or seen["state"] == "backoff", 10, "tts backing off")
+        assert f"unreachable ({refused})" in seen["reason"] and "retrying in" in seen["reason"], seen
+        shown = cli(d, "status").stdout  # on the backoff line, or as the last error while it starts again
+        assert "tts: " in shown and f"unreachable ({refused})" in shown, shown
         start = d.turn()
         released = time.monotonic()
         i = d.wait_event(lambda e: e["kind"] in ("error", "timings"), start=start, timeout=30)
