@@ -292,6 +292,8 @@ def _format_status(reply: dict) -> str:
         where = "remote " + engine["uri"] if engine["remote"] else f"pid {engine['pid']}"
         reason = f" - {engine['reason']}" if engine["reason"] else ""
         lines.append(f"  {name}: {engine['state']} ({where}){reason}")
+        if engine.get("last_error") and engine["last_error"] not in engine["reason"]:
+            lines.append(f"    last error: {engine['last_error']}")
         if engine.get("about"):
             lines.append(f"    {engine['about']}")
     for kind, what in (reply.get("audio") or {}).items():

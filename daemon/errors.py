@@ -13,9 +13,20 @@ class SisyphusError(Exception):
 
 
 class EngineUnavailable(SisyphusError):
-    """The engine is not READY (starting, restarting, failed or unloaded)."""
+    """The engine is not READY (starting, restarting, failed or unloaded), or cannot be reached."""
 
     code = "engine_unavailable"
+
+
+class EngineUnreachable(EngineUnavailable):
+    """Nothing answered at the engine's address: refused, reset, no socket, or no answer in time.
+
+    ``reason`` is what ``status`` shows, without the engine's name:
+    ``unreachable (connection refused to tcp://127.0.0.1:1)``."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{name} engine is {reason}")
+        self.reason = reason
 
 
 class EngineRequestError(SisyphusError):

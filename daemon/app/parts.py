@@ -30,7 +30,7 @@ from daemon.config.schema import Settings
 from daemon.events import AudioLevel, ErrorEvent, EventBus, State, StateChanged
 from daemon.llm.probe import check_llm
 from daemon.supervisor import profiles
-from daemon.supervisor.supervisor import Supervisor
+from daemon.supervisor.group import Supervisor
 from daemon.vram.manager import MemoryManager
 
 from .live import apply_settings, build_llm, turn_options

@@ -19,10 +19,10 @@ from wyoming.event import Event, Eventable
 from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped, SynthesizeVoice
 
-from daemon.errors import EngineRequestError, EngineUnavailable
+from daemon.errors import EngineRequestError, EngineUnavailable, EngineUnreachable
 from daemon.tasks import cancel_and_wait
 from engines.protocol.transport import open_connection
-from engines.protocol.framing import Limits, ProtocolError, read_event, write_event
+from engines.protocol.framing import Limits, ProtocolError, StreamEnded, read_event, write_event
 
 LIMITS = Limits(header=64 * 1024, data=4 * 1024 * 1024, payload=16 * 1024 * 1024)
 
@@ -40,7 +40,7 @@ class Connection:
         except ValueError as exc:
             raise EngineUnavailable(f"{name} engine: {exc}") from None
         except (OSError, asyncio.TimeoutError) as exc:
-            raise EngineUnavailable(f"{name} engine at {uri} is not reachable ({exc or 'timeout'})") from None
+            raise EngineUnreachable(name, unreachable(uri, exc)) from None
         return cls(name, reader, writer)
 
     async def send(self, event: Event | Eventable) -> None:
@@ -53,11 +53,12 @@ class Connection:
         """The next event; an ``error`` event, EOF or garbage raises EngineRequestError."""
         try:
             event = await read_event(self.reader, LIMITS)
+        except StreamEnded:  # cut mid-frame: it died while writing, not a peer speaking garbage
+            event = None
         except ProtocolError as exc:
             raise EngineRequestError(f"{self.name} engine sent a malformed frame: {exc}", "engine_protocol") from None
-        except (ConnectionError, OSError) as exc:
+        except (ConnectionError, OSError):
             event = None
-            _ = exc
         if event is None:
             raise EngineRequestError(f"{self.name} engine closed the connection mid-request", "engine_died")
         if Error.is_type(event.type):
@@ -75,6 +76,18 @@ class Connection:
 
     async def __aexit__(self, *exc) -> None:
         await self.close()
+
+
+_UNREACHABLE = ((ConnectionRefusedError, "connection refused to"), (ConnectionResetError, "connection reset by"),
+                (FileNotFoundError, "no socket at"), (TimeoutError, "no answer from"))
+
+
+def unreachable(uri: str, exc: BaseException) -> str:
+    """Why nothing answered at ``uri``, in the words ``status`` shows."""
+    for kind, words in _UNREACHABLE:
+        if isinstance(exc, kind):
+            return f"unreachable ({words} {uri})"
+    return f"unreachable ({uri}: {getattr(exc, 'strerror', None) or exc or type(exc).__name__})"
 
 
 async def describe(name: str, uri: str, timeout: float) -> Info:

@@ -70,6 +70,19 @@ class EngineProcess:
     def exited(self) -> bool:
         return self.proc is None or self.proc.returncode is not None
 
+    async def exit_code(self, within: float, wake: asyncio.Event | None = None) -> int | None:
+        """The exit status once the process has ended, waiting up to ``within`` seconds (or until
+        ``wake`` is set); None while it still runs."""
+        waiters = {asyncio.ensure_future(self.wait())}
+        if wake is not None:
+            waiters.add(asyncio.ensure_future(wake.wait()))
+        try:
+            await asyncio.wait(waiters, timeout=within, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        return await self.wait() if self.exited() else None
+
     async def stop(self, timeout: float) -> None:
         """Ask the process (group) to exit, wait up to ``timeout``, then kill it."""
         if self.proc is None or self.proc.returncode is not None:

@@ -38,6 +38,9 @@ class FakeAsrEngine(Engine):
     def new_handler(self, connection: Connection) -> Handler:
         return FakeAsrHandler(self, connection)
 
+    def close(self) -> None:
+        self.faults.on_stop()
+
 
 class FakeAsrHandler(Handler):
     engine: FakeAsrEngine

@@ -6,6 +6,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from engines.protocol.errors import EngineError, ModelNotFound
 
@@ -21,13 +22,32 @@ class Faults:
     error_code: str = ""         # answer every request with this error code
     stray_print: bool = False    # print() to stdout on every request
     error_once: str = ""         # answer the first request with this error code
+    die_in_describe: int = 0     # exit hard inside describe N (1 = the readiness check, 2 = the first probe)
+    die_on_stop: bool = False    # exit hard (status 5) while shutting down
+    once_file: str = ""          # the "die" faults fire only while this file is absent, and create it
     requests: int = 0
+    describes: int = 0
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "Faults":
-        return cls(args.crash_after, args.hang_describe, args.slow_start, args.die_mid_stream, args.error_code)
+        return cls(args.crash_after, args.hang_describe, args.slow_start, args.die_mid_stream, args.error_code,
+                   args.stray_print, args.error_once, args.die_in_describe, args.die_on_stop, args.once_file)
+
+    def die(self, why: str, status: int) -> None:
+        """Exit at once, as a crash does (no cleanup, connections cut); with ``once_file``, once only:
+        the engine started again after the crash runs clean."""
+        if self.once_file:
+            marker = Path(self.once_file)
+            if marker.exists():
+                return
+            marker.touch()
+        _LOG.error("fault: %s", why)
+        os._exit(status)
 
     def on_describe(self) -> None:
+        self.describes += 1
+        if self.die_in_describe and self.describes == self.die_in_describe:
+            self.die(f"dying inside describe {self.describes}", 6)
         if self.hang_describe:
             _LOG.warning("fault: hanging in describe")
             while True:
@@ -48,8 +68,12 @@ class Faults:
 
     def mid_stream(self) -> None:
         if self.die_mid_stream:
-            _LOG.error("fault: dying mid-stream")
-            os._exit(4)
+            self.die("dying mid-stream", 4)
+
+    def on_stop(self) -> None:
+        """Called while the engine shuts down (it was asked to stop)."""
+        if self.die_on_stop:
+            self.die("dying while being stopped", 5)
 
 
 def add_fault_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,6 +90,11 @@ def add_fault_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stray-print", action="store_true",
                         help="print to stdout at start-up and per request, as careless libraries do")
     parser.add_argument("--chunk-delay", type=float, default=0.0, help="fake TTS: seconds between audio chunks")
+    parser.add_argument("--die-in-describe", type=int, default=0, metavar="N",
+                        help="exit hard inside describe N (1 = the readiness check, 2 = the first health probe)")
+    parser.add_argument("--die-on-stop", action="store_true", help="exit hard (status 5) while shutting down")
+    parser.add_argument("--once-file", default="", metavar="PATH",
+                        help="the die faults fire only while PATH is absent, and create it: the restart runs clean")
 
 
 def start_up(args: argparse.Namespace) -> Faults:
@@ -77,7 +106,4 @@ def start_up(args: argparse.Namespace) -> Faults:
         time.sleep(args.slow_start)
     if args.stray_print:
         print("\n********\nWarning: a library banner on stdout\n********\n ", flush=True)
-    faults = Faults.from_args(args)
-    faults.stray_print = args.stray_print
-    faults.error_once = args.error_once
-    return faults
+    return Faults.from_args(args)

@@ -64,6 +64,9 @@ class FakeTtsEngine(Engine):
     def new_handler(self, connection: Connection) -> Handler:
         return FakeTtsHandler(self, connection)
 
+    def close(self) -> None:
+        self.faults.on_stop()
+
     def generate(self, emit, text: str, voice: str, *, token: CancelToken) -> None:
         """Model thread: emit int16 chunks of the tone for ``text``."""
         freq = self.cloned.get(voice) or VOICES.get(voice, VOICES[DEFAULT_VOICE])

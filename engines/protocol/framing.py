@@ -28,6 +28,10 @@ class ProtocolError(Exception):
     """The peer sent something that is not a well-formed, bounded Wyoming frame."""
 
 
+class StreamEnded(ProtocolError):
+    """The stream ended inside a frame: the peer closed the connection, or died, while writing it."""
+
+
 def _length(header: dict, key: str, limit: int) -> int:
     value = header.get(key)
     if value is None:
@@ -62,7 +66,7 @@ async def read_event(reader: asyncio.StreamReader, limits: Limits = DEFAULT_LIMI
     except asyncio.IncompleteReadError as exc:
         if not exc.partial.strip():
             return None
-        raise ProtocolError("stream ended inside a header") from None
+        raise StreamEnded("stream ended inside a header") from None
     except asyncio.LimitOverrunError:
         raise ProtocolError(f"header line exceeds {limits.header} bytes") from None
     if len(line) > limits.header:
@@ -79,7 +83,7 @@ async def read_event(reader: asyncio.StreamReader, limits: Limits = DEFAULT_LIMI
             data.update(extra)
         payload = await reader.readexactly(payload_length) if payload_length else None
     except asyncio.IncompleteReadError:
-        raise ProtocolError("stream ended inside a frame") from None
+        raise StreamEnded("stream ended inside a frame") from None
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise ProtocolError("data block is not JSON (or nested too deeply)") from None
     return Event(type=header["type"], data=data, payload=payload)

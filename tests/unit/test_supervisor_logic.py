@@ -84,10 +84,22 @@ def test_every_state_can_be_stopped_and_has_a_way_out():
 def test_status_carries_the_engines_own_description():
     from wyoming.info import Attribution, Info, TtsProgram
 
-    from daemon.supervisor.supervisor import _about
+    from daemon.supervisor.group import _about
 
     who = Attribution(name="x", url="")
     about = "Qwen3-TTS-12Hz, streaming (graph path; GPU 4.12 GiB at rest, 4.50 GiB peak)"
     info = Info(tts=[TtsProgram(name="t", description=about, attribution=who, installed=True, version="1", voices=[])])
     assert _about(info) == about
     assert _about(None) is None and _about(Info()) is None
+
+
+def test_an_unreachable_engine_is_described_by_cause_and_address():
+    from daemon.speech.clients import unreachable
+
+    uri = "tcp://127.0.0.1:1"
+    assert unreachable(uri, ConnectionRefusedError(111, "Connect call failed")) == f"unreachable (connection refused to {uri})"
+    assert unreachable(uri, ConnectionResetError()) == f"unreachable (connection reset by {uri})"
+    assert unreachable("unix:///run/x.sock", FileNotFoundError(2, "No such file")) == \
+        "unreachable (no socket at unix:///run/x.sock)"
+    assert unreachable(uri, TimeoutError()) == f"unreachable (no answer from {uri})"
+    assert unreachable(uri, OSError(113, "No route to host")) == f"unreachable ({uri}: No route to host)"
