@@ -172,8 +172,8 @@ class EngineSupervisor:
         if self.state == S.UNLOADED:
             self.restart()
         if self._failed():
-            raise EngineUnavailable(f"{self.spec.name} engine failed: {self.reason}; use 'Restart engines'",
-                                    "engine_failed")
+            raise EngineUnavailable(f"{self.spec.name} engine failed: {self.reason}; restart it with "
+                                    "`sisyphus restart-engines` (or 'Restart engines' in the tray)", "engine_failed")
         if self.state == S.BACKOFF and self.spec.remote:
             self._wake.set()  # a request is a reason to try a remote engine again now: connecting is cheap
         failures = self.failures
