@@ -43,6 +43,7 @@ from wyoming.event import Event  # noqa: E402
 from wyoming.info import Describe  # noqa: E402
 from wyoming.tts import Synthesize, SynthesizeVoice  # noqa: E402
 
+from tests.bench.gpu_memory import mib_by_pid  # noqa: E402
 from tests.bench.stats import percentile  # noqa: E402
 
 TEXT = "The quick brown fox jumps over the lazy dog, and then it runs far away into the forest"  # no terminator
@@ -77,14 +78,8 @@ class MemoryWatch(threading.Thread):
                 self.peak_mib = max(self.peak_mib, self._rss())
 
     def _gpu(self) -> float | None:
-        try:
-            out = subprocess.run(["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
-                                 capture_output=True, text=True, timeout=5).stdout
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        rows = [line.split(",") for line in out.splitlines() if line.strip()]
-        used = [float(mem) for pid, mem in rows if int(pid) == self.pid]
-        return used[0] if used else None
+        used = mib_by_pid() or {}
+        return float(used[self.pid]) if self.pid in used else None
 
     def _rss(self) -> float:
         try:

@@ -23,12 +23,9 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import wave
 from pathlib import Path
@@ -38,6 +35,7 @@ sys.path.insert(0, str(REPO))
 
 from engines.tts.loader import graph_cache_len  # noqa: E402  (torch-free at import)
 from engines.tts.text import MAX_SENTENCE_CHARS  # noqa: E402
+from tests.bench.gpu_memory import GpuMemory  # noqa: E402
 from tests.bench.stats import percentile  # noqa: E402
 from tests.support.daemon import Daemon, write_voiced_wav  # noqa: E402
 from tests.support.openai_server import Script, ThreadedServer  # noqa: E402
@@ -49,40 +47,6 @@ PROFILE_FRAMES = 2048  # the TTS engine's --max-new-tokens default, which the gp
 # The engines' start-up lines shown (the decoder, the TTS path, load times, GPU memory, the bench knob).
 ENGINE_NOTE = re.compile(r"engine\.(asr|tts): .* (?:INFO|WARNING) engines[\w.]*: "
                          r"(.*(?:benchmark knob|decoder:|ready in|CUDA graphs|loaded ).*)")
-
-
-class GpuMemory:
-    """Polls nvidia-smi: MiB per compute process, the latest sample and the peak of each."""
-
-    QUERY = ["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"]
-
-    def __init__(self, interval_s: float = 0.2) -> None:
-        self.available = shutil.which("nvidia-smi") is not None
-        self.latest: dict[int, int] = {}
-        self.peak: dict[int, int] = {}
-        self.peak_total = 0
-        self._stop = threading.Event()
-        if self.available:
-            self.sample()
-            threading.Thread(target=self._poll, args=(interval_s,), daemon=True).start()
-
-    def sample(self) -> dict[int, int]:
-        out = subprocess.run(self.QUERY, capture_output=True, text=True, timeout=10).stdout
-        rows = [line.split(",") for line in out.splitlines() if line.count(",") == 1]
-        self.latest = {int(pid): int(mb) for pid, mb in rows if mb.strip().isdigit()}
-        return self.latest
-
-    def reset_peak(self) -> None:
-        self.peak, self.peak_total = dict(self.latest), sum(self.latest.values())
-
-    def _poll(self, interval_s: float) -> None:
-        while not self._stop.wait(interval_s):
-            for pid, mb in self.sample().items():
-                self.peak[pid] = max(mb, self.peak.get(pid, 0))
-            self.peak_total = max(self.peak_total, sum(self.latest.values()))
-
-    def close(self) -> None:
-        self._stop.set()
 
 
 def engine_wrapper(data_home: Path, name: str, command: str, extra: list[str]) -> None:
