@@ -89,6 +89,16 @@ def test_wav_is_one_file_with_exact_sizes(client) -> None:
         assert wav.getnframes() * 2 == len(answer.content) - 44 > 0
 
 
+def test_streamed_wav_has_a_header_of_unknown_length_then_the_samples(tts) -> None:
+    body = {"model": "tts-1", "input": "Good morning.", "voice": "vivian", "response_format": "wav",
+            "stream_format": "audio"}
+    with httpx.stream("POST", f"{tts.base_url}/audio/speech", json=body, timeout=300) as response:
+        assert response.headers["content-type"] == "audio/wav" and "content-length" not in response.headers
+        data = response.read()
+    assert data[:4] == b"RIFF" and data[4:8] == b"\xff" * 4 and data[36:44] == b"data" + b"\xff" * 4
+    assert len(data) > 44 and (len(data) - 44) % 2 == 0
+
+
 def test_sse_sends_base64_deltas_then_done(tts) -> None:
     body = {"model": "qwen3-tts", "input": "Good evening. How are you?", "voice": "vivian",
             "response_format": "pcm", "stream_format": "sse"}
