@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -216,3 +217,15 @@ def test_a_token_variable_that_is_not_set_stops_the_start_with_a_clear_message()
                            "--http", "127.0.0.1:8880", "--http-token-env", "NO_SUCH_TOKEN_VARIABLE_24"],
                           capture_output=True, text=True, timeout=60, cwd=REPO)
     assert done.returncode == 78 and "NO_SUCH_TOKEN_VARIABLE_24" in done.stderr and "not set" in done.stderr
+
+
+def test_an_http_port_in_use_stops_the_start_before_loading(tmp_path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "engines.fake", "tts", "--uri", "tcp://127.0.0.1:1",
+                               "--http", f"127.0.0.1:{port}", "--slow-start", "30"],
+                              capture_output=True, text=True, timeout=25, cwd=REPO)
+    assert done.returncode == 78
+    assert f"--http 127.0.0.1:{port}: cannot listen there" in done.stderr and "free port" in done.stderr
