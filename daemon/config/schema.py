@@ -27,7 +27,7 @@ def opt(default: Any, doc: str = "", *, choices: tuple = (), min: float | None =
 
 
 def _chord(text: str) -> str:
-    from daemon.platform.hotkey.chord import ChordError, parse_chord
+    from .chord import ChordError, parse_chord
 
     try:
         parse_chord(text)
