@@ -85,3 +85,18 @@ def test_the_asr_fixup_works_in_a_venv_without_pip(bare_venv):
     said.clear()
     fixups.asr(Pip(bare_venv, said.append), said.append)
     assert said == [f"[asr] VAD model present: {Path(prefix) / 'share' / 'sisyphus' / 'silero_vad_v6.onnx'}"]
+
+
+def test_a_venv_made_by_uv_is_served_by_uvs_pip(tmp_path):
+    import shutil
+
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv is not installed (the bare-venv tests above cover a venv without pip)")
+    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(tmp_path / "venv")], check=True)
+    python = venv_python(tmp_path / "venv")
+    pip = Pip(python, lambda _m: None, uv=uv)
+    assert not pip.has_own_pip()
+    pip.install("--no-deps", str(make_wheel(tmp_path)))
+    assert imports(python, "sisyphus_probe")
+    assert pip.run("uninstall", "sisyphus_probe") and not imports(python, "sisyphus_probe")
