@@ -20,11 +20,11 @@ from typing import Callable
 
 from daemon.paths import venv_python
 
+from . import torch_index
+
 REPO = Path(__file__).resolve().parent.parent
 TORCH_VERSION = os.environ.get("SISYPHUS_TORCH_VERSION", "2.13.0")  # also matches the CPU index's 2.13.0+cpu
-# PyPI's Linux torch is the CUDA build (with ~19 nvidia-*/cuda-* packages and triton): a CPU torch comes
-# from PyTorch's CPU index. macOS has no CUDA build; PyPI's wheel there is the CPU one.
-CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
+CPU_TORCH_INDEX = torch_index.CPU_INDEX  # which index, and when: installer/torch_index.py
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,7 @@ def _pip(python: Path, uv: str | None) -> list[str]:
 
 def torch_args(torch: str, index_url: str | None = None, platform: str = sys.platform) -> list[str]:
     """pip arguments for torch: 'cpu' or 'cuda' (the PyPI default build on Linux is CUDA)."""
-    if torch == "cpu" and not index_url and platform != "darwin":
-        index_url = CPU_TORCH_INDEX
+    index_url = torch_index.choose(torch, index_url, platform)
     args = [f"torch=={TORCH_VERSION}"]
     if index_url:
         args += ["--index-url", index_url]
@@ -133,7 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--editable", action="store_true")
     parser.add_argument("--upgrade", action="store_true")
     args = parser.parse_args(argv)
-    create(args.engine, args.dest, torch=args.torch, torch_index_url=args.torch_index_url,
+    index = torch_index.resolve(args.torch, args.torch_index_url) if ENGINES[args.engine].needs_torch else None
+    if index and index.note:
+        print(index.note, file=sys.stderr)
+    create(args.engine, args.dest, torch=args.torch, torch_index_url=(index.url or torch_index.PYPI) if index else None,
            editable=args.editable, upgrade=args.upgrade)
     return 0
 
