@@ -172,7 +172,8 @@ def _installer(module: str, rest: list[str], config_path: Path, debug: bool = Fa
     (and verbose logging asked for with SISYPHUS_DEBUG: installer/entry.py)."""
     env = {**os.environ, "SISYPHUS_CONFIG": str(config_path), **({"SISYPHUS_DEBUG": "1"} if debug else {})}
     try:
-        return subprocess.run([sys.executable, "-m", module, *rest], env=env).returncode
+        # -P: the installed copy, never a checkout that happens to be the current directory
+        return subprocess.run([sys.executable, "-P", "-m", module, *rest], env=env).returncode
     except KeyboardInterrupt:
         return 130
 

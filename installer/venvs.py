@@ -20,9 +20,9 @@ from typing import Callable
 
 from daemon.paths import venv_python
 
-from . import torch_index
+from . import app_source, torch_index
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent  # a clone, or the site-packages of the installed app
 TORCH_VERSION = os.environ.get("SISYPHUS_TORCH_VERSION", "2.13.0")  # also matches the CPU index's 2.13.0+cpu
 CPU_TORCH_INDEX = torch_index.CPU_INDEX  # which index, and when: installer/torch_index.py
 
@@ -89,6 +89,7 @@ def create(
     """Create (or repair) the venv for engine ``name`` at ``dest``; return its python."""
     spec = ENGINES[name]
     if healthy(dest, spec) and not upgrade:
+        app_source.refresh(venv_python(dest), project, progress)  # an installed app's code, kept current
         progress(f"[{name}] venv at {dest} is healthy")
         return venv_python(dest)
     uv = shutil.which("uv")
@@ -107,7 +108,7 @@ def create(
     _run(pip + ["-r", str(project / spec.requirements)], progress)
     _post_install(name, python, progress)
     progress(f"[{name}] installing sisyphus into the venv")
-    _run(pip + ["--no-deps"] + (["-e", str(project)] if editable else [str(project)]), progress)
+    app_source.install(python, pip, project, editable, progress)  # from a clone, or the installed app
     if not healthy(dest, spec):
         raise RuntimeError(f"[{name}] the venv at {dest} was built but `import {spec.module}` fails in it")
     progress(f"[{name}] ready: {python}")
