@@ -70,3 +70,18 @@ def test_models_list_reads_as_the_golden_case(tmp_path):
     people = subprocess.run(run, env=env, capture_output=True, text=True, check=True, timeout=60).stdout
     assert people.splitlines()[1].split() == ["SETTING", "MODEL", "STATE", "SIZE", "WHERE"]
     assert people.count("run `sisyphus setup --profile cpu`") == 2
+
+
+def test_doctor_reports_as_json_too(tmp_path):
+    import os
+
+    config = tmp_path / "config.toml"
+    config.write_text('[daemon]\nprofile = "fake"\n')
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+    run = [sys.executable, "-m", "daemon.cli", "--config", str(config), "doctor", "--no-llm"]
+    people = subprocess.run(run, env=env, capture_output=True, text=True, timeout=120)
+    found = json.loads(subprocess.run([*run, "--json"], env=env, capture_output=True, text=True, timeout=120).stdout)
+    titles = [c["title"] for c in found["checks"]]
+    assert titles and all(set(c) == {"title", "status", "detail", "fix"} for c in found["checks"])
+    assert all(title in people.stdout for title in titles)  # the same checks, for people
+    assert found["problems"] == sum(c["status"] == "FAIL" for c in found["checks"])
