@@ -296,6 +296,8 @@ def _format_status(reply: dict) -> str:
             lines.append(f"    last error: {engine['last_error']}")
         if engine.get("about"):
             lines.append(f"    {engine['about']}")
+    if (reply.get("llm") or {}).get("summary"):
+        lines.append(f"llm: {reply['llm']['summary']}")
     for kind, what in (reply.get("audio") or {}).items():
         lines.append(f"{kind}: {what}")
     if reply.get("last_error"):

@@ -15,20 +15,28 @@ LIVE_KEYS = {("hotkey", "mode"), ("audio", "min_press_ms"), ("asr", "language"),
              ("audio", "input_device"), ("audio", "output_device"), ("tray", "theme"), ("daemon", "autostart")}
 
 
+# [llm] keys that choose or start the LLM (daemon/llm/backend.py): the others apply live.
+RESTART_LLM_KEYS = {"backend", "embedded_model", "gpu_layers", "context_tokens", "embedded_ready_timeout_s",
+                    "embedded_idle_unload_min"}
+
+
 def turn_options(settings: Settings) -> TurnOptions:
     return TurnOptions(mode=settings.hotkey.mode, min_press_ms=settings.audio.min_press_ms,
                        language=settings.asr.language, voice=settings.tts.voice,
                        max_reply_chars=settings.llm.max_reply_chars)
 
 
-def build_llm(settings: Settings) -> tuple:
+def build_llm(settings: Settings, choice=None, supervisor=None) -> tuple:
+    """The turn's LLM client (the embedded engine's when ``choice``, a daemon/llm/backend.Choice, says so),
+    the history and the chunker."""
     from daemon.llm.client import LlmClient
     from daemon.llm.history import History
     from daemon.llm.sentences import SentenceChunker
 
     llm = settings.llm
-    client = LlmClient(base_url=llm.base_url, api_key=llm.api_key, model=llm.model, extra_params=dict(llm.extra),
-                       timeout_s=llm.timeout_s, max_retries=llm.max_retries)
+    client = choice.client(llm, supervisor) if choice is not None else LlmClient(
+        base_url=llm.base_url, api_key=llm.api_key, model=llm.model, extra_params=dict(llm.extra),
+        timeout_s=llm.timeout_s, max_retries=llm.max_retries)
     history = History(system_prompt=llm.system_prompt, max_turns=llm.history_turns,
                       idle_reset_s=llm.history_idle_reset_s)
     return client, history, SentenceChunker
@@ -40,7 +48,7 @@ def apply_settings(parts, old: Settings, new: Settings) -> None:
     assistant.set_options(**turn_options(new).__dict__)
     if new.llm != old.llm:
         previous = assistant.llm
-        assistant.llm, _, _ = build_llm(new)
+        assistant.llm, _, _ = build_llm(new, parts.llm_choice, parts.supervisor)
         assistant.history.system_prompt = new.llm.system_prompt
         assistant.history.max_turns = new.llm.history_turns
         parts.spawn(previous.aclose(), "close-old-llm-client")
@@ -51,7 +59,7 @@ def apply_settings(parts, old: Settings, new: Settings) -> None:
             device.device_name = name
             parts.spawn(device.reopen(), f"reopen-{kind}")
     pending = [f"[{section}] {key}" for section, key in changed_keys(old, new)
-               if section != "llm" and (section, key) not in LIVE_KEYS]
+               if (section != "llm" or key in RESTART_LLM_KEYS) and (section, key) not in LIVE_KEYS]
     if pending:
         _LOG.warning("settings changed that apply after a restart: %s", ", ".join(pending))
         parts.bus.publish(NoticeEvent("Restart sisyphus to apply", ", ".join(pending)))
