@@ -3,7 +3,9 @@
 Without PortAudio (the probe install.sh uses, pointed at ``false``) and no terminal to ask,
 it stops before touching anything with the one command to run. With PortAudio (the harness
 machine has libportaudio2 and a PulseAudio server), it installs the app and an engine venv
-into the new HOME, and ``sisyphus doctor`` finds the microphone and the speakers.
+into the new HOME, and ``sisyphus doctor`` finds the microphone and the speakers. With nothing
+listening at the default LLM address, ``--yes`` sets up the embedded LLM engine too, and the
+first ``sisyphus run`` answers a spoken question with speech (tests/desktop/test_first_answer.py).
 """
 from __future__ import annotations
 
