@@ -35,6 +35,7 @@ class Choice:
     model: str
     specs: dict = field(default_factory=dict)  # the embedded engine's EngineSpec by name, or nothing
     notice: tuple[str, str] | None = None  # (title, text) said once at start
+    api_key: str = field(default="", repr=False)  # the embedded engine's per-run key (never in status)
 
     @property
     def summary(self) -> str:
@@ -50,7 +51,7 @@ class Choice:
         if self.backend == "external":
             return LlmClient(base_url=llm.base_url, api_key=llm.api_key, model=llm.model,
                              extra_params=dict(llm.extra), timeout_s=llm.timeout_s, max_retries=llm.max_retries)
-        client = LlmClient(base_url=self.base_url, api_key=None, model=self.model, extra_params=dict(llm.extra),
+        client = LlmClient(base_url=self.base_url, api_key=self.api_key, model=self.model, extra_params=dict(llm.extra),
                            timeout_s=llm.timeout_s, max_retries=llm.max_retries)
         return embedded.EngineLlm(supervisor, client, llm.embedded_ready_timeout_s)
 
@@ -87,7 +88,7 @@ async def choose(llm: LlmSettings, runtime_dir: Path, data_dir: Path, probe: Pro
 
 
 def _embedded(llm: LlmSettings, runtime_dir: Path, data_dir: Path, why: str, switch: str | None) -> Choice:
-    spec, url, name = embedded.spec(llm, runtime_dir, data_dir)
+    spec, url, name, key = embedded.spec(llm, runtime_dir, data_dir)
     text = f"{why}: using the embedded engine ({name})"
     if not llm.embedded_model:
         text += f". {embedded.TINY_WARNING}"
@@ -95,7 +96,7 @@ def _embedded(llm: LlmSettings, runtime_dir: Path, data_dir: Path, why: str, swi
         text += f". {switch[0].upper()}{switch[1:]}"
     title = "Using the embedded LLM" if llm.embedded_model else "Using the embedded test LLM"
     return Choice("embedded", why, url, name, {embedded.ENGINE: spec},
-                  (title, text) if switch or not llm.embedded_model else None)
+                  (title, text) if switch or not llm.embedded_model else None, key)
 
 
 def announce(choice: Choice, bus: EventBus) -> None:

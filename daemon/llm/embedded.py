@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 from pathlib import Path
 from typing import Any, AsyncIterator, Mapping, Sequence
 
@@ -91,16 +92,21 @@ def engine_argv(llm: LlmSettings, model: Path, name: str, uri: str, port: int, d
             "--context", str(llm.context_tokens), "--parent-pid", str(os.getpid()))
 
 
+API_KEY_ENV = "SISYPHUS_LLM_API_KEY"  # engines/llm/engine.py reads it (the key never shows in `ps`)
+
+
 def spec(llm: LlmSettings, runtime_dir: Path, data_dir: Path):
-    """(EngineSpec, base_url, model name) of the embedded engine; ModelError for a bad model setting."""
+    """(EngineSpec, base_url, model name, API key) of the embedded engine; ModelError for a bad model setting.
+    The key is new for every daemon run: only the daemon can use the engine's HTTP server."""
     from daemon.supervisor.spec import EngineSpec
 
     model, name = resolve_model(llm.embedded_model, data_dir)
     port = free_port()
     uri = local_uri(ENGINE, runtime_dir)
     argv = engine_argv(llm, model, name, uri, port, data_dir)
-    return (EngineSpec(ENGINE, uri, argv, ready_timeout_s=llm.embedded_ready_timeout_s, setup=SETUP),
-            f"http://127.0.0.1:{port}/v1", name)
+    key = secrets.token_urlsafe(24)
+    return (EngineSpec(ENGINE, uri, argv, env={API_KEY_ENV: key}, ready_timeout_s=llm.embedded_ready_timeout_s,
+                       setup=SETUP), f"http://127.0.0.1:{port}/v1", name, key)
 
 
 class EngineLlm:

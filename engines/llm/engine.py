@@ -7,6 +7,7 @@ binds 127.0.0.1 only. ``describe`` names the model, where it runs and the endpoi
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,10 @@ GGUF_MAGIC = b"GGUF"
 LOOPBACK = "127.0.0.1"
 ATTRIBUTION = Attribution(name="llama.cpp (ggml-org), via xllamacpp", url="https://github.com/ggml-org/llama.cpp")
 HANDLE_MAX_TOKENS = 512
+# The key the HTTP server requires (set by the daemon in the environment, never on the command line):
+# without one, any web page in the user's browser could post to this loopback port (llama.cpp allows
+# every CORS origin).
+API_KEY_ENV = "SISYPHUS_LLM_API_KEY"
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,7 @@ class Options:
     gpu_layers: int = -1
     context: int = 4096
     threads: int = 0
+    debug: bool = False  # llama.cpp's info lines (one per request and slot) too; else warnings and errors
 
 
 def check_model(path: str) -> Path:
@@ -63,6 +69,9 @@ class LlmEngine(Engine):
         params.n_ctx = options.context
         params.n_gpu_layers = options.gpu_layers
         params.n_parallel = 1
+        if os.environ.get(API_KEY_ENV):
+            params.api_keys = [os.environ[API_KEY_ENV]]
+        params.verbosity = 3 if options.debug else 2  # llama.cpp: 2 warnings, 3 info (the log gets every line)
         params.model_alias = {options.name or model.stem}
         if options.threads > 0:
             params.cpuparams.n_threads = options.threads

@@ -24,7 +24,7 @@ from tests.desktop.test_install import _fresh_env, _install
 from tests.support.spoken import transcribe
 from tests.support.venvs import engine_python
 
-pytestmark = [pytest.mark.desktop, pytest.mark.engine_venv("whisper")]
+pytestmark = [pytest.mark.desktop, pytest.mark.engine_venv("whisper"), pytest.mark.timeout(1200)]
 QUESTION = "What is the capital of France?"
 DEFAULT_LLM = ("127.0.0.1", 11434)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from wyoming.asr import Transcript
 from wyoming.handle import Handled
 
-from daemon.llm.embedded import DEFAULT_GGUF
+from daemon.llm.embedded import API_KEY_ENV, DEFAULT_GGUF
 from daemon.paths import venv_site_packages
 from daemon.speech.clients import Connection, describe
 from engines.protocol.errors import EXIT_CONFIG, FATAL_PREFIX
@@ -24,11 +25,14 @@ from tests.support.venvs import REPO, engine_python
 pytestmark = pytest.mark.engine_venv("llm")
 
 
+KEY = "per-run-key"
+
+
 def _start(tmp_path: Path, model: Path | str, port: int) -> subprocess.Popen:
     uri = f"unix://{tmp_path / 'llm.sock'}"
     return subprocess.Popen([str(engine_python("llm")), "-m", "engines.llm", "--uri", uri, "--model", str(model),
                              "--http-port", str(port), "--context", "1024"], cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, API_KEY_ENV: KEY})
 
 
 @pytest.fixture
@@ -55,14 +59,18 @@ async def test_describe_names_the_model_and_the_endpoint(engine) -> None:
 
 async def test_streamed_chat_completions_with_the_openai_client(engine) -> None:
     _, url = engine
-    client = openai.AsyncOpenAI(base_url=url, api_key="none")
+    client = openai.AsyncOpenAI(base_url=url, api_key=KEY)
+    stranger = openai.AsyncOpenAI(base_url=url, api_key="guess", max_retries=0)
     try:
+        with pytest.raises(openai.AuthenticationError):  # a web page or another local program has no key
+            await stranger.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
         stream = await client.chat.completions.create(
             model="anything", stream=True, max_tokens=24,
             messages=[{"role": "user", "content": "What is the capital of France?"}])
         deltas = [c.choices[0].delta.content or "" async for c in stream if c.choices]
     finally:
         await client.close()
+        await stranger.close()
     assert len([d for d in deltas if d]) >= 2 and "".join(deltas).strip()
 
 
