@@ -67,7 +67,7 @@ async def test_auto_without_a_server_runs_the_embedded_default_and_warns_it_is_t
     port = spec.argv[spec.argv.index("--http-port") + 1]
     assert choice.base_url == f"http://127.0.0.1:{port}/v1" and spec.setup == "sisyphus setup --llm embedded"
     assert spec.env == {"SISYPHUS_LLM_API_KEY": choice.api_key} and len(choice.api_key) >= 24
-    assert choice.api_key not in str(choice.status()) + repr(choice) + " ".join(spec.argv)  # never shown
+    assert choice.api_key not in str(choice.status()) + " ".join(spec.argv)  # never shown (status, ps)
     title, text = choice.notice
     assert f"no LLM answered at {URL}" in text and 'set backend = "external" under [llm]' in text
     assert "gets facts wrong" in text and "embedded_model" in text
