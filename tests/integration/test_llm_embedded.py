@@ -32,7 +32,10 @@ def _daemon(tmp_path: Path, llm_url: str, **llm) -> Daemon:
     venvs.mkdir(parents=True, exist_ok=True)
     (venvs / "llm").symlink_to(engine_python("llm").parent.parent)
     mic = write_tone_wav(tmp_path / "speech.wav", seconds=1.0)
-    config = settings(llm_url, llm={"embedded_ready_timeout_s": 60, "timeout_s": 60, **llm})
+    # max_tokens: a tiny model may ramble for minutes of (real-time paced) speech; the limit also shows
+    # that [llm] extra reaches the embedded server
+    config = settings(llm_url, llm={"embedded_ready_timeout_s": 60, "timeout_s": 60, "extra": {"max_tokens": 32},
+                                    **llm})
     return Daemon(tmp_path, config, "--fake-engines", "--mic-file", str(mic), "--speaker-file",
                   str(tmp_path / "out.wav"))
 
