@@ -15,6 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpu-layers", type=int, default=-1,
                         help="layers offloaded to the GPU where llama.cpp was built with CUDA (-1: all, 0: none)")
     parser.add_argument("--context", type=int, default=4096, help="context window in tokens")
+    parser.add_argument("--temperature", type=float, default=0.3,
+                        help="sampling temperature when a request names none ([llm] extra = {temperature = ...})")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: llama.cpp's choice)")
 
 
@@ -22,7 +24,7 @@ def load(args: argparse.Namespace) -> Engine:
     from .engine import LlmEngine, Options
 
     return LlmEngine(Options(model=args.model, name=args.model_name, port=args.http_port,
-                             gpu_layers=args.gpu_layers, context=args.context, threads=args.threads,
+                             gpu_layers=args.gpu_layers, context=args.context, threads=args.threads, temperature=args.temperature,
                              debug=args.debug))
 
 

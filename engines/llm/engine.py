@@ -40,6 +40,7 @@ class Options:
     gpu_layers: int = -1
     context: int = 4096
     threads: int = 0
+    temperature: float = 0.3  # the server's default (a request's own temperature wins): small models stay coherent
     debug: bool = False  # llama.cpp's info lines (one per request and slot) too; else warnings and errors
 
 
@@ -69,6 +70,7 @@ class LlmEngine(Engine):
         params.n_ctx = options.context
         params.n_gpu_layers = options.gpu_layers
         params.n_parallel = 1
+        params.sampling.temp = options.temperature
         if os.environ.get(API_KEY_ENV):
             params.api_keys = [os.environ[API_KEY_ENV]]
         params.verbosity = 3 if options.debug else 2  # llama.cpp: 2 warnings, 3 info (the log gets every line)
