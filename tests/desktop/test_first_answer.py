@@ -5,7 +5,8 @@ first run: ``installer/install.sh --yes`` (answering yes to the embedded LLM) an
 Everything is real: the installer builds the app venv and the whisper, piper and llm engine venvs into the
 new HOME; the daemon runs wyoming-faster-whisper, wyoming-piper and the embedded llama.cpp server with
 SmolLM2-135M; the answer in out.wav is transcribed by a second, independent Whisper run and compared with
-the reply the LLM wrote (a tiny model's answer is not known in advance; that it was spoken is).
+the reply the LLM wrote (a tiny model's answer is not known in advance; that it was spoken is). On the way,
+``sisyphus doctor`` hears and speaks (PulseAudio) and names the LLM a turn will use.
 """
 from __future__ import annotations
 
@@ -99,7 +100,9 @@ def test_fresh_home_install_yes_then_a_spoken_question_is_answered_by_the_embedd
             "SmolLM2-135M, a tiny test model; ~135 MB, about a minute)? yes (--yes)") in done.stderr
     assert "embedded LLM: the llm engine venv takes about a minute" in done.stdout
     assert "a tiny first-run and test model that answers fast but gets facts wrong" in done.stderr
-    assert "Traceback" not in done.stderr + done.stdout
+    assert "tray: GTK/AppIndicator" in done.stderr
+    assert ".local/bin is not on your PATH" in done.stderr and "ollama pull llama3.2" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout and "error:" not in done.stderr.lower()
     sisyphus = home / ".local" / "bin" / "sisyphus"
     run_dir = tmp_path / "run"
     run_dir.mkdir(mode=0o700)
@@ -108,6 +111,8 @@ def test_fresh_home_install_yes_then_a_spoken_question_is_answered_by_the_embedd
     doctor = subprocess.run([str(sisyphus), "doctor"], env=env, capture_output=True, text=True, timeout=300)
     [llm_line] = [line for line in doctor.stdout.splitlines() if "] llm " in line]
     assert "a turn uses the embedded engine, model SmolLM2-135M-Instruct" in llm_line, doctor.stdout
+    audio = [line for line in doctor.stdout.splitlines() if "] audio " in line]
+    assert len(audio) == 2 and all(line.startswith("[  ok]") for line in audio), doctor.stdout
 
     question = tmp_path / "q.wav"
     subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(question), QUESTION], check=True, timeout=30)
