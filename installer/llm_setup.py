@@ -35,7 +35,7 @@ def turn_llm(ctx: Context) -> Check:
     external = _external(ctx, "backend auto: it answers")
     if external.status != FAIL or ("llm_unreachable" not in external.detail and "llm_timeout" not in external.detail):
         return external
-    if not llm.embedded_model and not embedded.venv_python(ctx.data_dir).exists():
+    if not embedded.model_setting(llm)[1] and not embedded.venv_python(ctx.data_dir).exists():
         return Check("llm", FAIL, f"no LLM answers at {llm.base_url}, and the embedded engine is not set up",
                      f"start your LLM server (e.g. `ollama serve`), or run `{embedded.SETUP}` ({SIZE_NOTE})")
     return _embedded(ctx, llm, f"backend auto: no LLM answers at {llm.base_url}")
@@ -56,11 +56,12 @@ def _embedded(ctx: Context, llm: LlmSettings, why: str) -> Check:
         return Check("llm", FAIL, f"{why}, but the embedded engine's venv at {dest} is missing or broken",
                      f"run `{embedded.SETUP}` ({SIZE_NOTE})")
     try:
-        model, name = embedded.resolve_model(llm.embedded_model, ctx.data_dir)
+        key, value = embedded.model_setting(llm)
+        model, name = embedded.resolve_model(value, ctx.data_dir, key=key)
     except embedded.ModelError as exc:
         return Check("llm", FAIL, f"{why}: {exc}")
     detail = f"a turn uses the embedded engine, model {name} ({model}; {why})"
-    if not llm.embedded_model:
+    if not value:
         return Check("llm", WARN, detail, embedded.TINY_WARNING)
     return Check("llm", OK, detail)
 
@@ -69,7 +70,7 @@ def pull(value: str, root: Path | None, llm: LlmSettings, retries: int = 3) -> i
     """``sisyphus models pull llm [owner/repo/file.gguf]``: one GGUF file into the Hugging Face cache."""
     from .models import DownloadError, endpoint, hub_cache
 
-    value = value or llm.embedded_model
+    value = value or embedded.model_setting(llm)[1]
     if not value:
         print(f"[llm] the embedded engine's default model ({embedded.DEFAULT_NAME}) ships inside its venv: nothing "
               "to download. A real model: `sisyphus models pull llm owner/repo/file.gguf`")
@@ -91,7 +92,7 @@ def pull(value: str, root: Path | None, llm: LlmSettings, retries: int = 3) -> i
             print(f"sisyphus models: {exc}", file=sys.stderr)
             return 1
     print(f"[llm] {value}: in the cache, {found}")
-    if value != llm.embedded_model:
+    if value != embedded.model_setting(llm)[1]:
         print(f'to use it: set embedded_model = "{value}" under [llm] in the settings file (`sisyphus config path`)')
     return 0
 

@@ -78,7 +78,8 @@ class LlmSettings:
                        "external: always base_url; embedded: always the embedded llama.cpp engine",
                        choices=("auto", "external", "embedded"))
     embedded_model: str = opt("", "the embedded engine's GGUF: a file path, or owner/repo/file.gguf pulled with "
-                              "`sisyphus models pull llm` (empty: SmolLM2-135M, a tiny test model that gets facts wrong)")
+                              "`sisyphus models pull llm` (empty: [llm] model when it names a .gguf, else "
+                              "SmolLM2-135M, a tiny test model that gets facts wrong)")
     gpu_layers: int = opt(-1, "embedded engine: layers offloaded to the GPU where llama.cpp has CUDA (-1 all, 0 none)",
                           min=-1)
     context_tokens: int = opt(4096, "embedded engine: context window in tokens", min=256, max=1_048_576)

@@ -79,7 +79,7 @@ async def choose(llm: LlmSettings, runtime_dir: Path, data_dir: Path, probe: Pro
         return Choice("external", why, llm.base_url, llm.model,
                       notice=("Using your LLM server", f"{why}; to use the embedded engine instead, {TO_EMBEDDED}"))
     why = f"backend auto: no LLM answered at {llm.base_url} at start"
-    if not llm.embedded_model and not embedded.venv_python(data_dir).exists():
+    if not embedded.model_setting(llm)[1] and not embedded.venv_python(data_dir).exists():
         # Never set up: keep the external server (the LLM check says how to start it) and say how to embed.
         return Choice("external", f"{why}, and the embedded engine is not set up (`{embedded.SETUP}`)",
                       llm.base_url, llm.model)
@@ -89,14 +89,15 @@ async def choose(llm: LlmSettings, runtime_dir: Path, data_dir: Path, probe: Pro
 
 def _embedded(llm: LlmSettings, runtime_dir: Path, data_dir: Path, why: str, switch: str | None) -> Choice:
     spec, url, name, key = embedded.spec(llm, runtime_dir, data_dir)
+    configured = bool(embedded.model_setting(llm)[1])
     text = f"{why}: using the embedded engine ({name})"
-    if not llm.embedded_model:
+    if not configured:
         text += f". {embedded.TINY_WARNING}"
     if switch:
         text += f". {switch[0].upper()}{switch[1:]}"
-    title = "Using the embedded LLM" if llm.embedded_model else "Using the embedded test LLM"
+    title = "Using the embedded LLM" if configured else "Using the embedded test LLM"
     return Choice("embedded", why, url, name, {embedded.ENGINE: spec},
-                  (title, text) if switch or not llm.embedded_model else None, key)
+                  (title, text) if switch or not configured else None, key)
 
 
 def announce(choice: Choice, bus: EventBus) -> None:

@@ -63,8 +63,17 @@ def default_model(data_dir: Path) -> Path:
     return paths.venv_site_packages(venv_python(data_dir)) / DEFAULT_GGUF
 
 
-def resolve_model(value: str, data_dir: Path, root: Path | None = None) -> tuple[Path, str]:
-    """(the GGUF file, its display name) for ``[llm] embedded_model``; ModelError when unusable."""
+def model_setting(llm: LlmSettings) -> tuple[str, str]:
+    """(key, value) naming the embedded engine's model: ``embedded_model``, else ``[llm] model`` when it
+    names a GGUF file (a path or owner/repo/file.gguf; an Ollama name like llama3.2 does not), else the default."""
+    if llm.embedded_model or not llm.model.endswith(".gguf"):
+        return "embedded_model", llm.embedded_model
+    return "model", llm.model
+
+
+def resolve_model(value: str, data_dir: Path, root: Path | None = None,
+                  key: str = "embedded_model") -> tuple[Path, str]:
+    """(the GGUF file, its display name) for the model setting ``[llm] key``; ModelError when unusable."""
     if not value:
         try:
             return default_model(data_dir), DEFAULT_NAME
@@ -78,11 +87,11 @@ def resolve_model(value: str, data_dir: Path, root: Path | None = None) -> tuple
     if hub is not None and not local.exists():
         found = cached_file(*hub, root)
         if found is None:
-            raise ModelError(f"[llm] embedded_model = {value!r} is not in the Hugging Face cache: run "
+            raise ModelError(f"[llm] {key} = {value!r} is not in the Hugging Face cache: run "
                              f"`sisyphus models pull llm` (or set it to a local GGUF file)")
         return found, Path(hub[1]).stem
     what = "is a folder, not a GGUF file" if local.is_dir() else "does not exist"
-    raise ModelError(f"[llm] embedded_model = {value!r}: {local} {what}; set it to a GGUF file, to "
+    raise ModelError(f"[llm] {key} = {value!r}: {local} {what}; set it to a GGUF file, to "
                      "owner/repo/file.gguf (then `sisyphus models pull llm`), or to \"\" for the small default model")
 
 
@@ -100,7 +109,8 @@ def spec(llm: LlmSettings, runtime_dir: Path, data_dir: Path):
     The key is new for every daemon run: only the daemon can use the engine's HTTP server."""
     from daemon.supervisor.spec import EngineSpec
 
-    model, name = resolve_model(llm.embedded_model, data_dir)
+    key, value = model_setting(llm)
+    model, name = resolve_model(value, data_dir, key=key)
     port = free_port()
     uri = local_uri(ENGINE, runtime_dir)
     argv = engine_argv(llm, model, name, uri, port, data_dir)

@@ -159,3 +159,13 @@ def test_the_vram_policy_counts_the_llm_engine_like_the_speech_engines() -> None
     assert policy.decide(low, "idle", views, 100.0) == [("unload", "llm", "free GPU memory 500 MB < 1024 MB")]
     busy = [dataclasses.replace(v, busy=v.name == "llm") for v in views]
     assert policy.decide(low, "thinking", busy, 200.0)[0][1] == "asr"  # a streaming LLM is never the victim
+
+
+def test_llm_model_naming_a_gguf_is_the_embedded_model_and_errors_name_that_key(tmp_path: Path) -> None:
+    _llm_venv(tmp_path)
+    assert embedded.model_setting(LlmSettings()) == ("embedded_model", "")  # llama3.2: an Ollama name
+    assert embedded.model_setting(LlmSettings(model="/m/x.gguf")) == ("model", "/m/x.gguf")
+    assert embedded.model_setting(LlmSettings(model="/m/x.gguf", embedded_model="/m/y.gguf")) == (
+        "embedded_model", "/m/y.gguf")
+    with pytest.raises(embedded.ModelError, match=r"\[llm\] model = '/m/x.gguf': /m/x.gguf does not exist"):
+        embedded.spec(LlmSettings(backend="embedded", model="/m/x.gguf"), tmp_path, tmp_path)
