@@ -24,8 +24,8 @@ def load(args: argparse.Namespace) -> Engine:
     from .engine import LlmEngine, Options
 
     return LlmEngine(Options(model=args.model, name=args.model_name, port=args.http_port,
-                             gpu_layers=args.gpu_layers, context=args.context, threads=args.threads, temperature=args.temperature,
-                             debug=args.debug))
+                             gpu_layers=args.gpu_layers, context=args.context, threads=args.threads,
+                             temperature=args.temperature, debug=args.debug))
 
 
 def main(argv: list[str] | None = None) -> int:
