@@ -15,8 +15,10 @@ import socket
 import subprocess
 import threading
 import time
+import wave
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from daemon.control import NotRunning, request, stream_events
@@ -67,10 +69,6 @@ def _wait(predicate, timeout: float, what: str, log) -> None:
 
 def _speech(wav: Path) -> tuple[float, float]:
     """(length, voiced length) of a 16-bit WAV in seconds; voiced: 20 ms frames well above silence."""
-    import wave
-
-    import numpy as np
-
     with wave.open(str(wav)) as f:
         rate, channels = f.getframerate(), f.getnchannels()
         pcm = np.frombuffer(f.readframes(f.getnframes()), dtype=np.int16).reshape(-1, channels)[:, 0]
