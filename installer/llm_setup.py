@@ -32,7 +32,7 @@ def turn_llm(ctx: Context) -> Check:
         return _external(ctx, "[llm] backend = \"external\"")
     if llm.backend == "embedded":
         return _embedded(ctx, llm, "[llm] backend = \"embedded\"")
-    external = _external(ctx, "backend auto: it answers")
+    external = _external(ctx, "backend auto")
     if external.status != FAIL or ("llm_unreachable" not in external.detail and "llm_timeout" not in external.detail):
         return external
     if not embedded.model_setting(llm)[1] and not embedded.venv_python(ctx.data_dir).exists():
@@ -45,7 +45,7 @@ def _external(ctx: Context, why: str) -> Check:
     check = check_llm(ctx)
     if check.status == FAIL:
         return check
-    return Check("llm", check.status, f"a turn uses the server at {check.detail} ({why})", check.fix)
+    return Check("llm", check.status, f"a turn uses the LLM server: {check.detail} ({why})", check.fix)
 
 
 def _embedded(ctx: Context, llm: LlmSettings, why: str) -> Check:

@@ -43,7 +43,7 @@ def test_doctor_auto_with_a_server_names_it() -> None:
         check = llm_setup.turn_llm(_ctx(Path("/nowhere"), base_url=url, model="test-model"))
     finally:
         server.stop()
-    assert check.status == OK and f"a turn uses the server at {url} answers" in check.detail
+    assert check.status == OK and check.detail == f"a turn uses the LLM server: {url} answers (no key) (backend auto)"
 
 
 def test_doctor_auto_without_a_server_names_the_embedded_engine(tmp_path: Path, healthy_llm_venv: Path) -> None:
