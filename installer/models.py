@@ -186,6 +186,8 @@ def main(argv: list[str], config_path: Path) -> int:
     settings = _load_settings(config_path)
     if args.action == "list":
         return cmd_list(args.dir, settings, _profile(args.profile, settings))
+    if args.file and args.which != "llm":
+        parser.error(f"{args.file!r}: naming a file is for `sisyphus models pull llm owner/repo/file.gguf` only")
     if args.which == "llm":  # one GGUF file for the embedded LLM engine (installer/llm_setup.py)
         from daemon.config.schema import LlmSettings
 
