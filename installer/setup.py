@@ -10,6 +10,7 @@ touched (a missing config gets the documented defaults).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import sys
 import time
@@ -23,6 +24,7 @@ from daemon.vram.nvml import GpuInfo, probe_gpu
 
 from . import torch_index, venvs
 from .torch_index import cuda_index_url
+from .progress import ticking
 
 CPU_TORCH_INDEX = torch_index.CPU_INDEX  # which index torch comes from, and when: installer/torch_index.py
 
@@ -90,8 +92,9 @@ def build(plan: Plan, data_dir: Path, upgrade: bool, editable: bool, say: Callab
         started = time.monotonic()
         try:
             clear_broken(name, dest, say)
-            venvs.create(name, dest, torch=plan.torch, torch_index_url=plan.torch_index_url,
-                         upgrade=upgrade, editable=editable, progress=lambda m: say("    " + m))
+            with ticking(say, f"engine venv {name}"):
+                venvs.create(name, dest, torch=plan.torch, torch_index_url=plan.torch_index_url,
+                             upgrade=upgrade, editable=editable, progress=lambda m: say("    " + m))
         except Exception as exc:  # pip or venv failures: report, go on with the others, fail at the end
             say(f"    FAILED: {exc}")
             failed.append(name)
@@ -127,6 +130,7 @@ def main(argv: list[str], config_path: Path) -> int:
     parser.add_argument("--data-dir", type=Path, help=f"default: {paths.data_dir()}")
     parser.add_argument("--only", default="", help="comma-separated engines to build instead of the profile's")
     parser.add_argument("--editable", action="store_true", help="install this checkout editable (developers)")
+    parser.add_argument("--llm", choices=["embedded"], help="also build the embedded LLM engine (llama.cpp)")
     args = parser.parse_args(argv[1:] if argv[:1] == ["--"] else argv)
 
     def say(msg: str) -> None:
@@ -135,6 +139,11 @@ def main(argv: list[str], config_path: Path) -> int:
     gpu = probe_gpu()
     only = tuple(n.strip() for n in args.only.split(",") if n.strip())
     plan = make_plan(args.profile, gpu, args.torch, args.torch_index_url, only)
+    if args.llm == "embedded" and "llm" not in plan.engines:
+        from .llm_setup import SIZE_NOTE
+
+        plan = dataclasses.replace(plan, engines=(*plan.engines, "llm"))
+        say(f"embedded LLM: the llm engine venv takes {SIZE_NOTE}")
     say(f"profile: {plan.profile} ({plan.why})")
     if any(venvs.ENGINES[name].needs_torch for name in plan.engines):  # the cpu profile's engines need none
         plan = checked_index(plan, say)

@@ -41,6 +41,7 @@ ENGINES: dict[str, EngineEnv] = {
     "tts": EngineEnv("tts", "engines/tts/requirements.txt", True, "engines.tts", fixups.TTS_IMPORTS),
     "whisper": EngineEnv("whisper", "engines/cpu/requirements-whisper.txt", False, "wyoming_faster_whisper"),
     "piper": EngineEnv("piper", "engines/cpu/requirements-piper.txt", False, "wyoming_piper"),
+    "llm": EngineEnv("llm", "engines/llm/requirements.txt", False, "engines.llm", "xllamacpp"),
 }
 
 Progress = Callable[[str], None]

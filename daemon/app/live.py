@@ -12,20 +12,24 @@ from daemon.events import NoticeEvent
 _LOG = logging.getLogger(__name__)
 
 
+
 def turn_options(settings: Settings) -> TurnOptions:
     return TurnOptions(mode=settings.hotkey.mode, min_press_ms=settings.audio.min_press_ms,
                        language=settings.asr.language, voice=settings.tts.voice,
                        max_reply_chars=settings.llm.max_reply_chars)
 
 
-def build_llm(settings: Settings) -> tuple:
+def build_llm(settings: Settings, choice=None, supervisor=None) -> tuple:
+    """The turn's LLM client (the embedded engine's when ``choice``, a daemon/llm/backend.Choice, says so),
+    the history and the chunker."""
     from daemon.llm.client import LlmClient
     from daemon.llm.history import History
     from daemon.llm.sentences import SentenceChunker
 
     llm = settings.llm
-    client = LlmClient(base_url=llm.base_url, api_key=llm.api_key, model=llm.model, extra_params=dict(llm.extra),
-                       timeout_s=llm.timeout_s, max_retries=llm.max_retries)
+    client = choice.client(llm, supervisor) if choice is not None else LlmClient(
+        base_url=llm.base_url, api_key=llm.api_key, model=llm.model, extra_params=dict(llm.extra),
+        timeout_s=llm.timeout_s, max_retries=llm.max_retries)
     history = History(system_prompt=llm.system_prompt, max_turns=llm.history_turns,
                       idle_reset_s=llm.history_idle_reset_s)
     return client, history, SentenceChunker
@@ -37,7 +41,7 @@ def apply_settings(parts, old: Settings, new: Settings) -> None:
     assistant.set_options(**turn_options(new).__dict__)
     if new.llm != old.llm:
         previous = assistant.llm
-        assistant.llm, _, _ = build_llm(new)
+        assistant.llm, _, _ = build_llm(new, parts.llm_choice, parts.supervisor)
         assistant.history.system_prompt = new.llm.system_prompt
         assistant.history.max_turns = new.llm.history_turns
         parts.spawn(previous.aclose(), "close-old-llm-client")

@@ -28,6 +28,7 @@ from daemon.config.live import LiveSettings
 from daemon.config.reload import ConfigWatcher
 from daemon.config.schema import Settings
 from daemon.events import AudioLevel, ErrorEvent, EventBus, State, StateChanged
+from daemon.llm import backend as llm_backend
 from daemon.llm.probe import check_llm
 from daemon.supervisor import profiles
 from daemon.supervisor.group import Supervisor
@@ -65,6 +66,7 @@ class Parts:
     audio: dict = field(default_factory=dict)  # "input"/"output" -> what it is when no device: a file, off
     audio_problems: dict = field(default_factory=dict)  # "input"/"output" -> why its device did not open
     last_error: dict | None = None  # the last ErrorEvent: what failed, in which turn
+    llm_choice: llm_backend.Choice | None = None  # which LLM the turns use (daemon/llm/backend.py)
     started: float = field(default_factory=time.monotonic)
     _closers: list[tuple[str, Callable[[], Any]]] = field(default_factory=list)
     _tasks: set[asyncio.Task] = field(default_factory=set)
@@ -118,6 +120,7 @@ class Parts:
             "vram": self.memory.status() if self.memory else {},
             "audio": {kind: self.audio_problem(kind) or self._audio_in_use(kind) for kind in ("input", "output")},
             "last_error": self.last_error,
+            "llm": self.llm_choice.status() if self.llm_choice else {},
         }
 
     def audio_problem(self, kind: str) -> str:
@@ -162,9 +165,13 @@ async def _build(parts: Parts, settings: Settings, options: RunOptions, runtime_
     bus.subscribe(parts.remember_error)
     parts.profile = profiles.resolve(options.profile or settings.daemon.profile, data_dir)
     specs = profiles.specs(settings, parts.profile, runtime_dir, data_dir)
-    parts.supervisor = supervisor = Supervisor(specs, bus, settings.supervisor)
+    try:
+        parts.llm_choice = choice = await llm_backend.choose(settings.llm, runtime_dir, data_dir)
+    except llm_backend.embedded.ModelError as exc:
+        raise StartError(str(exc)) from exc
+    parts.supervisor = supervisor = Supervisor({**specs, **choice.specs}, bus, settings.supervisor)
     parts.on_close("engines", supervisor.stop)
-    llm, history, chunker = build_llm(settings)
+    llm, history, chunker = build_llm(settings, choice, supervisor)
     parts.on_close("llm client", lambda: (parts.assistant.llm if parts.assistant else llm).aclose())
     turn_callbacks: dict[str, Callable] = {}
     speaker = await _speaker(parts, settings, options, turn_callbacks)
@@ -174,13 +181,16 @@ async def _build(parts: Parts, settings: Settings, options: RunOptions, runtime_
     await _microphone(parts, settings, options, assistant)
     await _hotkey(parts, settings, options, assistant)
     parts.memory = memory = MemoryManager(settings.vram, {"asr": settings.asr.idle_unload_min,
-                                                         "tts": settings.tts.idle_unload_min},
+                                                         "tts": settings.tts.idle_unload_min,
+                                                         "llm": settings.llm.embedded_idle_unload_min},
                                           supervisor, lambda: assistant.state.value)
     parts.on_close("vram monitor", memory.close)
     assistant.on_cuda_oom = memory.on_cuda_oom
     _commands(parts, quit)
     supervisor.start()
-    parts.spawn(check_llm(settings.llm, bus), "llm-check")  # in the background: readiness never waits for it
+    llm_backend.announce(choice, bus)
+    if choice.backend == "external":
+        parts.spawn(check_llm(settings.llm, bus), "llm-check")  # in the background: readiness never waits for it
     parts.spawn(ConfigWatcher(parts.live.path, functools.partial(_reload, parts)).run(), "config-watcher")
     parts.spawn(memory.run(settings.vram.poll_s), "memory")
 

@@ -44,7 +44,8 @@ def status(reply: dict) -> list[str]:
         lines += [""] + table((_engine_row(name, e) for name, e in engines.items()),
                               ("ENGINE", "STATE", "PROCESS", "DETAIL"))
     audio = reply.get("audio") or {}
-    lines += [""] + pairs([("microphone", audio.get("input")), ("speaker", audio.get("output")),
+    lines += [""] + pairs([("llm", (reply.get("llm") or {}).get("summary")),
+                           ("microphone", audio.get("input")), ("speaker", audio.get("output")),
                            ("gpu memory", gpu_memory(reply.get("vram") or {})),
                            ("last turn", _timings(reply.get("last_timings_ms") or {})),
                            ("last error", _last_error(reply.get("last_error"))),

@@ -79,6 +79,18 @@ class LlmSettings:
                                min=100, max=1_000_000, live=True)
     max_retries: int = opt(2, "retries before the first token", min=0, max=10, live=True)
     extra: dict = opt({}, "extra request parameters, e.g. reasoning_effort = \"low\"", live=True)
+    backend: str = opt("auto", "auto: the server at base_url when it answers at start, else the embedded engine; "
+                       "external: always base_url; embedded: always the embedded llama.cpp engine",
+                       choices=("auto", "external", "embedded"))
+    embedded_model: str = opt("", "the embedded engine's GGUF: a file path, or owner/repo/file.gguf pulled with "
+                              "`sisyphus models pull llm` (empty: [llm] model when it names a .gguf, else "
+                              "SmolLM2-135M, a tiny test model that gets facts wrong)")
+    gpu_layers: int = opt(-1, "embedded engine: layers offloaded to the GPU where llama.cpp has CUDA (-1 all, 0 none)",
+                          min=-1)
+    context_tokens: int = opt(4096, "embedded engine: context window in tokens", min=256, max=1_048_576)
+    embedded_ready_timeout_s: float = opt(120.0, "seconds the embedded engine may take to load its model", min=1)
+    embedded_idle_unload_min: float = opt(0.0, "unload the embedded engine after this many idle minutes (0: never)",
+                                          min=0)
 
 
 @dataclass(frozen=True)

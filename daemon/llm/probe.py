@@ -15,6 +15,7 @@ from .client import LlmClient, LlmError
 
 _LOG = logging.getLogger(__name__)
 OLLAMA_PORT = 11434
+EMBEDDED_HINT = "; or run `sisyphus setup --llm embedded` for the embedded engine (used when none answers at start)"
 TIMEOUT_S = 3.0
 
 
@@ -43,7 +44,8 @@ def advise(llm: LlmSettings, exc: LlmError) -> str | None:
         return (f"The LLM at {llm.base_url} rejected the API key: set LLM_API_KEY (or [llm] api_key) "
                 "to a key it accepts")
     if exc.code in ("llm_unreachable", "llm_timeout"):
-        return f"No LLM answers at {llm.base_url}: {how_to_start(llm)} or set [llm] base_url / OPENAI_BASE_URL"
+        return (f"No LLM answers at {llm.base_url}: {how_to_start(llm)} or set [llm] base_url / OPENAI_BASE_URL"
+                f"{EMBEDDED_HINT if llm.backend == 'auto' else ''}")
     return f"The LLM at {llm.base_url} does not work: {exc.text}"
 
 

@@ -49,5 +49,5 @@ class Supervisor:
 
 def _about(info: Info | None) -> str | None:
     """The engine's own one-line description from its last ``info`` (e.g. TTS path and GPU memory)."""
-    programs = [p for kind in ("asr", "tts") for p in (getattr(info, kind, None) or [])] if info else []
+    programs = [p for kind in ("asr", "tts", "handle") for p in (getattr(info, kind, None) or [])] if info else []
     return programs[0].description if programs else None

@@ -38,7 +38,8 @@ async def test_nothing_listening_names_what_to_start_or_set():
     seen = notices(bus)
     url = f"http://127.0.0.1:{free_port()}/v1"
     advice = await check_llm(LlmSettings(base_url=url, model="test-model"), bus)
-    assert advice == f"No LLM answers at {url}: start the server or set [llm] base_url / OPENAI_BASE_URL"
+    assert advice == (f"No LLM answers at {url}: start the server or set [llm] base_url / OPENAI_BASE_URL; or run "
+                      "`sisyphus setup --llm embedded` for the embedded engine (used when none answers at start)")
     assert [(n.title, n.text) for n in seen] == [("The assistant has no LLM to answer", advice)]
 
 
@@ -64,8 +65,9 @@ async def test_a_refused_key_and_a_missing_model_say_what_to_set():
 def test_ollama_s_port_gets_the_ollama_commands():
     llm = LlmSettings()  # the default: a local Ollama
     down = advise(llm, LlmError("llm_unreachable", "connection refused"))
-    assert down == ("No LLM answers at http://127.0.0.1:11434/v1: start Ollama (`ollama serve`, then "
-                    "`ollama pull llama3.2`) or set [llm] base_url / OPENAI_BASE_URL")
+    assert down.startswith("No LLM answers at http://127.0.0.1:11434/v1: start Ollama (`ollama serve`, then "
+                           "`ollama pull llama3.2`) or set [llm] base_url / OPENAI_BASE_URL; or run "
+                           "`sisyphus setup --llm embedded`")
     assert advise(llm, LlmError("llm_model_not_found", "HTTP 404")) is None  # no /models listing: it answers
 
 
