@@ -265,6 +265,11 @@ def _remote(command: Command, args) -> int:
     try:
         reply = request(paths.runtime_dir(), message, timeout=_timeout(command))
     except NotRunning as exc:
+        if command.name == "list-tools":  # no daemon: start the servers for a moment to list them
+            from .tools.listing import offline
+
+            print(offline(paths.config_path(args.config)))
+            return 0
         print(f"sisyphus: {exc}", file=sys.stderr)
         return 1
     except TimeoutError:
@@ -276,6 +281,11 @@ def _remote(command: Command, args) -> int:
     if not reply.get("ok"):
         print(f"sisyphus: {reply.get('error')}", file=sys.stderr)
         return 1
+    if command.name == "list-tools":
+        from .tools.listing import format_servers
+
+        print(format_servers(reply["servers"]))
+        return 0
     print(_format_status(reply) if command.name == "status" else json.dumps(reply))
     return 0
 
@@ -296,6 +306,9 @@ def _format_status(reply: dict) -> str:
             lines.append(f"    last error: {engine['last_error']}")
         if engine.get("about"):
             lines.append(f"    {engine['about']}")
+    for name, server in (reply.get("tools") or {}).items():  # MCP servers ([[tools.mcp]])
+        reason = f" - {server['reason']}" if server["reason"] else ""
+        lines.append(f"  tools {name}: {server['state']} ({server['transport']} {server['where']}){reason}")
     for kind, what in (reply.get("audio") or {}).items():
         lines.append(f"{kind}: {what}")
     if reply.get("last_error"):
