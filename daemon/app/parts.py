@@ -198,6 +198,10 @@ def _tools(parts: Parts, settings: Settings) -> None:
         parts.assistant.tools, parts.commands.tools = tools.turns, tools.servers
         parts.on_close("tool servers", tools.servers.stop)
         tools.servers.start()
+    if settings.tools.cue == "earcon" and parts.devices.get("output") is not None:
+        from daemon.tools.cue import earcon_cue
+
+        earcon_cue(parts.bus, parts.devices["output"])
 
 
 def _reload(parts: Parts) -> None:

@@ -120,7 +120,7 @@ class ToolServer:
             except BaseException as exc:  # noqa: B902 - anything the SDK raises is this server's failure
                 if not isinstance(exc, Exception):
                     raise
-                reason = _why(exc)
+                reason = _why(exc) if self.state == "ready" else f"{self._verb()} failed: {_why(exc)}"
                 _LOG.debug("tool server %s failed", self.name, exc_info=True)
             self.last_error = reason
             delay = self.policy.next_delay(time.monotonic() - began, self._served)
@@ -163,6 +163,9 @@ class ToolServer:
                 self.tools = tools
                 self._set("ready", f"{len(tools)} tools")
                 self.bus.publish(ToolServerChanged(self.name, "ready", self.reason, tuple(t.name for t in tools)))
+
+    def _verb(self) -> str:
+        return f"connecting to {self.config.url}" if self.config.url else f"starting {self.config.command[0]}"
 
     async def _wait_restart(self) -> None:
         self._wake.clear()
