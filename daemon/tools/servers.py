@@ -54,6 +54,15 @@ class ToolServer:
     def start(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name=f"mcp-{self.name}")
+            self._task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task) -> None:
+        """Only stop() ends the supervise task; any other end is logged and answered with a new one."""
+        if task is not self._task or task.cancelled():
+            return
+        _LOG.error("tool server %s: its supervise task ended (%r); starting a new one", self.name,
+                   task.exception() or "returned", exc_info=task.exception())
+        asyncio.get_running_loop().call_later(self.policy.initial_s, self.start)
 
     def restart(self) -> None:
         """Leave FAILED (or BACKOFF) and connect again now."""
@@ -117,9 +126,7 @@ class ToolServer:
                 self._set("failed", str(exc))
                 await self._wait_restart()
                 continue
-            except BaseException as exc:  # noqa: B902 - anything the SDK raises is this server's failure
-                if not isinstance(exc, Exception):
-                    raise
+            except Exception as exc:  # anything the SDK raises is this server's failure
                 reason = _why(exc) if self.state == "ready" else f"{self._verb()} failed: {_why(exc)}"
                 _LOG.debug("tool server %s failed", self.name, exc_info=True)
             self.last_error = reason
@@ -159,9 +166,8 @@ class ToolServer:
                 return exc.text
             except (ToolError, TimeoutError) as exc:
                 return f"it did not answer a health check ({_why(exc)})"
-            if tools != self.tools:
-                self.tools = tools
-                self._set("ready", f"{len(tools)} tools")
+            if tools != self.tools:  # the server changed its tools
+                self.tools, self.reason = tools, f"{len(tools)} tools"
                 self.bus.publish(ToolServerChanged(self.name, "ready", self.reason, tuple(t.name for t in tools)))
 
     def _verb(self) -> str:

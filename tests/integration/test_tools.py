@@ -113,28 +113,36 @@ def test_a_tool_runs_with_the_models_arguments_and_the_answer_is_spoken(tmp_path
         assert [e["state"] for e in d.events[start:end] if e["kind"] == "state"][-1] == "idle"
     with wave.open(str(tmp_path / "out.wav")) as wav:  # both parts of the reply were played
         assert wav.getnframes() / wav.getframerate() > len(spoken.strip()) * 0.02 - 0.3
-    assert "sk-test-secret-123" not in d.log.read_text()
+    log = d.log.read_text()
+    assert "sk-test-secret-123" not in log
+    assert 'tool desk.weather({"city": "Paris"})' in log and "answered: It is 21 degrees" in log
 
 
-def test_a_streamable_http_server_with_a_header_from_the_environment(tmp_path, llm):
+@pytest.fixture
+def http_mcp(tmp_path):
+    """The test MCP server over Streamable HTTP, wanting a bearer token: (its [[tools.mcp]] entry, marks)."""
     marks = tmp_path / "marks"
     server = subprocess.Popen([sys.executable, "-m", "tests.support.mcp_server", "--marks", str(marks), "--http",
                                "--token", TOKEN], stdout=subprocess.PIPE, text=True, cwd=REPO,
                               env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
         port = int(server.stdout.readline().split()[1])
-        entry = {"name": "web", "url": f"http://127.0.0.1:{port}/mcp",
-                 "headers": {"Authorization": "Bearer ${DESK_TOKEN}"}}
-        llm.enqueue(*weather_call("openai"))
-        with ToolDaemon(tmp_path, llm, [entry], env={"DESK_TOKEN": TOKEN}) as d:
-            start, end = d.say(QUESTION)
-            assert calls(marks) == [{"tool": "weather", "arguments": {"city": "Paris"}}]
-            assert "It is 21 degrees and sunny in Paris." in d.spoken(start, end)
-            assert d.status()["tools"]["web"]["transport"] == "http"
-        assert TOKEN not in d.log.read_text()
+        yield {"name": "desk", "url": f"http://127.0.0.1:{port}/mcp",
+               "headers": {"Authorization": "Bearer ${DESK_TOKEN}"}}, marks
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_a_streamable_http_server_with_a_header_from_the_environment(tmp_path, llm, http_mcp):
+    entry, marks = http_mcp
+    llm.enqueue(*weather_call("openai"))
+    with ToolDaemon(tmp_path, llm, [entry], env={"DESK_TOKEN": TOKEN}) as d:
+        start, end = d.say(QUESTION)
+        assert calls(marks) == [{"tool": "weather", "arguments": {"city": "Paris"}}]
+        assert "It is 21 degrees and sunny in Paris." in d.spoken(start, end)
+        assert d.status()["tools"]["desk"]["transport"] == "http"
+    assert TOKEN not in d.log.read_text()
 
 
 def test_a_missing_environment_variable_fails_the_server_with_its_name(tmp_path, llm):
@@ -185,10 +193,12 @@ def test_a_destructive_tool_does_not_run_on_no_or_silence(tmp_path, llm, answer)
         assert len(llm.chats) == 2 and d.spoken(start, end) == "I can help with that."
 
 
-def test_barge_in_during_a_slow_tool_cancels_it(tmp_path, llm):
-    marks = tmp_path / "marks"
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+def test_barge_in_during_a_slow_tool_cancels_it(tmp_path, llm, transport, request):
+    entry, marks = request.getfixturevalue("http_mcp") if transport == "http" else (
+        stdio_server(tmp_path / "marks"), tmp_path / "marks")
     llm.enqueue(Script(reply="", tool_calls=[{"name": "slow_search", "arguments": {"query": "taxes", "seconds": 20}}]))
-    with ToolDaemon(tmp_path, llm, [stdio_server(marks)], cue="speech") as d:
+    with ToolDaemon(tmp_path, llm, [entry], env={"DESK_TOKEN": TOKEN}, cue="speech") as d:
         d.said.write_text("Find my tax files.")
         start = d.turn()
         slow = d.wait_event(lambda e: e["kind"] == "tool" and e["state"] == "slow", 30, start)
