@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import wave
@@ -227,6 +228,21 @@ def test_a_crashed_server_is_restarted_and_its_tools_come_back(tmp_path, llm):
         start, end = d.say("How many unread messages?")
         assert d.spoken(start, end) == "You have mail: You have 4 unread messages."
         assert d.status()["tools"]["desk"]["last_error"]
+
+
+def test_a_server_killed_while_idle_is_found_by_the_health_check_and_restarted(tmp_path, llm):
+    marks = tmp_path / "marks"
+    with ToolDaemon(tmp_path, llm, [stdio_server(marks)], health_interval_s=0.5) as d:
+        first = int((marks / "pid").read_text())
+        start = len(d.events)
+        os.kill(first, signal.SIGKILL)
+        d.wait_event(lambda e: e["kind"] == "tool_server" and e["state"] == "backoff", 20, start)
+        d.wait_tools("desk", "ready")
+        assert int((marks / "pid").read_text()) != first
+        assert len(d.status()["tools"]["desk"]["tools"]) == 6
+        llm.enqueue(*weather_call("openai"))
+        begin, end = d.say(QUESTION)
+        assert "It is 21 degrees and sunny in Paris." in d.spoken(begin, end)
 
 
 def test_tool_failures_are_spoken_briefly_and_end_the_turn(tmp_path, llm):

@@ -10,7 +10,7 @@ Tools (what each did is written to DIR, so a test sees what the server saw):
 - ``hang()``: read-only, never answers (writes ``cancelled-hang`` when cancelled).
 - ``crash()``: read-only, the server process exits at once (status 3) the first time (``crashed`` marks it).
 - ``broken()``: read-only, fails with "the disk is full".
-Every call appends ``{"tool", "arguments"}`` to ``DIR/calls.jsonl``. Over HTTP, a request without
+Every call appends ``{"tool", "arguments"}`` to ``DIR/calls.jsonl``; ``DIR/pid`` holds the process id. Over HTTP, a request without
 ``Authorization: Bearer <token>`` is refused with 401.
 """
 from __future__ import annotations
@@ -32,6 +32,7 @@ READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
 def build(marks: Path) -> MCPServer:
     server = MCPServer("sisyphus-test-tools")
+    (marks / "pid").write_text(str(os.getpid()))  # a test may kill the server while it is idle
 
     def note(tool: str, **arguments: object) -> None:
         with open(marks / "calls.jsonl", "a", encoding="utf-8") as log:
