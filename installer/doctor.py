@@ -24,7 +24,6 @@ from daemon.supervisor import profiles
 from daemon.vram.nvml import GpuInfo, probe_gpu
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
-ENGINES_BY_PROFILE = {"gpu": ("asr", "tts"), "cpu": ("whisper", "piper"), "fake": ()}
 GPU_ENGINE_MIN_FREE_MB = 6000  # GLM-ASR-Nano (bf16) + Qwen3-TTS 1.7B, with headroom
 
 
@@ -91,8 +90,8 @@ def check_venvs(ctx: Context) -> list[Check]:
     from .venvs import ENGINES, healthy
 
     checks = []
-    for name in ENGINES_BY_PROFILE.get(ctx.profile, ()):
-        dest = ctx.data_dir / "venvs" / name
+    for name in profiles.VENVS.get(ctx.profile, ()):
+        dest = profiles.venv_dir(ctx.data_dir, name)
         if not profiles.venv_python(ctx.data_dir, name).exists():
             checks.append(Check(f"venv {name}", FAIL, f"missing at {dest}",
                                 f"run `sisyphus setup --profile {ctx.profile}`"))

@@ -1,10 +1,22 @@
 """Post-install fix-ups per engine venv, named after the engine (``installer.venvs.ENGINES``).
 
-Each is ``def <engine>(python: Path, progress) -> None`` and must be idempotent.
+Each is ``def <engine>(pip: Pip, progress) -> None`` and must be idempotent. ``pip`` is the venv's
+``installer.venvs.Pip``: every pip call goes through it (a venv made by uv has no pip of its own).
+This module imports nothing of the installer's: ``installer.venvs`` imports it.
 """
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable, Protocol
+
+
+class Pip(Protocol):
+    python: Path
+
+    def run(self, verb: str, *args: str) -> bool: ...
+
+
+Progress = Callable[[str], None]
 
 
 # --- tts: qwen-tts-hf + faster-qwen3-tts next to our own torch -----------------------------
@@ -18,6 +30,7 @@ from pathlib import Path
 # The older qwen-tts distribution writes the same qwen_tts/ files and pip does not see the
 # clash, so an upgraded venv loses it first.
 _TTS_PINS = {"qwen-tts-hf": "0.1.1.post1", "faster-qwen3-tts": "0.5.4"}
+TTS_IMPORTS = "qwen_tts, faster_qwen3_tts"  # what a healthy TTS venv imports beyond engines.tts
 _TTS_OLD = "qwen-tts"
 _TTS_PROBE = r"""
 import glob, json, os, sys
@@ -45,32 +58,27 @@ print(json.dumps(out))
 """
 
 
-def tts(python: Path, progress) -> None:
+def tts(pip: Pip, progress: Progress) -> None:
     """Install qwen-tts-hf, faster-qwen3-tts and a torchaudio that imports next to this torch (idempotent)."""
     import json
     import subprocess
-    from pathlib import Path
+
+    python = pip.python
 
     def probe() -> dict:
         done = subprocess.run([str(python), "-c", _TTS_PROBE], capture_output=True, text=True, check=True)
         return json.loads(done.stdout.strip().splitlines()[-1])
 
-    def pip(verb: str, *args: str) -> bool:
-        extra = ["--no-deps"] if verb == "install" else ["-y"]
-        cmd = [str(python), "-m", "pip", verb, "-q", "--disable-pip-version-check", *extra, *args]
-        progress("$ " + " ".join(cmd))
-        return subprocess.run(cmd).returncode == 0
-
     state = probe()
     if _TTS_OLD in state["dists"]:  # both own qwen_tts/: remove the old one before the new one lands
         progress(f"[tts] removing {_TTS_OLD} {state['dists'][_TTS_OLD]} (replaced by qwen-tts-hf)")
-        pip("uninstall", _TTS_OLD, "qwen-tts-hf")
+        pip.run("uninstall", _TTS_OLD, "qwen-tts-hf")
         state = probe()
     pins = [f"{name}=={ver}" for name, ver in _TTS_PINS.items()]
     if any(state["dists"].get(name) != ver for name, ver in _TTS_PINS.items()) or state["torchaudio"] is None:
-        if not pip("install", f"torchaudio=={state['torch']}", *pins):
+        if not pip.run("install", "--no-deps", f"torchaudio=={state['torch']}", *pins):
             progress(f"[tts] no torchaudio {state['torch']} on the index; taking the newest one")
-            if not pip("install", "torchaudio", *pins):
+            if not pip.run("install", "--no-deps", "torchaudio", *pins):
                 raise RuntimeError(f"[tts] could not install torchaudio and {pins}; see pip's error above")
         state = probe()
     if not state["native_ok"]:
@@ -78,9 +86,7 @@ def tts(python: Path, progress) -> None:
                  f"(cuda={state['cuda']}); hiding them so torchaudio imports as pure Python")
         for lib in state["libs"]:
             Path(lib).rename(lib + ".disabled")
-    from .venvs import ENGINES
-
-    imports = f"import {ENGINES['tts'].imports}"
+    imports = f"import {TTS_IMPORTS}"
     check = subprocess.run([str(python), "-c", imports], capture_output=True, text=True)
     if check.returncode != 0:
         raise RuntimeError(f"[tts] `{imports}` fails in {python}: {check.stderr.strip()[-800:]}")
@@ -98,36 +104,30 @@ _ASR_VAD_MEMBER = "faster_whisper/assets/silero_vad_v6.onnx"
 _ASR_VAD_SHA256 = "4cbf549b8326f60f80f2536d9eefeb450a9abe83365a098031c89719f1be17d2"
 
 
-def asr(python: Path, progress) -> None:
+def asr(pip: Pip, progress: Progress) -> None:
     """Put silero_vad_v6.onnx into the ASR venv (idempotent; checks the file's sha256)."""
     import hashlib
     import subprocess
-    import sys
     import tempfile
-    import zipfile
-    from pathlib import Path
 
-    prefix = subprocess.run([str(python), "-c", "import sys; print(sys.prefix)"],
+    prefix = subprocess.run([str(pip.python), "-c", "import sys; print(sys.prefix)"],
                             capture_output=True, text=True, check=True).stdout.strip()
     dest = Path(prefix) / "share" / "sisyphus" / Path(_ASR_VAD_MEMBER).name
     if dest.is_file() and hashlib.sha256(dest.read_bytes()).hexdigest() == _ASR_VAD_SHA256:
         progress(f"[asr] VAD model present: {dest}")
         return
     with tempfile.TemporaryDirectory() as tmp:
-        for pip_python in (str(python), sys.executable):  # a uv-made venv has no pip of its own
-            cmd = [pip_python, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps",
-                   "--only-binary=:all:", _ASR_VAD_WHEEL, "-d", tmp]
-            progress("$ " + " ".join(cmd))
-            if subprocess.run(cmd).returncode == 0:
-                break
-        wheels = list(Path(tmp).glob("faster_whisper-*.whl"))
-        if not wheels:
+        # the wheel's files unpacked into a scratch dir, not the venv: `pip download` is a verb uv lacks
+        if not pip.run("install", "--no-deps", "--only-binary=:all:", "--target", tmp, _ASR_VAD_WHEEL):
             raise RuntimeError(f"[asr] could not download {_ASR_VAD_WHEEL} (for its Silero VAD model); "
                                "check the package index settings of pip, then run the installer again")
-        with zipfile.ZipFile(wheels[0]) as wheel:
-            data = wheel.read(_ASR_VAD_MEMBER)
+        member = Path(tmp) / _ASR_VAD_MEMBER
+        if not member.is_file():
+            raise RuntimeError(f"[asr] {_ASR_VAD_WHEEL} has no {_ASR_VAD_MEMBER}; the VAD model moved, "
+                               "update installer/fixups.py")
+        data = member.read_bytes()
     if hashlib.sha256(data).hexdigest() != _ASR_VAD_SHA256:
-        raise RuntimeError(f"[asr] {_ASR_VAD_MEMBER} in {wheels[0].name} has an unexpected sha256; refusing it")
+        raise RuntimeError(f"[asr] {_ASR_VAD_MEMBER} in {_ASR_VAD_WHEEL} has an unexpected sha256; refusing it")
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_bytes(data)
     progress(f"[asr] VAD model installed: {dest}")

@@ -2,7 +2,7 @@
 
 Detects an NVIDIA driver through NVML (no CUDA context, no torch), chooses the gpu
 profile when there is one and the cpu profile otherwise, and builds each engine's
-venv under ``<data_dir>/venvs/`` with ``installer.venvs.create`` (CUDA torch only
+venv (where ``daemon.supervisor.profiles`` says) with ``installer.venvs.create`` (CUDA torch only
 when a driver is present). Re-running it is safe: healthy venvs are left alone, a
 deleted or broken one is rebuilt, the voices dir and an existing config are never
 touched (a missing config gets the documented defaults).
@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Callable
 
 from daemon import paths
+from daemon.supervisor.profiles import VENVS, venv_dir
 from daemon.vram.nvml import GpuInfo, probe_gpu
-from installer.doctor import ENGINES_BY_PROFILE
 
 from . import venvs
 
@@ -60,7 +60,7 @@ def make_plan(requested: str, gpu: GpuInfo, torch: str | None = None, torch_inde
         torch_index_url = CPU_TORCH_INDEX
     if torch == "cuda" and not torch_index_url and platform == "win32":
         torch_index_url = cuda_index_url(gpu.cuda)
-    engines = ENGINES_BY_PROFILE[profile]
+    engines = VENVS[profile]
     if only:
         unknown = set(only) - set(venvs.ENGINES)
         if unknown:
@@ -102,7 +102,7 @@ def build(plan: Plan, data_dir: Path, upgrade: bool, editable: bool, say: Callab
     """Create or repair each venv of the plan; return the names that failed (with the reason said)."""
     failed = []
     for i, name in enumerate(plan.engines, 1):
-        dest = data_dir / "venvs" / name
+        dest = venv_dir(data_dir, name)
         say(f"[{i}/{len(plan.engines)}] engine venv {name}: {dest}")
         started = time.monotonic()
         try:

@@ -1,4 +1,4 @@
-"""Create and repair one virtual environment per engine.
+"""Create and repair one virtual environment per engine; every pip call into one goes through :class:`Pip`.
 
 The engines need incompatible packages (GLM-ASR: the newest transformers 5.x; qwen-tts-hf:
 transformers==5.15.1), so each gets its own venv, built from its pinned
@@ -20,6 +20,8 @@ from typing import Callable
 
 from daemon.paths import venv_python
 
+from . import fixups
+
 REPO = Path(__file__).resolve().parent.parent
 TORCH_VERSION = os.environ.get("SISYPHUS_TORCH_VERSION", "2.13.0")  # also matches the CPU index's 2.13.0+cpu
 # PyPI's Linux torch is the CUDA build (with ~19 nvidia-*/cuda-* packages and triton): a CPU torch comes
@@ -38,7 +40,7 @@ class EngineEnv:
 
 ENGINES: dict[str, EngineEnv] = {
     "asr": EngineEnv("asr", "engines/asr/requirements.txt", True, "engines.asr"),
-    "tts": EngineEnv("tts", "engines/tts/requirements.txt", True, "engines.tts", "qwen_tts, faster_qwen3_tts"),
+    "tts": EngineEnv("tts", "engines/tts/requirements.txt", True, "engines.tts", fixups.TTS_IMPORTS),
     "whisper": EngineEnv("whisper", "engines/cpu/requirements-whisper.txt", False, "wyoming_faster_whisper"),
     "piper": EngineEnv("piper", "engines/cpu/requirements-piper.txt", False, "wyoming_piper"),
 }
@@ -51,10 +53,40 @@ def _run(cmd: list[str], progress: Progress) -> None:
     subprocess.run([str(c) for c in cmd], check=True)
 
 
-def _pip(python: Path, uv: str | None) -> list[str]:
-    if uv:
-        return [uv, "pip", "install", "--python", str(python)]
-    return [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+class Pip:
+    """pip for one venv, whoever made it: uv's pip when uv is on PATH, else the venv's own pip, else this
+    interpreter's pip aimed at the venv (``pip --python``): a venv made by ``uv venv`` has no pip of its own."""
+
+    def __init__(self, python: Path, progress: Progress, uv: str | None = None) -> None:
+        self.python, self.progress, self.uv = python, progress, uv
+        self._own: bool | None = None
+
+    def has_own_pip(self) -> bool:
+        if self._own is None:
+            probe = subprocess.run([str(self.python), "-m", "pip", "--version"], capture_output=True)
+            self._own = probe.returncode == 0
+        return self._own
+
+    def command(self, verb: str, *args: str) -> list[str]:
+        """The command line of ``pip VERB ARGS`` into this venv (quiet; ``uninstall`` never asks)."""
+        if self.uv:
+            return [self.uv, "pip", verb, "--python", str(self.python), *args]
+        yes = ["-y"] if verb == "uninstall" else []
+        pip = [str(self.python), "-m", "pip"] if self.has_own_pip() else [sys.executable, "-m", "pip", "--python",
+                                                                          str(self.python)]
+        return [*pip, verb, "-q", "--disable-pip-version-check", *yes, *args]
+
+    def run(self, verb: str, *args: str) -> bool:
+        """Run it, its output shown; True when it worked."""
+        cmd = self.command(verb, *map(str, args))
+        self.progress("$ " + " ".join(cmd))
+        return subprocess.run(cmd).returncode == 0
+
+    def install(self, *args: str) -> None:
+        """``pip install ARGS``, or CalledProcessError."""
+        cmd = self.command("install", *map(str, args))
+        self.progress("$ " + " ".join(cmd))
+        subprocess.run(cmd, check=True)
 
 
 def torch_args(torch: str, index_url: str | None = None, platform: str = sys.platform) -> list[str]:
@@ -100,28 +132,21 @@ def create(
             _run([uv, "venv", "--python", sys.executable, str(dest)], progress)
         else:
             venv.EnvBuilder(with_pip=True, clear=dest.exists()).create(dest)
-    pip = _pip(python, uv)
+    pip = Pip(python, progress, uv)
     if spec.needs_torch:
         progress(f"[{name}] installing torch {TORCH_VERSION} ({torch})")
-        _run(pip + torch_args(torch, torch_index_url), progress)
+        pip.install(*torch_args(torch, torch_index_url))
     progress(f"[{name}] installing {spec.requirements}")
-    _run(pip + ["-r", str(project / spec.requirements)], progress)
-    _post_install(name, python, progress)
+    pip.install("-r", str(project / spec.requirements))
+    fixup = getattr(fixups, name, None)  # per-engine fix-ups that pip can't express (installer/fixups.py)
+    if fixup is not None:
+        fixup(pip, progress)
     progress(f"[{name}] installing sisyphus into the venv")
-    _run(pip + ["--no-deps"] + (["-e", str(project)] if editable else [str(project)]), progress)
+    pip.install("--no-deps", *(["-e", str(project)] if editable else [str(project)]))
     if not healthy(dest, spec):
         raise RuntimeError(f"[{name}] the venv at {dest} was built but `import {spec.module}` fails in it")
     progress(f"[{name}] ready: {python}")
     return python
-
-
-def _post_install(name: str, python: Path, progress: Progress) -> None:
-    """Per-engine fix-ups that pip can't express (see installer/fixups.py)."""
-    from . import fixups
-
-    hook = getattr(fixups, name, None)
-    if hook is not None:
-        hook(python, progress)
 
 
 def main(argv: list[str] | None = None) -> int:

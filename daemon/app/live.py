@@ -5,14 +5,11 @@ from __future__ import annotations
 import logging
 
 from daemon.assistant.turn import TurnOptions
-from daemon.config.schema import Settings
+from daemon.config.schema import LIVE_SETTINGS, Settings
 from daemon.events import NoticeEvent
 
 
 _LOG = logging.getLogger(__name__)
-# Changed in the file while running, these apply at once; every other key needs a restart.
-LIVE_KEYS = {("hotkey", "mode"), ("audio", "min_press_ms"), ("asr", "language"), ("tts", "voice"),
-             ("audio", "input_device"), ("audio", "output_device"), ("tray", "theme"), ("daemon", "autostart")}
 
 
 def turn_options(settings: Settings) -> TurnOptions:
@@ -51,7 +48,7 @@ def apply_settings(parts, old: Settings, new: Settings) -> None:
             device.device_name = name
             parts.spawn(device.reopen(), f"reopen-{kind}")
     pending = [f"[{section}] {key}" for section, key in changed_keys(old, new)
-               if section != "llm" and (section, key) not in LIVE_KEYS]
+               if (section, key) not in LIVE_SETTINGS]  # the schema's ``live`` settings apply at once
     if pending:
         _LOG.warning("settings changed that apply after a restart: %s", ", ".join(pending))
         parts.bus.publish(NoticeEvent("Restart sisyphus to apply", ", ".join(pending)))

@@ -10,37 +10,22 @@ import logging
 import re
 from typing import Awaitable, Callable
 
-import numpy as np
-from daemon.audio.convert import pcm_to_float
 from daemon.events import ErrorEvent, EventBus, NoticeEvent
 from daemon.errors import SisyphusError
 from daemon.speech import clients, offer, voices
+from engines.protocol import clips
+from engines.protocol.pcm import pcm_to_mono
 from engines.protocol.voices import NAME_RE, NAME_RULE
 
 _LOG = logging.getLogger(__name__)
 RATE = 16000
 SENTENCE = ("The quick brown fox jumps over the lazy dog. I am recording my voice for sisyphus, "
             "so it can answer me in a voice that sounds like mine.")
-MIN_S, MAX_S = 3.0, 30.0
-MIN_RMS_DBFS = -45.0
-MAX_CLIPPED = 0.001
 
 
 def check_recording(pcm: bytes, rate: int = RATE) -> str:
-    """'' when usable, else what is wrong and what to do."""
-    audio = pcm_to_float(pcm, 2, 1)
-    seconds = audio.size / rate
-    if seconds < MIN_S:
-        return f"the recording is {seconds:.1f} s; hold the key while you read the whole sentence (at least 3 s)"
-    if seconds > MAX_S:
-        return f"the recording is {seconds:.0f} s; keep it under {MAX_S:.0f} s"
-    rms = float(np.sqrt(np.mean(audio**2)))
-    if 20 * np.log10(max(rms, 1e-9)) < MIN_RMS_DBFS:
-        return ("the recording is almost silent; check the microphone (`sisyphus devices` names the one in use) "
-                "and speak closer")
-    if float(np.mean(np.abs(audio) >= 0.999)) > MAX_CLIPPED:
-        return "the recording is clipped (too loud); lower the microphone gain or speak further away"
-    return ""
+    """'' when 16-bit mono ``pcm`` is a usable reference, else what is wrong and what to do (engines.protocol.clips)."""
+    return clips.problem(pcm_to_mono(pcm, 2, 1), rate)
 
 
 def next_name(existing: set[str]) -> str:

@@ -24,36 +24,13 @@ import math
 
 import numpy as np
 
+from engines.protocol.pcm import pcm_to_float
+
 ASR_RATE = 16_000
 _ZERO_CROSSINGS = 16  # per side of the sinc kernel: sets the transition band width
 _KAISER_BETA = 8.6  # ~80 dB stop-band attenuation
 _ROLLOFF = 0.92  # cutoff as a fraction of the lower Nyquist: leaves room for the transition
 _MAX_PHASES = 4096  # above this the rate ratio is odd enough to be a config mistake
-
-
-def pcm_to_float(data: bytes, width: int, channels: int) -> np.ndarray:
-    """Decode interleaved little-endian PCM bytes into float32 frames ``(n, channels)`` in -1..1.
-
-    Widths follow Wyoming/WAV conventions: 1 = unsigned 8 bit, 2 = s16, 3 = s24, 4 = s32.
-    """
-    if channels < 1:
-        raise ValueError(f"channels must be >= 1, got {channels}")
-    frame = width * channels
-    if width not in (1, 2, 3, 4):
-        raise ValueError(f"unsupported sample width {width} bytes: use 1, 2, 3 or 4")
-    if len(data) % frame:
-        raise ValueError(f"PCM length {len(data)} is not a multiple of the frame size {frame}")
-    raw = np.frombuffer(data, dtype=np.uint8)
-    if width == 1:
-        samples = (raw.astype(np.float32) - 128.0) / 128.0
-    elif width == 3:
-        b = raw.reshape(-1, 3).astype(np.int32)
-        ints = (b[:, 0] << 8) | (b[:, 1] << 16) | (b[:, 2] << 24)  # sign lands in bit 31
-        samples = ints.astype(np.float32) / 2**31
-    else:
-        dtype = np.dtype("<i2") if width == 2 else np.dtype("<i4")
-        samples = np.frombuffer(data, dtype=dtype).astype(np.float32) / float(2 ** (8 * width - 1))
-    return samples.reshape(-1, channels)
 
 
 def as_float_frames(block: np.ndarray) -> np.ndarray:

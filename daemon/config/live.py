@@ -16,12 +16,9 @@ from daemon.audio.devices import SYSTEM_DEFAULT, is_default
 from daemon.events import ErrorEvent, EventBus, SettingsChanged
 
 from . import store
-from .schema import Settings
+from .schema import TRAY_SETTINGS, Settings
 
 _LOG = logging.getLogger(__name__)
-# What the tray menu shows as checked; published at start, on every change and on reload.
-MENU_SETTINGS = (("tts", "voice"), ("audio", "input_device"), ("audio", "output_device"), ("hotkey", "mode"),
-                 ("hotkey", "chord"), ("daemon", "autostart"), ("tray", "theme"))
 
 
 class LiveSettings:
@@ -42,7 +39,8 @@ class LiveSettings:
         return True
 
     def publish(self) -> None:
-        for section, key in MENU_SETTINGS:
+        """What the tray menu shows as checked (the schema's ``tray`` settings): at start and on reload."""
+        for section, key in TRAY_SETTINGS:
             value = getattr(getattr(self.current, section), key)
             self.bus.publish(SettingsChanged(section, key, shown(section, key, value)))
 

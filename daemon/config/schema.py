@@ -14,16 +14,20 @@ from daemon.audio.devices import SYSTEM_DEFAULT
 
 
 def opt(default: Any, doc: str = "", *, choices: tuple = (), min: float | None = None, max: float | None = None,
-        check: Callable[[Any], str] | None = None):
-    """A setting: its default, what it means, and what is allowed (``check`` returns '' or the problem)."""
-    meta = {"doc": doc, "choices": choices, "min": min, "max": max, "check": check}
+        check: Callable[[Any], str] | None = None, tray: bool = False, live: bool = False):
+    """A setting: its default, what it means, and what is allowed (``check`` returns '' or the problem).
+
+    ``tray``: the tray menu shows it (its value is published as SettingsChanged at start and on change);
+    ``live``: a change made in the file while sisyphus runs applies at once (else it needs a restart).
+    """
+    meta = {"doc": doc, "choices": choices, "min": min, "max": max, "check": check, "tray": tray, "live": live}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
 
 
 def _chord(text: str) -> str:
-    from daemon.platform.hotkey.chord import ChordError, parse_chord
+    from .chord import ChordError, parse_chord
 
     try:
         parse_chord(text)
@@ -60,26 +64,27 @@ def _command(argv: list) -> str:
 @dataclass(frozen=True)
 class DaemonSettings:
     profile: str = opt("auto", "which engines run", choices=("auto", "gpu", "cpu", "fake"))
-    autostart: bool = opt(False, "start at login")
+    autostart: bool = opt(False, "start at login", tray=True, live=True)
     log_level: str = opt("info", "log verbosity", choices=("debug", "info", "warning", "error"))
 
 
 @dataclass(frozen=True)
 class LlmSettings:
-    base_url: str = opt("http://127.0.0.1:11434/v1", "OpenAI-compatible endpoint (Ollama's by default)")
-    model: str = opt("llama3.2", "model name sent to the endpoint")
-    api_key: str = opt("", "prefer the LLM_API_KEY / OPENAI_API_KEY environment variables")
+    base_url: str = opt("http://127.0.0.1:11434/v1", "OpenAI-compatible endpoint (Ollama's by default)", live=True)
+    model: str = opt("llama3.2", "model name sent to the endpoint", live=True)
+    api_key: str = opt("", "prefer the LLM_API_KEY / OPENAI_API_KEY environment variables", live=True)
     system_prompt: str = opt(
         "You are sisyphus, a concise voice assistant. Answer in a few short spoken sentences, without markdown.",
-        "the system prompt",
+        "the system prompt", live=True,
     )
-    history_turns: int = opt(10, "turns of conversation kept", min=0, max=200)
-    history_idle_reset_s: float = opt(300.0, "forget the conversation after this many idle seconds", min=0)
-    timeout_s: float = opt(30.0, "seconds to wait for the first token", min=1, max=600)
+    history_turns: int = opt(10, "turns of conversation kept", min=0, max=200, live=True)
+    history_idle_reset_s: float = opt(300.0, "forget the conversation after this many idle seconds", min=0,
+                                      live=True)
+    timeout_s: float = opt(30.0, "seconds to wait for the first token", min=1, max=600, live=True)
     max_reply_chars: int = opt(4000, "a longer reply is cut here, saying so (about 4 minutes of speech)",
-                               min=100, max=1_000_000)
-    max_retries: int = opt(2, "retries before the first token", min=0, max=10)
-    extra: dict = opt({}, "extra request parameters, e.g. reasoning_effort = \"low\"")
+                               min=100, max=1_000_000, live=True)
+    max_retries: int = opt(2, "retries before the first token", min=0, max=10, live=True)
+    extra: dict = opt({}, "extra request parameters, e.g. reasoning_effort = \"low\"", live=True)
 
 
 @dataclass(frozen=True)
@@ -96,35 +101,36 @@ class EngineSettings:
 
 @dataclass(frozen=True)
 class AsrSettings(EngineSettings):
-    language: str = opt("", "language hint (empty: detect)")
+    language: str = opt("", "language hint (empty: detect)", live=True)
 
 
 @dataclass(frozen=True)
 class TtsSettings(EngineSettings):
-    voice: str = opt("", "preset speaker or cloned voice (empty: the engine's first)")
+    voice: str = opt("", "preset speaker or cloned voice (empty: the engine's first)", tray=True, live=True)
     base_model: str = opt("", "Qwen3-TTS Base model for cloned voices (path or hub id)")
 
 
 @dataclass(frozen=True)
 class AudioSettings:
-    input_device: str = opt(SYSTEM_DEFAULT, "microphone by name; default follows the system")
-    output_device: str = opt(SYSTEM_DEFAULT, "speaker by name; default follows the system")
+    input_device: str = opt(SYSTEM_DEFAULT, "microphone by name; default follows the system", tray=True, live=True)
+    output_device: str = opt(SYSTEM_DEFAULT, "speaker by name; default follows the system", tray=True, live=True)
     earcons: bool = opt(True, "short sounds when listening starts and stops")
     preroll_ms: int = opt(300, "audio kept from before the key went down", min=0, max=2000)
-    min_press_ms: int = opt(250, "shorter presses are ignored", min=0, max=5000)
+    min_press_ms: int = opt(250, "shorter presses are ignored", min=0, max=5000, live=True)
 
 
 @dataclass(frozen=True)
 class HotkeySettings:
     backend: str = opt("auto", "auto, pynput or dummy (control socket only)", choices=("auto", "pynput", "dummy"))
-    chord: str = opt("<ctrl>+<alt>+space", "the push-to-talk chord", check=_chord)
-    mode: str = opt("ptt", "ptt: hold to talk; toggle: press to start and stop", choices=("ptt", "toggle"))
+    chord: str = opt("<ctrl>+<alt>+space", "the push-to-talk chord", check=_chord, tray=True)
+    mode: str = opt("ptt", "ptt: hold to talk; toggle: press to start and stop", choices=("ptt", "toggle"),
+                    tray=True, live=True)
 
 
 @dataclass(frozen=True)
 class TraySettings:
     backend: str = opt("auto", "auto, pystray or dummy", choices=("auto", "pystray", "dummy"))
-    theme: str = opt("auto", "icon variant for the panel", choices=("auto", "light", "dark"))
+    theme: str = opt("auto", "icon variant for the panel", choices=("auto", "light", "dark"), tray=True, live=True)
 
 
 @dataclass(frozen=True)
@@ -268,3 +274,13 @@ def section_class(section: dataclasses.Field) -> type:
     if not isinstance(factory, type):
         raise TypeError(f"Settings.{section.name} must have its section class as default_factory")
     return factory
+
+
+def flagged(flag: str) -> tuple[tuple[str, str], ...]:
+    """(section, key) of every setting whose ``opt`` sets ``flag`` (``tray`` or ``live``), in file order."""
+    return tuple((section.name, f.name) for section in dataclasses.fields(Settings)
+                 for f in dataclasses.fields(section_class(section)) if f.metadata[flag])
+
+
+TRAY_SETTINGS = flagged("tray")  # what the tray menu shows
+LIVE_SETTINGS = flagged("live")  # what a reload applies without a restart

@@ -20,20 +20,30 @@ from .spec import EngineSpec, engine_uri, fake_specs, from_settings
 _LOG = logging.getLogger(__name__)
 
 
+# The profile table, one home for the daemon and the installer (setup builds these venvs,
+# doctor checks them): the engine venvs each profile runs, named as installer.venvs.ENGINES.
+VENVS: dict[str, tuple[str, ...]] = {"gpu": ("asr", "tts"), "cpu": ("whisper", "piper"), "fake": ()}
+
+
 class ProfileError(Exception):
     pass
 
 
+def venv_dir(data_dir: Path, name: str) -> Path:
+    """Where engine venv ``name`` lives: ``<data dir>/venvs/<name>``."""
+    return data_dir / "venvs" / name
+
+
 def venv_python(data_dir: Path, name: str) -> Path:
-    return paths.venv_python(data_dir / "venvs" / name)
+    return paths.venv_python(venv_dir(data_dir, name))
 
 
 def resolve(profile: str, data_dir: Path) -> str:
     if profile != "auto":
         return profile
-    if all(venv_python(data_dir, n).exists() for n in ("asr", "tts")) and has_nvidia():
+    if all(venv_python(data_dir, n).exists() for n in VENVS["gpu"]) and has_nvidia():
         chosen = "gpu"
-    elif all(venv_python(data_dir, n).exists() for n in ("whisper", "piper")):
+    elif all(venv_python(data_dir, n).exists() for n in VENVS["cpu"]):
         chosen = "cpu"
     else:
         chosen = "gpu" if has_nvidia() else "cpu"

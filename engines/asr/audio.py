@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from engines.protocol.errors import BAD_AUDIO, EngineError
+from engines.protocol.pcm import PcmStream
 
 TARGET_RATE = 16000
 MIN_RATE, MAX_RATE = 1000, 384000
@@ -26,20 +27,6 @@ def check_format(rate: int, width: int, channels: int) -> None:
         raise EngineError(f"audio width {width!r} is not supported; send 1, 2, 3 or 4 bytes per sample", BAD_AUDIO)
     if not isinstance(channels, int) or not 1 <= channels <= MAX_CHANNELS:
         raise EngineError(f"audio channels {channels!r} is not supported; send 1..{MAX_CHANNELS}", BAD_AUDIO)
-
-
-def pcm_to_float(data: bytes, width: int) -> np.ndarray:
-    """Little-endian integer PCM (8-bit unsigned, 16/24/32-bit signed) to float32 in [-1, 1)."""
-    if width == 1:
-        return (np.frombuffer(data, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
-    if width == 2:
-        return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
-    if width == 4:
-        return (np.frombuffer(data, dtype="<i4").astype(np.float64) / 2147483648.0).astype(np.float32)
-    raw = np.frombuffer(data, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
-    value = raw[:, 0] | (raw[:, 1] << 8) | (raw[:, 2] << 16)
-    value = np.where(value >= 1 << 23, value - (1 << 24), value)
-    return value.astype(np.float32) / float(1 << 23)
 
 
 class Resampler:
@@ -114,7 +101,7 @@ class AudioBuffer:
         self.max_seconds = max_seconds
         self._resampler = Resampler(rate, TARGET_RATE)
         self._samples = 0
-        self._remainder = b""  # a frame split across two chunks
+        self._pcm = PcmStream(width, channels)  # keeps a frame split across two chunks
 
     @property
     def seconds(self) -> float:
@@ -126,13 +113,9 @@ class AudioBuffer:
             raise EngineError(
                 f"audio-chunk format {rate} Hz/{width} B/{channels} ch differs from audio-start's "
                 f"{self.rate} Hz/{self.width} B/{self.channels} ch; send one format per request", BAD_AUDIO)
-        frame = self.width * self.channels
-        data = self._remainder + data
-        usable = len(data) - len(data) % frame
-        self._remainder = data[usable:]
-        if not usable:
+        samples = self._pcm.feed(data).mean(axis=1, dtype=np.float32)
+        if not samples.size:
             return np.zeros(0, dtype=np.float32)
-        samples = pcm_to_float(data[:usable], self.width).reshape(-1, self.channels).mean(axis=1)
         if self._samples + samples.size > self.max_samples:
             raise EngineError(
                 f"the request has more than {self.max_seconds:g} s of audio; send shorter utterances "

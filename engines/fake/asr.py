@@ -15,11 +15,12 @@ from wyoming.event import Event
 from wyoming.info import AsrModel, AsrProgram, Attribution, Info
 
 from engines.protocol.errors import BAD_AUDIO, EngineError
+from engines.protocol.pcm import pcm_to_mono
 from engines.common.handler import Connection, Engine, Handler
 
 from .faults import Faults
 
-SILENCE_RMS = 100.0  # s16 units; well below speech, above dither
+SILENCE_RMS = 100.0 / 32768  # 100 s16 units: well below speech, above dither
 ATTRIBUTION = Attribution(name="sisyphus", url="https://example.invalid/sisyphus")
 
 
@@ -70,8 +71,7 @@ class FakeAsrHandler(Handler):
             chunk = AudioChunk.from_event(event)
             if chunk.width != 2:
                 raise EngineError(f"fake ASR takes 16-bit audio, got width {chunk.width}", BAD_AUDIO)
-            samples = np.frombuffer(chunk.audio, dtype="<i2").reshape(-1, chunk.channels)
-            self.audio.append(samples.mean(axis=1))
+            self.audio.append(pcm_to_mono(chunk.audio, chunk.width, chunk.channels))
         elif AudioStop.is_type(event.type):
             await self._answer()
             self.reset()

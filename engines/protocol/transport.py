@@ -9,7 +9,6 @@ so both ends agree on what a URI means on this OS.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 import stat
@@ -64,19 +63,30 @@ async def listen(uri: str, accept: Accept, limit: int) -> tuple[asyncio.Abstract
     parsed = urlparse(uri)
     if parsed.scheme == "unix":
         path = Path(parsed.path)
-        return await _listen_unix(path, accept, limit), path
+        return await listen_unix(path, accept, limit), path
     if parsed.scheme == "tcp":
         return await asyncio.start_server(accept, host=parsed.hostname, port=parsed.port, limit=limit), None
     raise ValueError(f"{uri!r}: listen() serves unix:// and tcp:// (stdio:// is served by the runner)")
 
 
-async def _listen_unix(path: Path, accept: Accept, limit: int) -> asyncio.AbstractServer:
+async def listen_unix(path: Path, accept: Accept, limit: int) -> asyncio.AbstractServer:
+    """Serve a unix socket only this user can reach, for an engine and the daemon's control channel alike.
+
+    The parent dir is created 0700 if missing and the socket 0600. A socket file already
+    there is stale (a killed engine's, or a daemon's whose instance lock we now hold) and is
+    replaced; anything else at ``path`` is left alone and refused, naming it.
+    """
     if sys.platform == "win32":
         raise ValueError(NO_UNIX_ON_WINDOWS)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with contextlib.suppress(FileNotFoundError):
-        if stat.S_ISSOCK(path.lstat().st_mode):
-            path.unlink()  # stale socket from a killed engine
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        pass
+    else:
+        if not stat.S_ISSOCK(mode):
+            raise ValueError(f"{path} exists and is not a socket; move it away or listen on another path")
+        path.unlink()
     old_umask = os.umask(0o177)  # the socket is created 0600: this user only
     try:
         return await asyncio.start_unix_server(accept, path=str(path), limit=limit)

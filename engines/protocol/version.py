@@ -1,2 +1,3 @@
-"""The sisyphus version: the daemon reports it, and our engines advertise it in ``describe``."""
-VERSION = "0.1.0"  # keep equal to pyproject.toml's version (tests/unit/test_package.py checks)
+"""The sisyphus version, its one home: the daemon reports it, our engines advertise it in ``describe``, and
+the package's metadata reads it from here (pyproject.toml: ``[tool.hatch.version]``)."""
+VERSION = "0.1.0"

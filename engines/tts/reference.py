@@ -1,8 +1,9 @@
 """Reference audio for cloned voices: decoding and validation.
 
 A bad reference makes a bad voice forever, so it is refused up front with a reason
-the user can act on (code ``bad_voice``): wrong format, too short or too long,
-silent, too big.
+the user can act on (code ``bad_voice``): wrong format or rate, too big, and what
+``engines.protocol.clips`` refuses (too short or too long, silent, clipped) by the
+same rule the daemon checks its recordings with.
 """
 from __future__ import annotations
 
@@ -11,13 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
+from engines.protocol import clips
 from engines.protocol.errors import BAD_VOICE, EngineError
+from engines.protocol.pcm import pcm_to_mono
 
-MIN_SECONDS = 3.0
-MAX_SECONDS = 30.0
 MIN_RATE, MAX_RATE = 8000, 48000
-MAX_BYTES = int(MAX_SECONDS * MAX_RATE * 2 * 2) + 4096  # 30 s of 48 kHz s16 stereo
-SILENT_PEAK = 10 ** (-40 / 20)  # -40 dBFS: nothing a microphone recorded speech at
+MAX_BYTES = int(clips.MAX_SECONDS * MAX_RATE * 2 * 2) + 4096  # 30 s of 48 kHz s16 stereo
 CONVERT_HINT = "convert it with: ffmpeg -i IN -ac 1 -ar 24000 -sample_fmt s16 OUT.wav"
 
 
@@ -37,22 +37,16 @@ def from_pcm(payload: bytes | None, rate: int, width: int, channels: int) -> np.
         raise bad(f"reference audio must be mono or stereo, got {channels} channels")
     if len(payload) % (width * channels):
         raise bad("reference audio payload is not a whole number of frames; is width/channels right?")
-    samples = np.frombuffer(payload, dtype="<i2").reshape(-1, channels).astype(np.float32) / 32768.0
-    return validate(samples.mean(axis=1), rate)
+    return validate(pcm_to_mono(payload, width, channels), rate)
 
 
 def validate(audio: np.ndarray, rate: int) -> np.ndarray:
     """Check rate, length and level of mono float audio; return it unchanged."""
     if not isinstance(rate, int) or not MIN_RATE <= rate <= MAX_RATE:
         raise bad(f"reference sample rate {rate!r} Hz is outside {MIN_RATE}-{MAX_RATE} Hz")
-    seconds = len(audio) / rate
-    if not MIN_SECONDS <= seconds <= MAX_SECONDS:
-        raise bad(f"reference audio is {seconds:.1f} s long; use {MIN_SECONDS:.0f}-{MAX_SECONDS:.0f} s "
-                  "of one person speaking")
-    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
-    if not np.isfinite(peak) or peak < SILENT_PEAK:
-        level = 20 * np.log10(max(peak, 1e-9))
-        raise bad(f"reference audio is silent (peak {level:.0f} dBFS); record it again closer to the microphone")
+    problem = clips.problem(audio, rate)
+    if problem:
+        raise bad(problem)
     return audio
 
 
@@ -82,8 +76,7 @@ def _read_wav(path: Path) -> tuple[np.ndarray, int]:
         raise bad(f"{path} is not a PCM WAV file ({exc}); {CONVERT_HINT}") from None
     if width != 2:
         raise bad(f"{path} is {8 * width}-bit; {CONVERT_HINT}")
-    samples = np.frombuffer(raw, dtype="<i2").reshape(-1, channels).astype(np.float32) / 32768.0
-    return samples.mean(axis=1), rate
+    return pcm_to_mono(raw, width, channels), rate
 
 
 def write_wav(path: Path, audio: np.ndarray, rate: int) -> None:

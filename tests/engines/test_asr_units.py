@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engines.asr.audio import AudioBuffer, Resampler, check_format, pcm_to_float, resample
+from engines.asr.audio import AudioBuffer, Resampler, check_format, resample
 from engines.asr.decode import Backend, choose_backend, fallback
 from engines.asr.guards import MAX_TOKENS, cut_loop, loop_period, token_budget
 from engines.asr.segments import LIVE_MAX_S, VAD_WINDOW, has_speech, live_cut, split_windows
@@ -29,19 +29,6 @@ def _peak_hz(audio: np.ndarray, rate: int) -> float:
 
 
 # -- audio ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("width,dtype,scale", [(2, "<i2", 32767), (4, "<i4", 2**31 - 1)])
-def test_pcm_to_float_reads_signed_widths(width: int, dtype: str, scale: int) -> None:
-    values = np.array([0, scale, -scale - 1, scale // 2], dtype=dtype)
-    out = pcm_to_float(values.tobytes(), width)
-    np.testing.assert_allclose(out, [0.0, 1.0, -1.0, 0.5], atol=1e-4)
-
-
-def test_pcm_to_float_reads_24_bit_and_unsigned_8_bit() -> None:
-    s24 = b"".join(v.to_bytes(3, "little", signed=True) for v in (0, 2**23 - 1, -(2**23), 2**22))
-    np.testing.assert_allclose(pcm_to_float(s24, 3), [0.0, 1.0, -1.0, 0.5], atol=1e-6)
-    np.testing.assert_allclose(pcm_to_float(bytes([128, 255, 0, 192]), 1), [0.0, 0.992, -1.0, 0.5], atol=1e-3)
-
-
 @pytest.mark.parametrize("src", [8000, 22050, 44100, 48000])
 def test_resample_keeps_pitch_and_duration(src: int) -> None:
     out = resample(_tone(440.0, src), src, RATE)

@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from daemon.config.chord import ChordError, parse_chord
 from daemon.platform.hotkey import DummyHotkey, HotkeyUnavailable, create_hotkey
-from daemon.platform.hotkey.chord import ChordError, ChordState, Edge, parse_chord
+from daemon.platform.hotkey.chord import ChordState, Edge
 from daemon.platform.hotkey.pynput_backend import key_to_name
 
 

@@ -159,3 +159,19 @@ def test_good_engine_uris_pass():
     good = {"asr": {"uri": "tcp://gpu-box:10300"}, "tts": {"uri": "unix:///run/user/1000/tts.sock"}}
     settings = config.from_table(good, asset("config.toml"))
     assert settings.asr.uri == "tcp://gpu-box:10300"
+
+
+def test_the_schema_says_what_the_tray_shows_and_what_applies_live():
+    """One home for both lists: the tray view, the published menu values and the reload derive from them."""
+    from daemon.config.schema import LIVE_SETTINGS, TRAY_SETTINGS, Settings, flagged
+    from daemon.platform.tray import view
+
+    assert set(TRAY_SETTINGS) == {("tts", "voice"), ("audio", "input_device"), ("audio", "output_device"),
+                                  ("hotkey", "mode"), ("hotkey", "chord"), ("daemon", "autostart"), ("tray", "theme")}
+    llm = {("llm", key) for key in Settings().llm.__dataclass_fields__}
+    assert set(LIVE_SETTINGS) == llm | {("hotkey", "mode"), ("audio", "min_press_ms"), ("asr", "language"),
+                                        ("tts", "voice"), ("audio", "input_device"), ("audio", "output_device"),
+                                        ("tray", "theme"), ("daemon", "autostart")}
+    assert ("llm", "api_key") not in TRAY_SETTINGS  # a secret never enters the tray's view
+    assert view.TRAY_SETTINGS == {f"{s}.{k}" for s, k in TRAY_SETTINGS}
+    assert flagged("tray") == TRAY_SETTINGS and len(set(LIVE_SETTINGS)) == len(LIVE_SETTINGS)

@@ -13,8 +13,8 @@ from daemon.audio.convert import (
     convert_to_asr,
     float_to_s16,
     level,
-    pcm_to_float,
 )
+from engines.protocol.pcm import pcm_to_float
 
 
 def _tone(freq: float, rate: int, seconds: float = 1.0, amp: float = 0.5) -> np.ndarray:

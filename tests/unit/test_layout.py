@@ -3,11 +3,18 @@
 - the daemon never imports the installer, nor the engines' model code: from engines/ it may
   import only ``engines.protocol``, the contract both sides share;
 - nothing imports the composition root (``daemon.app``) but the CLI that runs it;
-- the engines never import the daemon; ``engines.protocol`` stays light (stdlib + wyoming).
+- the engines never import the daemon; ``engines.protocol`` stays light (stdlib + wyoming; numpy only
+  in its audio modules ``pcm`` and ``clips``, which only the venvs that decode audio import);
+- no import cycle between modules of the daemon, the engines or the installer, nor between rooms
+  (packages and loose modules) anywhere in the house;
+- the daemon's floor (``speech`` < ``audio`` < ``config`` < ``platform``, bottom to top) imports nothing
+  above it: only the ground modules (``events``, ``errors``, ``tasks``, ``backoff``, ``paths``, ``logs``),
+  the floor rooms below it and ``engines.protocol``; the ground imports no room.
 """
 from __future__ import annotations
 
 import ast
+import functools
 import sys
 from pathlib import Path
 
@@ -63,11 +70,16 @@ def test_the_engines_never_import_the_daemon():
     assert offenders("engines", lambda _path, name: under(name, "daemon")) == []
 
 
+AUDIO_MODULES = ("engines/protocol/pcm.py", "engines/protocol/clips.py")
+
+
 def test_the_engine_protocol_is_light():
     stdlib = set(sys.stdlib_module_names) | {"__future__"}
 
-    def forbidden(_path: str, name: str) -> bool:
+    def forbidden(path: str, name: str) -> bool:
         top = name.split(".")[0]
+        if top == "numpy":
+            return path not in AUDIO_MODULES
         return top not in stdlib and top != "wyoming" and not under(name, "engines.protocol")
 
     assert offenders("engines/protocol", forbidden) == []
@@ -89,7 +101,12 @@ def cycles(folder: str) -> list[list[str]]:
     known = set(graph)
     edges = {m: {n for n in names if n in known and n != m and not m.startswith(n + ".")}
              for m, names in graph.items()}  # a module importing its own package's __init__ is no cycle
-    found, state = [], {}
+    return find_cycles(edges)
+
+
+def find_cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    found: list[list[str]] = []
+    state: dict[str, str] = {}
 
     def visit(node: str, stack: list[str]) -> None:
         state[node] = "open"
@@ -108,3 +125,70 @@ def cycles(folder: str) -> list[list[str]]:
 
 def test_no_import_cycles_in_the_daemon():
     assert cycles("daemon") == []
+
+
+def test_no_import_cycles_in_the_engines_or_the_installer():
+    assert cycles("engines") == []
+    assert cycles("installer") == []  # installer.venvs imports installer.fixups, never the other way
+
+
+# -- rooms: the packages and loose modules of the house, and the daemon's floor ----------------------
+
+GROUND = ("daemon", "daemon.events", "daemon.errors", "daemon.tasks", "daemon.backoff", "daemon.paths", "daemon.logs")
+FLOOR = ("daemon.speech", "daemon.audio", "daemon.config", "daemon.platform")  # bottom to top
+
+
+@functools.cache
+def house() -> dict[str, frozenset[str]]:
+    """Every module of daemon/, engines/ and installer/ and the modules of the house it imports."""
+    graph = {module_name(p): names for top in ("daemon", "engines", "installer") for p, names in modules(top).items()}
+    known = set(graph)
+
+    def resolve(name: str) -> str:  # `from daemon import __version__` imports the module `daemon`
+        while name and name not in known:
+            name = name.rpartition(".")[0]
+        return name
+
+    return {m: frozenset(r for n in names if (r := resolve(n))) for m, names in graph.items()}
+
+
+def room(module: str) -> str:
+    """``daemon.audio.capture`` -> ``daemon.audio``; a loose module (``daemon.events``) is its own room."""
+    return ".".join(module.split(".")[:2])
+
+
+def room_cycles(graph: dict[str, frozenset[str]]) -> list[list[str]]:
+    edges: dict[str, set[str]] = {room(m): set() for m in graph}
+    for module, names in graph.items():
+        edges[room(module)].update(room(n) for n in names if room(n) != room(module) and room(n) in edges)
+    return find_cycles(edges)
+
+
+def floor_offenders(graph: dict[str, frozenset[str]]) -> list[str]:
+    wrong = []
+    for module, names in graph.items():
+        here = room(module)
+        if here in FLOOR:
+            allowed = set(GROUND) | set(FLOOR[:FLOOR.index(here) + 1])
+            wrong += [f"{module} imports {n}" for n in sorted(names) if under(n, "daemon") and room(n) not in allowed]
+        elif module in GROUND:
+            wrong += [f"{module} imports {n}" for n in sorted(names) if under(n, "daemon") and n not in GROUND]
+    return wrong
+
+
+def test_no_circle_between_rooms():
+    assert room_cycles(house()) == []
+
+
+def test_the_floor_imports_nothing_above_it():
+    assert floor_offenders(house()) == []
+
+
+def test_the_room_rules_see_a_climb_and_a_circle():
+    """As the house stood before the chord grammar moved below platform/: config climbed to platform."""
+    before = {**house(), "daemon.config.schema": house()["daemon.config.schema"] | {"daemon.platform.hotkey.chord"}}
+    assert floor_offenders(before) == ["daemon.config.schema imports daemon.platform.hotkey.chord"]
+    assert room_cycles(before) in (
+        [["daemon.config", "daemon.platform", "daemon.config"]], [["daemon.platform", "daemon.config", "daemon.platform"]])
+    assert floor_offenders({"daemon.events": frozenset({"daemon.audio.devices"})}) == [
+        "daemon.events imports daemon.audio.devices"]

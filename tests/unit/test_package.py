@@ -30,6 +30,7 @@ def test_wheel_ships_assets_and_both_packages(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
                     str(tmp_path), str(REPO)], check=True, capture_output=True, timeout=300)
     wheel = next(tmp_path.glob("*.whl"))
+    assert wheel.name.startswith(f"sisyphus_assistant-{daemon.__version__}-")  # the version's one home
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "daemon/_assets/config.toml" in names
     assert "engines/common/runner.py" in names and "engines/fake/tts.py" in names

@@ -41,3 +41,17 @@ def test_the_venv_layout_finds_this_venvs_site_packages_without_running_it(tmp_p
     if sys.platform != "win32":
         with pytest.raises(FileNotFoundError, match="sisyphus setup"):
             paths.venv_site_packages(paths.venv_python(tmp_path / "never-built"))
+
+
+def test_the_profile_table_names_venvs_the_installer_builds(tmp_path) -> None:
+    """One profile table (daemon.supervisor.profiles) for the daemon, `sisyphus setup` and `doctor`."""
+    from daemon.supervisor import profiles
+    from installer import setup
+    from daemon.vram.nvml import GpuInfo
+
+    assert set(profiles.VENVS) == {"gpu", "cpu", "fake"}
+    for profile, names in profiles.VENVS.items():
+        assert set(names) <= set(venvs.ENGINES), profile
+        if profile != "fake":
+            assert setup.make_plan(profile, GpuInfo(why="no driver")).engines == names
+    assert profiles.venv_python(tmp_path, "asr") == paths.venv_python(tmp_path / "venvs" / "asr")

@@ -12,8 +12,9 @@ import os
 import sys
 from typing import Mapping
 
+from daemon.config.chord import Chord, ChordError, parse_chord
 from daemon.platform.hotkey.base import HotkeyBackend, HotkeyUnavailable
-from daemon.platform.hotkey.chord import Chord, ChordError, ChordState, Edge, parse_chord
+from daemon.platform.hotkey.chord import ChordState, Edge
 from daemon.platform.hotkey.dummy import DummyHotkey
 
 __all__ = ["Chord", "ChordError", "ChordState", "DummyHotkey", "Edge", "HotkeyBackend",

@@ -8,7 +8,8 @@ from __future__ import annotations
 import abc
 from typing import Callable, ClassVar
 
-from daemon.platform.hotkey.chord import Chord, ChordState, Edge
+from daemon.config.chord import Chord
+from daemon.platform.hotkey.chord import ChordState, Edge
 
 Callback = Callable[[], None]
 

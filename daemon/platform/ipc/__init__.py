@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Awaitable, Callable, Mapping
 from urllib.parse import urlparse
 
+from engines.protocol.transport import listen_unix
+
 from . import tcp, unix
 
 ENDPOINT_FILE = "control.json"
@@ -61,7 +63,7 @@ async def listen(uri: str, runtime_dir: Path, accept: Accept, limit: int) -> Lis
     parsed = urlparse(uri)
     endpoint = runtime_dir / ENDPOINT_FILE
     if parsed.scheme == "unix":
-        server = await unix.listen(Path(parsed.path), accept, limit)
+        server = await listen_unix(Path(parsed.path), accept, limit)
         write_endpoint(endpoint, {"uri": uri})
         return Listener(server, uri, (endpoint, Path(parsed.path)))
     if parsed.scheme == "tcp":

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
+from daemon.config import schema
+
 from .icons import Health
 
 APP_TITLE = "Sisyphus"
@@ -23,9 +25,8 @@ ACTIONABLE_CODES = frozenset({
     "llm_auth", "llm_key_rejected", "llm_unauthorized", "model_not_found", "audio_device",
     "mic_missing", "input_device_missing", "output_device_missing", "engine_failed",
 })
-# The settings the tray shows; others (the LLM key among them) never enter the view.
-TRAY_SETTINGS = frozenset({"tts.voice", "audio.input_device", "audio.output_device", "hotkey.chord",
-                           "hotkey.mode", "tray.theme", "daemon.autostart"})
+# The settings the tray shows (the schema's ``tray`` ones); others (the LLM key among them) never enter the view.
+TRAY_SETTINGS = frozenset(f"{section}.{key}" for section, key in schema.TRAY_SETTINGS)
 _STATE_LABELS = {"idle": "Idle", "listening": "Listening…", "thinking": "Thinking…", "speaking": "Speaking…"}
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _DOWN = ("failed", "backoff")  # MCP server states the tooltip names
