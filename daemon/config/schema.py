@@ -52,7 +52,7 @@ def _engine_uri(uri: str) -> str:
 
 
 def _mcp_servers(entries: list) -> str:
-    from daemon.tools.config import check
+    from daemon.config.mcp_servers import check
 
     return check(entries)
 

@@ -1,7 +1,7 @@
 """Tools from MCP servers for the assistant's turns.
 
-``config`` (the ``[[tools.mcp]]`` entries), ``session`` (one MCP connection: the only module that
-imports ``mcp``, lazily), ``servers`` (supervision), ``catalog`` (tools as the LLM sees them),
+The ``[[tools.mcp]]`` entries are read in daemon/config/mcp_servers.py. ``session`` (one MCP
+connection: the only module that imports ``mcp``, lazily), ``servers`` (supervision), ``catalog`` (tools as the LLM sees them),
 ``calls`` (streamed tool calls assembled), ``confirm`` (the safety rule), ``loop`` (a turn with
 tools), ``listing`` (``sisyphus tools list``). With no ``[[tools.mcp]]`` none of it is built.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 from daemon.config.schema import Settings
 from daemon.events import EventBus
 
-from .config import parse_servers
+from daemon.config.mcp_servers import parse_servers
 from .loop import ToolTurns
 from .servers import ToolServers
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from .config import ServerConfig, parse_servers
+from daemon.config.mcp_servers import ServerConfig, parse_servers
 from .confirm import runs_without_asking
 from .session import ToolInfo, connect
 

@@ -20,7 +20,7 @@ from daemon.config.schema import SupervisorSettings, ToolsSettings
 from daemon.events import EventBus
 from daemon.supervisor.policy import RestartPolicy
 
-from .config import MissingVariable, ServerConfig
+from daemon.config.mcp_servers import MissingVariable, ServerConfig
 from .confirm import runs_without_asking
 from .events import ToolServerChanged
 from .session import CallResult, Connection, ServerGone, ToolError, ToolInfo, connect

@@ -18,7 +18,7 @@ from typing import Any, AsyncIterator, Mapping, TextIO
 
 from daemon.errors import SisyphusError
 
-from .config import ServerConfig, expand
+from daemon.config.mcp_servers import ServerConfig, expand
 
 _LOG = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 30.0  # a server that does not finish its handshake in this time failed to start

@@ -11,7 +11,7 @@ import pytest
 from daemon.config.schema import ConfigError, from_table
 from daemon.platform.tray.view import TrayView, reduce
 from daemon.tools.catalog import catalog, openai_tools
-from daemon.tools.config import MissingVariable, expand, parse_servers
+from daemon.config.mcp_servers import MissingVariable, expand, parse_servers
 from daemon.tools.confirm import Answer, answer, question, runs_without_asking
 from daemon.tools.events import ToolCallEvent, ToolServerChanged
 from daemon.tools.redact import cut, for_log, redact
