@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import __version__, paths
 from .logs import FORMAT
+from .commands import output
 from .commands.table import COMMANDS, GROUPS, Command
 
 
@@ -40,10 +41,13 @@ class _Sub(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sisyphus", description="A resident desktop voice assistant.")
+    parser = argparse.ArgumentParser(prog="sisyphus", description="A resident desktop voice assistant.",
+                                     formatter_class=lambda prog: argparse.HelpFormatter(prog, max_help_position=24),
+                                     epilog="`sisyphus VERB --help` shows a verb's own options; the verbs that "
+                                     "report take --json for scripts.")
     parser.add_argument("--version", action="version", version=f"sisyphus {__version__}")
     _global_options(parser)
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Sub)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Sub, title="verbs", metavar="VERB")
 
     run = sub.add_parser("run", help="run the assistant (tray, hotkey, engines)")
     run.add_argument("--fake-engines", action="store_true", help="deterministic fake engines (no models, no GPU)")
@@ -65,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_commands(sub) -> None:
-    groups = {name: sub.add_parser(name, help=text).add_subparsers(dest="action", required=True)
+    groups = {name: sub.add_parser(name, help=text).add_subparsers(dest="action", required=True, title="verbs",
+                                                                   metavar="VERB")
               for name, text in GROUPS.items()}
     for command in COMMANDS:
         if not command.cli:
@@ -77,14 +82,15 @@ def _add_commands(sub) -> None:
             name = f"--{arg.name}" if arg.flag else arg.name
             extra = {"required": not arg.optional} if arg.flag else {}
             verb.add_argument(name, help=arg.help, choices=arg.choices or None, **extra)
+        verb.add_argument("--json", action="store_true", help="print the reply as JSON (for scripts)")
 
 
 # Verbs whose argument parsing lives in their own module: ``main(argv, config_path) -> int``.
 DELEGATED = {
-    "setup": "create or repair the engine venvs (installer.setup)",
-    "models": "download or list the speech models (installer.models)",
-    "doctor": "check everything and explain what to fix (installer.doctor)",
-    "autostart": "start at login: enable, disable, status (daemon.platform.autostart)",
+    "setup": "create or repair the engine venvs (--profile cpu|gpu)",
+    "models": "download (pull) or list the speech models",
+    "doctor": "check everything and explain what to fix",
+    "autostart": "start at login: enable, disable, status",
 }
 INSTALLER_MODULES = {"setup": "installer.setup", "models": "installer.models", "doctor": "installer.doctor"}
 
@@ -166,7 +172,8 @@ def _installer(module: str, rest: list[str], config_path: Path, debug: bool = Fa
     (and verbose logging asked for with SISYPHUS_DEBUG: installer/entry.py)."""
     env = {**os.environ, "SISYPHUS_CONFIG": str(config_path), **({"SISYPHUS_DEBUG": "1"} if debug else {})}
     try:
-        return subprocess.run([sys.executable, "-m", module, *rest], env=env).returncode
+        # -P: the installed copy, never a checkout that happens to be the current directory
+        return subprocess.run([sys.executable, "-P", "-m", module, *rest], env=env).returncode
     except KeyboardInterrupt:
         return 130
 
@@ -281,46 +288,15 @@ def _remote(command: Command, args) -> int:
     if not reply.get("ok"):
         print(f"sisyphus: {reply.get('error')}", file=sys.stderr)
         return 1
-    if command.name == "list-tools":
-        from .tools.listing import format_servers
-
-        print(format_servers(reply["servers"]))
-        return 0
-    print(_format_status(reply) if command.name == "status" else json.dumps(reply))
+    text = output.as_json(reply) if args.json else output.human(command.name, reply)
+    if text:
+        print(text)
     return 0
 
 
 def _timeout(command: Command) -> float:
     # cloning waits for the engines (60 s), a transcription and the model (daemon/speech/voices.py)
     return {"add-voice": 240.0, "remove-voice": 60.0}.get(command.name, 10.0)
-
-
-def _format_status(reply: dict) -> str:
-    lines = [f"sisyphus {reply['version']} (pid {reply['pid']}, up {reply['uptime_s']} s, profile {reply['profile']})",
-             f"state: {reply['state']}", "engines:"]
-    for name, engine in reply["engines"].items():
-        where = "remote " + engine["uri"] if engine["remote"] else f"pid {engine['pid']}"
-        reason = f" - {engine['reason']}" if engine["reason"] else ""
-        lines.append(f"  {name}: {engine['state']} ({where}){reason}")
-        if engine.get("last_error") and engine["last_error"] not in engine["reason"]:
-            lines.append(f"    last error: {engine['last_error']}")
-        if engine.get("about"):
-            lines.append(f"    {engine['about']}")
-    for name, server in (reply.get("tools") or {}).items():  # MCP servers ([[tools.mcp]])
-        reason = f" - {server['reason']}" if server["reason"] else ""
-        lines.append(f"  tools {name}: {server['state']} ({server['transport']} {server['where']}){reason}")
-    for kind, what in (reply.get("audio") or {}).items():
-        lines.append(f"{kind}: {what}")
-    if reply.get("last_error"):
-        error = reply["last_error"]
-        lines.append(f"last error (turn {error['turn']}, {error['at']}): {error['code']}: {error['text']}")
-    timings = reply.get("last_timings_ms") or {}
-    if timings:
-        lines.append("last turn (ms from key-up): " + ", ".join(f"{k} {v}" for k, v in timings.items()))
-    for key in ("vram",):
-        if reply.get(key):
-            lines.append(f"{key}: {reply[key]}")
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

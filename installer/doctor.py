@@ -249,10 +249,18 @@ def main(argv: list[str], config_path: Path) -> int:
     parser = argparse.ArgumentParser(prog="sisyphus doctor", description="Check everything; explain what to fix.")
     parser.add_argument("--data-dir", type=Path, default=None, help="engine venvs live under DIR/venvs")
     parser.add_argument("--no-llm", action="store_true", help="skip the LLM request")
+    parser.add_argument("--json", action="store_true", help="print the checks as JSON (for scripts)")
     args = parser.parse_args(argv[1:] if argv[:1] == ["--"] else argv)
     ctx = Context(config_path, args.data_dir or paths.data_dir(), gpu=probe_gpu(), ask_llm=not args.no_llm)
     checks = run_checks(ctx)
-    print(render(checks))
+    if args.json:
+        from dataclasses import asdict
+
+        from daemon.commands.output import as_json
+
+        print(as_json({"checks": [asdict(c) for c in checks], "problems": sum(c.status == FAIL for c in checks)}))
+    else:
+        print(render(checks))
     return 1 if any(c.status == FAIL for c in checks) else 0
 
 

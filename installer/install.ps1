@@ -1,18 +1,18 @@
 # Install sisyphus for the current user (Windows), from this checkout:
 #   powershell -ExecutionPolicy Bypass -File installer\install.ps1 [sisyphus setup options]
-# 1. copies the source to <data dir>\src (the engine venvs are built, and later repaired, from it)
-# 2. creates the app venv <data dir>\app and installs sisyphus into it
-# 3. adds <data dir>\app\Scripts (sisyphus.exe) to the user's PATH
-# 4. runs `sisyphus setup` (engine venvs for this machine's profile, CUDA torch for the driver, default config)
+# A thin wrapper over the way without a clone (README): `uv tool install sisyphus-assistant` (or pipx),
+# then `sisyphus setup`; here the package is this checkout, which may be deleted afterwards.
+# 1. installs the app as a Python tool: with uv when it is on PATH, else pipx, else a uv of its own
+#    (<data dir>\uv); the app gets its own venv and sisyphus.exe lands in the tool's bin folder
+# 2. adds that folder to the user's PATH
+# 3. runs the installed `sisyphus setup` (engine venvs for this machine's profile, CUDA torch for the driver,
+#    default config)
 # `sisyphus autostart enable` then registers pythonw.exe (no console window) under HKCU\...\Run.
 # <data dir> is the platformdirs user data dir: %LOCALAPPDATA%\sisyphus.
 # $env:PYTHON picks the interpreter (3.11+); default: the `py -3` launcher, else python.
 $ErrorActionPreference = "Stop"
 $Repo = Split-Path -Parent $PSScriptRoot
 $Data = Join-Path $env:LOCALAPPDATA "sisyphus"
-$Src = Join-Path $Data "src"
-$App = Join-Path $Data "app"
-$Scripts = Join-Path $App "Scripts"
 
 function Say($msg) { Write-Host "== install.ps1: $msg" }
 function Invoke-Checked($exe, [string[]]$argv) {
@@ -29,19 +29,33 @@ if ($LASTEXITCODE -ne 0) {
     throw "sisyphus needs Python 3.11 or newer ('$($Py -join ' ')' is older or missing). Install it from python.org, or set `$env:PYTHON to its python.exe"
 }
 
-Say "copying the source to $Src"
+# The Python tool installer: uv, else pipx, else uv bootstrapped into <data dir>\uv.
 New-Item -ItemType Directory -Force -Path $Data | Out-Null
-robocopy $Repo $Src /MIR /XD .git .venv .cache __pycache__ /NFL /NDL /NJH /NJS /NP | Out-Null
-if ($LASTEXITCODE -ge 8) { throw "copying $Repo to $Src failed (robocopy exit code $LASTEXITCODE)" }
-
-if (-not (Test-Path (Join-Path $Scripts "python.exe"))) {
-    Say "creating the app venv at $App"
-    Invoke-Checked $PyExe ($PyArgs + @("-m", "venv", $App))
+if (Get-Command uv -ErrorAction SilentlyContinue) { $Tool = "uv"; $Uv = (Get-Command uv).Source }
+elseif (Get-Command pipx -ErrorAction SilentlyContinue) { $Tool = "pipx" }
+else {
+    $Tool = "uv"
+    $UvVenv = Join-Path $Data "uv"
+    $Uv = Join-Path $UvVenv "Scripts\uv.exe"
+    if (-not (Test-Path $Uv)) {
+        Say "installing uv (the Python tool installer) into $UvVenv"
+        Invoke-Checked $PyExe ($PyArgs + @("-m", "venv", $UvVenv))
+        Invoke-Checked (Join-Path $UvVenv "Scripts\python.exe") @("-m", "pip", "install", "--disable-pip-version-check", "-q", "uv")
+    }
 }
-$AppPy = Join-Path $Scripts "python.exe"
-Say "installing sisyphus into $App"
-Invoke-Checked $AppPy @("-m", "pip", "install", "--disable-pip-version-check", "-q", "--upgrade", "pip")
-Invoke-Checked $AppPy @("-m", "pip", "install", "--disable-pip-version-check", "-q", "-e", $Src)
+$PyPath = & $PyExe @PyArgs -c "import sys; print(sys.executable)"
+Say "installing sisyphus with $Tool"
+if ($Tool -eq "uv") {
+    Invoke-Checked $Uv @("tool", "install", "--force", "--reinstall", "--python", $PyPath, $Repo)
+    $Scripts = (& $Uv tool dir --bin).Trim()
+    $AppDir = Join-Path (& $Uv tool dir).Trim() "sisyphus-assistant"
+} else {
+    Invoke-Checked "pipx" @("install", "--force", "--python", $PyPath, $Repo)
+    $Scripts = (& pipx environment --value PIPX_BIN_DIR).Trim()
+    $AppDir = Join-Path (& pipx environment --value PIPX_LOCAL_VENVS).Trim() "sisyphus-assistant"
+}
+$AppPy = Join-Path $AppDir "Scripts\python.exe"
+if (-not (Test-Path $AppPy)) { throw "the installed sisyphus has no interpreter at $AppPy" }
 
 $UserPath = [Environment]::GetEnvironmentVariable("Path", "User")
 if (-not (($UserPath -split ";") -contains $Scripts)) {

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Install sisyphus for the current user (Linux, macOS), from this checkout:
+# Install sisyphus for the current user (Linux, macOS) from this checkout:
 #   installer/install.sh [--yes] [--no-system] [sisyphus setup options]   e.g. installer/install.sh --profile cpu
+# A thin wrapper over the way without a clone (README): `uv tool install sisyphus-assistant` (or pipx),
+# then `sisyphus setup`; here the package is this checkout, which may be deleted afterwards.
 # 0. Linux: checks what the app needs from the system (installer/system.sh): PortAudio (asks
 #    before installing it, or stops with the one command to run) and the tray's GTK/AppIndicator
 #    packages (optional). --yes installs them without asking; --no-system never touches the system.
-# 1. copies the source to <data dir>/src (the checkout may be deleted afterwards; the engine
-#    venvs are built from this copy, and `sisyphus setup` repairs them from it later)
-# 2. creates the app venv <data dir>/app and installs sisyphus into it (the tray uses the
-#    distribution's PyGObject when there is one, else tries to build it; a failure is one line)
-# 3. links ~/.local/bin/sisyphus to it
-# 4. runs `sisyphus setup` (engine venvs for this machine's profile, default config)
+# 1. installs the app as a Python tool: with uv when it is on PATH, else pipx, else a uv of its own
+#    (<data dir>/uv); the app gets its own venv and `sisyphus` lands in ~/.local/bin
+# 2. Linux: the tray uses the distribution's PyGObject, linked into the app's venv, else PyGObject
+#    built from source; a failure is one line
+# 3. runs the installed `sisyphus setup` (engine venvs for this machine's profile, default config)
 # <data dir> is the platformdirs user data dir: ~/.local/share/sisyphus (XDG_DATA_HOME) on
 # Linux, ~/Library/Application Support/sisyphus on macOS. PYTHON picks the interpreter (3.11+).
 # Details of every step that failed are in <data dir>/install.log.
@@ -20,8 +21,6 @@ case "$(uname -s)" in
   Darwin) DATA="$HOME/Library/Application Support/sisyphus" ;;
   *) DATA="${XDG_DATA_HOME:-$HOME/.local/share}/sisyphus" ;;
 esac
-SRC="$DATA/src"
-APP="$DATA/app"
 BIN="$HOME/.local/bin"
 LOG="$DATA/install.log"
 ASSUME_YES=0 SYSTEM=1 TRAY_HINT=""
@@ -61,43 +60,57 @@ if [ "$(uname -s)" = Linux ]; then
   offer_tray_packages
 fi
 
-say "copying the source to $SRC"
-rm -rf "$SRC.new"
-mkdir "$SRC.new"
-tar -C "$REPO" --exclude=./.git --exclude=./.venv --exclude=./.cache --exclude='__pycache__' -cf - . |
-  tar -C "$SRC.new" -xf -
-rm -rf "$SRC"
-mv "$SRC.new" "$SRC"
-
-if [ ! -x "$APP/bin/python" ]; then
-  say "creating the app venv at $APP"
-  "$PY" -m venv "$APP"
-fi
-say "installing sisyphus into $APP"
-pip=("$APP/bin/python" -m pip install --disable-pip-version-check -q)
-quietly "upgrading pip" "${pip[@]}" --upgrade pip || true
-if [ "$(uname -s)" != Linux ]; then
-  quietly "installing sisyphus" "${pip[@]}" -e "$SRC" || exit 1
-elif link_system_gi "$("$APP/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" &&
-  "$APP/bin/python" -c 'import gi' 2>/dev/null; then
-  quietly "installing sisyphus" "${pip[@]}" -e "$SRC" || exit 1
-  say "tray: GTK/AppIndicator, with the distribution's PyGObject"
-elif quietly "building PyGObject for the tray" "${pip[@]}" -e "${SRC}[linux-tray]"; then
-  say "tray: GTK/AppIndicator (PyGObject built from source)"
+# The Python tool installer: uv, else pipx, else uv bootstrapped into <data dir>/uv.
+if command -v uv >/dev/null 2>&1; then
+  TOOL=uv UV=$(command -v uv)
+elif command -v pipx >/dev/null 2>&1; then
+  TOOL=pipx
 else
-  quietly "installing sisyphus" "${pip[@]}" -e "$SRC" || exit 1
-  say "tray: no menu (pystray's xorg fallback); for the full tray: ${TRAY_HINT:-install python3-gi (PyGObject)}," \
-    "then run $0 again"
+  TOOL=uv UV="$DATA/uv/bin/uv"
+  if [ ! -x "$UV" ]; then
+    say "installing uv (the Python tool installer) into $DATA/uv"
+    quietly "creating a venv for uv" "$PY" -m venv "$DATA/uv" || exit 1
+    quietly "installing uv" "$DATA/uv/bin/python" -m pip install --disable-pip-version-check -q uv || exit 1
+  fi
 fi
+PYGOBJECT="PyGObject>=3.42,<3.50"  # pyproject.toml's linux-tray extra
+# Installs this checkout as the tool `sisyphus-assistant`, replacing an older install; "$@": more packages.
+tool_install() {
+  if [ "$TOOL" = uv ]; then
+    quietly "installing sisyphus" "$UV" tool install --force --reinstall --python "$PY" \
+      ${1:+--with "$1"} "$REPO"
+  else
+    quietly "installing sisyphus" pipx install --force --python "$PY" "$REPO" &&
+      { [ -z "${1:-}" ] || quietly "installing PyGObject" pipx inject sisyphus-assistant "$1"; }
+  fi
+}
 
-mkdir -p "$BIN"
-ln -sfn "$APP/bin/sisyphus" "$BIN/sisyphus"
-say "linked $BIN/sisyphus"
+say "installing sisyphus with $TOOL"
+tool_install || exit 1
+# The app venv's interpreter: the one named by the installed script's first line.
+APP_PY=$(sed -n '1s/^#!//p' "$BIN/sisyphus")
+if [ ! -x "$APP_PY" ]; then
+  say "the installed $BIN/sisyphus names no interpreter (details in $LOG)"
+  exit 1
+fi
+if [ "$(uname -s)" = Linux ]; then
+  if link_system_gi "$("$APP_PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" &&
+    "$APP_PY" -c 'import gi' 2>/dev/null; then
+    say "tray: GTK/AppIndicator, with the distribution's PyGObject"
+  elif tool_install "$PYGOBJECT"; then
+    say "tray: GTK/AppIndicator (PyGObject built from source)"
+  else
+    tool_install || exit 1
+    say "tray: no menu (pystray's xorg fallback); for the full tray: ${TRAY_HINT:-install python3-gi (PyGObject)}," \
+      "then run $0 again"
+  fi
+fi
+say "installed $BIN/sisyphus"
 
 say "sisyphus setup $*"
 # -P: import the installed copy, not a checkout that happens to be the current directory
 status=0
-"$APP/bin/python" -P -m installer.setup "$@" || status=$?
+"$APP_PY" -P -m installer.setup "$@" || status=$?
 
 case ":$PATH:" in
   *":$BIN:"*) ;;

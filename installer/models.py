@@ -81,37 +81,44 @@ def _size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())  # follows the cache's links
 
 
-def list_gpu(root: Path | None, settings) -> list[str]:
-    lines = []
+def list_gpu(root: Path | None, settings) -> list[dict]:
+    rows = []
     for w in wanted(settings):
         if w.local:
-            lines.append(f"{w.setting:<16} {w.local}  (configured path, used as it is)")
+            rows.append(_row(w.setting, w.local, "local", w.local))
             continue
         what, found = state(w.repo_id, root)
-        where = f"{_size(found) / 1e9:6.2f} GB  {found}" if found else "run `sisyphus models pull` to " + (
-            "resume it" if what == "partial" else "download it")
-        lines.append(f"{w.setting:<16} {w.repo_id:<40} {what:<8} {where}")
-    return lines
+        fix = "run `sisyphus models pull` to " + ("resume it" if what == "partial" else "download it")
+        rows.append(_row(w.setting, w.repo_id, what, found, "" if found else fix))
+    return rows
 
 
-def list_cpu(data_dir: Path) -> list[str]:
+def list_cpu(data_dir: Path) -> list[dict]:
     """The cpu profile's models ship inside its engine venvs (see daemon/supervisor/cpu.py)."""
     from daemon.supervisor.cpu import PIPER_DATA, PIPER_VOICE, WHISPER_DEFAULT
     from daemon.supervisor.profiles import venv_python
 
-    lines = []
+    rows = []
     for setting, venv, inside, name in (("[asr] (whisper)", "whisper", WHISPER_DEFAULT, "Whisper tiny.en"),
                                         ("[tts] (piper)", "piper", PIPER_DATA, PIPER_VOICE)):
         try:
-            folder = paths.venv_site_packages(venv_python(data_dir, venv)) / inside
+            folder: Path | None = paths.venv_site_packages(venv_python(data_dir, venv)) / inside
         except FileNotFoundError:
             folder = None
         if folder is not None and folder.exists():
-            lines.append(f"{setting:<16} {name:<40} shipped  {_size(folder) / 1e6:6.1f} MB  {folder}")
+            rows.append(_row(setting, name, "shipped", folder))
         else:
-            lines.append(f"{setting:<16} {name:<40} missing  the {venv} venv is not built: "
-                         "run `sisyphus setup --profile cpu`")
-    return lines
+            rows.append(_row(setting, name, "missing", None,
+                             f"the {venv} venv is not built: run `sisyphus setup --profile cpu`"))
+    return rows
+
+
+def _row(setting: str, model: object, what: str, folder: Path | str | None, fix: str = "") -> dict:
+    """One model of ``sisyphus models list`` (daemon/commands/output.py prints it)."""
+    found = Path(folder) if folder else None
+    size = _size(found) if found is not None and found.is_dir() else None
+    return {"setting": setting, "model": str(model), "state": what, "size_bytes": size,
+            "path": str(found) if found else None, "fix": fix}
 
 
 def _load_settings(config_path: Path):
@@ -125,18 +132,25 @@ def _load_settings(config_path: Path):
         return None
 
 
-def cmd_list(root: Path | None, settings, profile: str = "gpu", data_dir: Path | None = None) -> int:
+def report(root: Path | None, settings, profile: str = "gpu", data_dir: Path | None = None) -> dict:
+    """What ``sisyphus models list`` shows: where the profile's models live, and each one's state."""
     if profile == "fake":
-        print("the fake profile uses no models (`sisyphus models list --profile gpu` shows the gpu ones)")
-        return 0
+        return {"profile": profile, "where": "the fake profile uses no models (`sisyphus models list --profile gpu` "
+                "shows the gpu ones)", "models": []}
     if profile == "cpu":
-        print("cpu profile: the models ship inside the engine venvs (no download); "
-              "`sisyphus models list --profile gpu` shows the gpu profile's")
-        lines = list_cpu(data_dir or paths.data_dir())
-    else:
-        print(f"gpu profile: Hugging Face cache {hub_cache(root)}")
-        lines = list_gpu(root, settings)
-    print("\n".join(lines))
+        return {"profile": profile, "where": "cpu profile: the models ship inside the engine venvs (no download); "
+                "`sisyphus models list --profile gpu` shows the gpu profile's",
+                "models": list_cpu(data_dir or paths.data_dir())}
+    return {"profile": profile, "where": f"gpu profile: Hugging Face cache {hub_cache(root)}",
+            "models": list_gpu(root, settings)}
+
+
+def cmd_list(root: Path | None, settings, profile: str = "gpu", data_dir: Path | None = None,
+             json: bool = False) -> int:
+    from daemon.commands.output import as_json, models
+
+    found = report(root, settings, profile, data_dir)
+    print(as_json(found) if json else "\n".join(models(found)))
     return 0
 
 
@@ -177,13 +191,14 @@ def main(argv: list[str], config_path: Path) -> int:
     list_p = sub.add_parser("list", help="the models of the profile, what is present and its size")
     list_p.add_argument("--profile", choices=["auto", "gpu", "cpu", "fake"], default="auto",
                         help="whose models to list (default: the configured profile)")
+    list_p.add_argument("--json", action="store_true", help="print the list as JSON (for scripts)")
     for p in (pull_p, list_p):
         p.add_argument("--dir", type=Path, help="Hugging Face cache folder (default: HF_HUB_CACHE, "
                        "else $HF_HOME/hub, else ~/.cache/huggingface/hub)")
     args = parser.parse_args(argv[1:] if argv[:1] == ["--"] else argv)
     settings = _load_settings(config_path)
     if args.action == "list":
-        return cmd_list(args.dir, settings, _profile(args.profile, settings))
+        return cmd_list(args.dir, settings, _profile(args.profile, settings), json=args.json)
     return cmd_pull(args.which, args.dir, settings, args.retries)
 
 

@@ -13,7 +13,7 @@ import argparse
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -21,14 +21,10 @@ from daemon import paths
 from daemon.supervisor.profiles import VENVS, venv_dir
 from daemon.vram.nvml import GpuInfo, probe_gpu
 
-from . import venvs
+from . import torch_index, venvs
+from .torch_index import cuda_index_url
 
-CPU_TORCH_INDEX = venvs.CPU_TORCH_INDEX  # PyPI's Linux torch is the CUDA build
-# PyPI's Windows torch is CPU-only: the CUDA builds come from PyTorch's index, one per CUDA
-# version. These are the ones published for installer.venvs.TORCH_VERSION (newest first);
-# a driver runs a build whose CUDA version is not newer than the one it supports.
-CUDA_TORCH_BUILDS = ((13, 0), (12, 8), (12, 6))
-TORCH_INDEX = "https://download.pytorch.org/whl/"
+CPU_TORCH_INDEX = torch_index.CPU_INDEX  # which index torch comes from, and when: installer/torch_index.py
 
 
 @dataclass(frozen=True)
@@ -56,10 +52,7 @@ def make_plan(requested: str, gpu: GpuInfo, torch: str | None = None, torch_inde
               only: tuple[str, ...] = (), platform: str = sys.platform) -> Plan:
     profile, why = choose_profile(requested, gpu)
     torch = torch or ("cuda" if gpu.driver and gpu.gpus else "cpu")
-    if torch == "cpu" and not torch_index_url and platform.startswith("linux"):
-        torch_index_url = CPU_TORCH_INDEX
-    if torch == "cuda" and not torch_index_url and platform == "win32":
-        torch_index_url = cuda_index_url(gpu.cuda)
+    torch_index_url = torch_index.choose(torch, torch_index_url, platform, gpu.cuda)
     engines = VENVS[profile]
     if only:
         unknown = set(only) - set(venvs.ENGINES)
@@ -69,22 +62,12 @@ def make_plan(requested: str, gpu: GpuInfo, torch: str | None = None, torch_inde
     return Plan(profile, why, torch, torch_index_url, engines)
 
 
-def cuda_index_url(driver_cuda: str) -> str:
-    """The PyTorch wheel index of the newest CUDA build this driver can run (Windows)."""
-    if not driver_cuda:  # no driver seen (e.g. --torch cuda on a machine being prepared): newest build
-        major, minor = CUDA_TORCH_BUILDS[0]
-        return f"{TORCH_INDEX}cu{major}{minor}"
-    try:
-        have = tuple(int(part) for part in driver_cuda.split(".")[:2])
-    except ValueError:
-        raise SystemExit(f"sisyphus setup: cannot read the driver's CUDA version {driver_cuda!r}; "
-                         "pass --torch-index-url (see pytorch.org/get-started)") from None
-    for major, minor in CUDA_TORCH_BUILDS:
-        if (major, minor) <= have:
-            return f"{TORCH_INDEX}cu{major}{minor}"
-    oldest = ".".join(map(str, CUDA_TORCH_BUILDS[-1]))
-    raise SystemExit(f"sisyphus setup: the NVIDIA driver supports CUDA {driver_cuda}, but torch needs CUDA "
-                     f"{oldest} or newer: update the NVIDIA driver, or use `--torch cpu` (slow) or --profile cpu")
+def checked_index(plan: Plan, say: Callable[[str], None], check=torch_index.unreachable) -> Plan:
+    """The plan with its torch index asked once: one that does not answer is skipped (pip's own index)."""
+    choice = torch_index.resolve(plan.torch, plan.torch_index_url or torch_index.PYPI, check=check)
+    if choice.note:
+        say("torch: " + choice.note)
+    return replace(plan, torch_index_url=choice.url or torch_index.PYPI)
 
 
 def write_default_config(config_path: Path, say: Callable[[str], None]) -> None:
@@ -153,8 +136,10 @@ def main(argv: list[str], config_path: Path) -> int:
     only = tuple(n.strip() for n in args.only.split(",") if n.strip())
     plan = make_plan(args.profile, gpu, args.torch, args.torch_index_url, only)
     say(f"profile: {plan.profile} ({plan.why})")
-    say(f"torch: {plan.torch}" + (f" from {plan.torch_index_url}" if plan.torch_index_url else "") +
-        (" (only used by the asr/tts engines)" if plan.profile == "cpu" else ""))
+    if any(venvs.ENGINES[name].needs_torch for name in plan.engines):  # the cpu profile's engines need none
+        plan = checked_index(plan, say)
+        index = plan.torch_index_url if plan.torch_index_url != torch_index.PYPI else None
+        say(f"torch: {plan.torch} from " + (index or "pip's own index"))
     data_dir = args.data_dir or paths.data_dir()
     write_default_config(config_path, say)
     failed = build(plan, data_dir, args.upgrade, args.editable, say)

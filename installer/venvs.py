@@ -20,13 +20,11 @@ from typing import Callable
 
 from daemon.paths import venv_python
 
-from . import fixups
+from . import app_source, fixups, torch_index
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent  # a clone, or the site-packages of the installed app
 TORCH_VERSION = os.environ.get("SISYPHUS_TORCH_VERSION", "2.13.0")  # also matches the CPU index's 2.13.0+cpu
-# PyPI's Linux torch is the CUDA build (with ~19 nvidia-*/cuda-* packages and triton): a CPU torch comes
-# from PyTorch's CPU index. macOS has no CUDA build; PyPI's wheel there is the CPU one.
-CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
+CPU_TORCH_INDEX = torch_index.CPU_INDEX  # which index, and when: installer/torch_index.py
 
 
 @dataclass(frozen=True)
@@ -91,8 +89,7 @@ class Pip:
 
 def torch_args(torch: str, index_url: str | None = None, platform: str = sys.platform) -> list[str]:
     """pip arguments for torch: 'cpu' or 'cuda' (the PyPI default build on Linux is CUDA)."""
-    if torch == "cpu" and not index_url and platform != "darwin":
-        index_url = CPU_TORCH_INDEX
+    index_url = torch_index.choose(torch, index_url, platform)
     args = [f"torch=={TORCH_VERSION}"]
     if index_url:
         args += ["--index-url", index_url]
@@ -122,6 +119,7 @@ def create(
     """Create (or repair) the venv for engine ``name`` at ``dest``; return its python."""
     spec = ENGINES[name]
     if healthy(dest, spec) and not upgrade:
+        app_source.refresh(venv_python(dest), project, progress)  # an installed app's code, kept current
         progress(f"[{name}] venv at {dest} is healthy")
         return venv_python(dest)
     uv = shutil.which("uv")
@@ -142,7 +140,7 @@ def create(
     if fixup is not None:
         fixup(pip, progress)
     progress(f"[{name}] installing sisyphus into the venv")
-    pip.install("--no-deps", *(["-e", str(project)] if editable else [str(project)]))
+    app_source.install(python, pip.install, project, editable, progress)  # from a clone, or the installed app
     if not healthy(dest, spec):
         raise RuntimeError(f"[{name}] the venv at {dest} was built but `import {spec.module}` fails in it")
     progress(f"[{name}] ready: {python}")
@@ -158,7 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--editable", action="store_true")
     parser.add_argument("--upgrade", action="store_true")
     args = parser.parse_args(argv)
-    create(args.engine, args.dest, torch=args.torch, torch_index_url=args.torch_index_url,
+    index = torch_index.resolve(args.torch, args.torch_index_url) if ENGINES[args.engine].needs_torch else None
+    if index and index.note:
+        print(index.note, file=sys.stderr)
+    create(args.engine, args.dest, torch=args.torch, torch_index_url=(index.url or torch_index.PYPI) if index else None,
            editable=args.editable, upgrade=args.upgrade)
     return 0
 

@@ -119,7 +119,7 @@ class Parts:
             "vram": self.memory.status() if self.memory else {},
             "audio": {kind: self.audio_problem(kind) or self._audio_in_use(kind) for kind in ("input", "output")},
             "last_error": self.last_error,
-            "tools": self.tools.servers.status() if self.tools else {},
+            **({"tools": self.tools.servers.status()} if self.tools else {}),  # MCP servers, when set
         }
 
     def audio_problem(self, kind: str) -> str:

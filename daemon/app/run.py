@@ -62,8 +62,7 @@ class Daemon:
             except BaseException as exc:  # handed to the main thread, which raises it
                 failure.append(exc)
 
-        thread = threading.Thread(target=core, name="core", daemon=True)
-        thread.start()
+        thread = threading.Thread(target=core, name="core", daemon=True)  # run_tray starts it
         run_tray(self.settings.tray, self.bus, self.call, self.request_quit, thread)
         thread.join()
         if failure:

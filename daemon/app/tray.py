@@ -46,12 +46,16 @@ def device_lists() -> tuple[list[str], list[str]]:
 
 def run_tray(settings: TraySettings, bus: EventBus, call: Callable[..., None], request_quit: Callable[[], None],
              core: threading.Thread) -> None:
+    """Show the tray on this (main) thread until the core ends; ``core``, not started yet, is started here."""
     from daemon.platform.tray import BackendName, TrayPresenter, create_tray
 
     backend = create_tray(TrayActions(call), cast(BackendName, settings.backend))  # a choice checked at load
-    inputs, outputs = device_lists()
-    presenter = TrayPresenter(backend, theme_setting=settings.theme, inputs=inputs, outputs=outputs)
+    presenter = TrayPresenter(backend, theme_setting=settings.theme)
+    # Subscribed before the core starts, so the tray sees every event the core publishes, the settings
+    # and voices it publishes as it comes up included (asking for them from the tray raced the core).
     bus.subscribe(presenter.on_event)
+    core.start()
+    presenter.set_devices(*device_lists())
 
     def stop_with_core() -> None:
         core.join()
@@ -60,4 +64,4 @@ def run_tray(settings: TraySettings, bus: EventBus, call: Callable[..., None], r
     threading.Thread(target=stop_with_core, name="tray-stopper", daemon=True).start()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: request_quit())
-    backend.run(lambda: call("publish_settings"))
+    backend.run()

@@ -59,6 +59,8 @@ def daemon(tmp_path):
 def test_turn_by_real_keys_menu_choices_and_next_reply(daemon, tmp_path):
     d = daemon
     wait_title("Sisyphus: Idle", timeout=10)
+    warnings = [line for line in d.log.read_text().splitlines() if " WARNING " in line]
+    assert not warnings, warnings  # a normal start warns about nothing (the tray once raced the core)
     start = len(d.events)
     _xdotool("keydown", "F9")
     wait_colour("listening")

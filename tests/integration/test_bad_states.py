@@ -40,7 +40,7 @@ def test_a_headless_daemon_without_microphone_or_speaker_says_so_and_how_to_fix_
         assert "`sisyphus set-output-device NAME`" in audio["output"]
         assert "tray" not in audio["input"] + audio["output"]
         shown = cli(d, "status")
-        assert shown.returncode == 0 and "input: no microphone: " in shown.stdout, shown.stdout
+        assert shown.returncode == 0 and "\nmicrophone  no microphone: " in shown.stdout, shown.stdout
         start = len(d.events)
         d.ctl("ptt", action="press")
         error = d.events[d.wait_event(lambda e: e["kind"] == "error", start=start)]
@@ -68,7 +68,7 @@ def test_a_voice_the_engine_does_not_offer_is_refused_and_a_saved_one_falls_back
         end = d.turn_end(start)
         assert "speaking" in [e.get("state") for e in d.events[start:end]]  # heard, in the default voice
         assert cli(d, "set-voice", "alto").returncode == 0
-        assert json.loads(cli(d, "voices", "list").stdout)["current"] == "alto"
+        assert json.loads(cli(d, "voices", "list", "--json").stdout)["current"] == "alto"
 
 
 def test_an_llm_that_streams_for_ever_is_cut_at_max_reply_chars(tmp_path):

@@ -2,6 +2,7 @@
 global options after the verb, restart-engines, a closed pipe, a missing engine venv."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -34,7 +35,7 @@ def test_run_takes_config_and_debug_after_the_verb(tmp_path):
             assert " DEBUG " in d.log.read_text()  # and logs verbosely
             after = subprocess.run([*SISYPHUS, "status", "--config", str(d.config)], env=d.env,
                                    capture_output=True, text=True, timeout=60)
-            assert after.returncode == 0 and "engines:" in after.stdout, after.stderr
+            assert after.returncode == 0 and "\nENGINE  STATE" in after.stdout, after.stderr
     finally:
         server.stop()
 
@@ -66,9 +67,9 @@ def test_restart_engines_gives_every_engine_a_new_process(tmp_path):
         with Daemon(tmp_path, settings(server.server.url), "--fake-engines", "--no-audio") as d:
             before = pids(d)
             assert all(before.values()), before
-            done = cli(d, "restart-engines")
+            done = cli(d, "restart-engines", "--json")
             assert done.returncode == 0, done.stderr
-            assert '"restarted": ["asr", "tts"]' in done.stdout
+            assert json.loads(done.stdout)["restarted"] == ["asr", "tts"]
             d.wait(lambda: all(e["state"] == "ready" for e in d.status()["engines"].values()), 30, "ready again")
             after = pids(d)
             assert all(after[name] and after[name] != before[name] for name in before), (before, after)

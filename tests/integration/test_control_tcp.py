@@ -31,7 +31,7 @@ def test_cli_events_and_a_turn_over_the_tcp_control_channel(tmp_path):
         assert not d.socket.exists()  # no unix socket at all on this channel
         status = cli(d, "status")
         assert status.returncode == 0, status.stderr
-        assert "state: idle" in status.stdout and "asr: ready" in status.stdout
+        assert ", idle" in status.stdout.splitlines()[0] and "\nasr     ready  " in status.stdout, status.stdout
         start = d.turn()  # ptt press/release and the event stream, over tcp
         d.turn_end(start)
         assert d.kinds(start)[:2] == ["state:listening", "state:thinking"] and "timings" in d.kinds(start)

@@ -20,7 +20,7 @@ def cli(d: Daemon, *args: str) -> subprocess.CompletedProcess:
 
 
 def names(d: Daemon) -> set[str]:
-    listed = cli(d, "voices", "list")
+    listed = cli(d, "voices", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     return {v["name"] for v in json.loads(listed.stdout)["voices"]}
 
@@ -45,7 +45,7 @@ def test_voices_add_list_remove_from_the_command_line(tmp_path):
         assert d.status()["engines"]["tts"]["state"] == "ready"
         assert cli(d, "voices", "remove", "carol").returncode == 0
         assert "carol" not in names(d)
-        devices = cli(d, "devices")  # another table command through the same socket
+        devices = cli(d, "devices", "--json")  # another table command through the same socket
         assert devices.returncode == 0 and json.loads(devices.stdout)["input_device"] == "default"
 
 
@@ -88,7 +88,7 @@ def test_voices_on_the_cpu_profile_say_at_once_what_would_serve_them(tmp_path):
     d = Daemon(tmp_path, conf, "--no-audio")
     try:
         d.start(timeout=150)
-        listed = json.loads(cli(d, "voices", "list").stdout)
+        listed = json.loads(cli(d, "voices", "list", "--json").stdout)
         assert [v["name"] for v in listed["voices"]] == ["en_US-joe-medium"]
         assert "cannot clone voices" in listed["cloning"]
         for args in (("voices", "add", "carol", "--audio", str(ref), "--text", "Hello, I am Carol."),

@@ -12,7 +12,9 @@ VENVS = Path(os.environ.get("SISYPHUS_TEST_VENVS", REPO / ".cache" / "venvs"))
 
 def engine_python(name: str) -> Path:
     """The python of engine venv ``name``; skipped locally when absent, a failure in CI."""
-    python = VENVS / name / "bin" / "python"
+    from daemon.paths import venv_python
+
+    python = venv_python(VENVS / name)  # Scripts\python.exe on Windows
     if not python.exists():
         hint = f"build it with: python -m installer.venvs {name} {VENVS / name} --editable"
         if os.environ.get("CI"):

@@ -101,3 +101,12 @@ def test_global_options_after_a_delegated_verb_are_the_cli_s():
         ["--profile", "cpu"], "x.toml", True)
     assert pull_global_options(["--config=y.toml", "pull"]) == (["pull"], "y.toml", False)
     assert pull_global_options(["--", "--debug"]) == (["--", "--debug"], None, False)  # after --: the verb's own
+
+
+def test_help_names_verbs_and_options_not_modules():
+    shown = run_cli("--help")
+    assert shown.returncode == 0
+    for verb in ("run", "status", "voices", "devices", "setup", "models", "doctor", "autostart", "--version"):
+        assert verb in shown.stdout, verb
+    assert "installer." not in shown.stdout and "daemon." not in shown.stdout, shown.stdout
+    assert "--json" in run_cli("status", "--help").stdout and "--json" in run_cli("voices", "list", "--help").stdout

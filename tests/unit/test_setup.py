@@ -24,6 +24,11 @@ NO_DRIVER = GpuInfo(why="no NVIDIA driver found (NVML: NVML Shared Library Not F
 ONE_GPU = GpuInfo("550.54", (Gpu("NVIDIA GeForce RTX 4090", 24564, 23000),))
 
 
+@pytest.fixture(autouse=True)
+def _no_index_setting(monkeypatch) -> None:
+    monkeypatch.delenv("SISYPHUS_TORCH_INDEX", raising=False)
+
+
 def test_auto_picks_gpu_when_a_driver_sees_a_gpu() -> None:
     profile, why = setup.choose_profile("auto", ONE_GPU)
     assert profile == "gpu" and "550.54" in why and "RTX 4090" in why

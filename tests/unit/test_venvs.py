@@ -13,10 +13,16 @@ from daemon import paths
 from installer import venvs
 
 
-def test_cpu_torch_comes_from_the_cpu_index_on_linux_and_windows() -> None:
-    for platform in ("linux", "win32"):
-        assert venvs.torch_args("cpu", platform=platform) == [
-            f"torch=={venvs.TORCH_VERSION}", "--index-url", "https://download.pytorch.org/whl/cpu"]
+@pytest.fixture(autouse=True)
+def _no_index_setting(monkeypatch) -> None:
+    monkeypatch.delenv("SISYPHUS_TORCH_INDEX", raising=False)
+
+
+def test_cpu_torch_comes_from_the_cpu_index_on_linux_only() -> None:
+    # PyPI's Linux torch is the CUDA build; its Windows and macOS wheels are CPU builds already
+    assert venvs.torch_args("cpu", platform="linux") == [
+        f"torch=={venvs.TORCH_VERSION}", "--index-url", "https://download.pytorch.org/whl/cpu"]
+    assert venvs.torch_args("cpu", platform="win32") == [f"torch=={venvs.TORCH_VERSION}"]
 
 
 def test_macos_and_cuda_use_the_default_index_and_an_explicit_index_wins() -> None:
