@@ -272,6 +272,11 @@ def _remote(command: Command, args) -> int:
     try:
         reply = request(paths.runtime_dir(), message, timeout=_timeout(command))
     except NotRunning as exc:
+        if command.name == "list-tools":  # no daemon: start the servers for a moment to list them
+            from .tools.listing import offline
+
+            print(offline(paths.config_path(args.config)))
+            return 0
         print(f"sisyphus: {exc}", file=sys.stderr)
         return 1
     except TimeoutError:

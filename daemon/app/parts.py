@@ -62,6 +62,7 @@ class Parts:
     assistant: Assistant | None = None
     memory: MemoryManager | None = None
     commands: Commands | None = None
+    tools: Any = None  # daemon.tools.Tools when [[tools.mcp]] names servers
     devices: dict = field(default_factory=dict)  # "input"/"output" -> the open Capture/Playback
     audio: dict = field(default_factory=dict)  # "input"/"output" -> what it is when no device: a file, off
     audio_problems: dict = field(default_factory=dict)  # "input"/"output" -> why its device did not open
@@ -121,6 +122,7 @@ class Parts:
             "audio": {kind: self.audio_problem(kind) or self._audio_in_use(kind) for kind in ("input", "output")},
             "last_error": self.last_error,
             "llm": self.llm_choice.status() if self.llm_choice else {},
+            **({"tools": self.tools.servers.status()} if self.tools else {}),  # MCP servers, when set
         }
 
     def audio_problem(self, kind: str) -> str:
@@ -187,12 +189,29 @@ async def _build(parts: Parts, settings: Settings, options: RunOptions, runtime_
     parts.on_close("vram monitor", memory.close)
     assistant.on_cuda_oom = memory.on_cuda_oom
     _commands(parts, quit)
+    _tools(parts, settings)
     supervisor.start()
     llm_backend.announce(choice, bus)
     if choice.backend == "external":
         parts.spawn(check_llm(settings.llm, bus), "llm-check")  # in the background: readiness never waits for it
     parts.spawn(ConfigWatcher(parts.live.path, functools.partial(_reload, parts)).run(), "config-watcher")
     parts.spawn(memory.run(settings.vram.poll_s), "memory")
+
+
+def _tools(parts: Parts, settings: Settings) -> None:
+    if not settings.tools.mcp:  # no MCP servers: nothing of daemon/tools (nor mcp) is loaded
+        return
+    from daemon.tools import build_tools
+
+    parts.tools = tools = build_tools(settings, parts.bus, paths.log_dir())
+    if tools is not None and parts.assistant is not None and parts.commands is not None:
+        parts.assistant.tools, parts.commands.tools = tools.turns, tools.servers
+        parts.on_close("tool servers", tools.servers.stop)
+        tools.servers.start()
+    if settings.tools.cue == "earcon" and parts.devices.get("output") is not None:
+        from daemon.tools.cue import earcon_cue
+
+        earcon_cue(parts.bus, parts.devices["output"])
 
 
 def _reload(parts: Parts) -> None:

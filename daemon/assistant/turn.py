@@ -65,6 +65,7 @@ class Assistant:
         self.on_cuda_oom: Callable[[str], Awaitable[None]] | None = None
         # why there is no microphone or speaker now (with the fix), '' when both are there
         self.audio_problem: Callable[[], str] = lambda: ""
+        self.tools: Any = None  # daemon.tools.loop.ToolTurns when [[tools.mcp]] servers are set
 
     # -- inputs (all on the loop) ---------------------------------------------------
     def press(self) -> None:
@@ -230,7 +231,7 @@ class Assistant:
         chunker = self.chunker_factory()
         room = self.options.max_reply_chars
         try:
-            async with contextlib.aclosing(self.llm.stream(self.history.messages())) as deltas:
+            async with contextlib.aclosing(self._deltas(turn)) as deltas:
                 async for delta in deltas:
                     self._clock.mark("first_token", time.monotonic())
                     delta, room = delta[:max(room, 0)], room - len(delta)
@@ -250,6 +251,11 @@ class Assistant:
             self.bus.publish(ErrorEvent("llm_reply_too_long", f"the reply passed {limit} characters and was cut "
                                         "there; ask for a shorter answer, or raise [llm] max_reply_chars", turn=turn))
         return room < 0
+
+    def _deltas(self, turn: int) -> Any:  # an async generator of text deltas
+        if self.tools is not None:  # the LLM may call MCP tools on the way; all its text is spoken
+            return self.tools.reply(self.llm, self.history.messages(), turn)
+        return self.llm.stream(self.history.messages())
 
     def _queue_chunk(self, turn: int, chunks: asyncio.Queue, chunk: str) -> None:
         self._clock.mark("first_sentence", time.monotonic())

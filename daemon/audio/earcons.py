@@ -14,11 +14,12 @@ from typing import Any, Literal
 import numpy as np
 
 EARCON_RATE = 24_000
-Name = Literal["start", "stop", "error"]
+Name = Literal["start", "stop", "error", "working"]
 _NOTES: dict[str, tuple[float, ...]] = {
     "start": (660.0, 990.0),  # rising fifth
     "stop": (990.0, 660.0),  # falling fifth
     "error": (440.0, 415.3),  # a falling semitone, lower: something went wrong
+    "working": (784.0, 784.0),  # two soft taps on one note: a tool is still running
 }
 
 

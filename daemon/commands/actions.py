@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from daemon import paths
 from daemon.audio.devices import SYSTEM_DEFAULT, is_default
@@ -34,6 +34,7 @@ class Commands:
         self.cloner = cloner
         self.open_devices = devices  # "input"/"output" -> the open Capture/Playback
         self._quit, self._status = quit, status
+        self.tools: Any = None  # daemon.tools.servers.ToolServers, when [[tools.mcp]] servers are set
 
     # -- the turn and the daemon -------------------------------------------------------
     def status(self) -> dict:
@@ -56,6 +57,12 @@ class Commands:
         names = await self.supervisor.respawn()
         return {"restarted": names, "notice": f"stopped and started again: {', '.join(names)}; "
                                               "`sisyphus status` shows when they are ready"}
+
+    def list_tools(self) -> dict:
+        return {"servers": self.tools.status() if self.tools is not None else {}}
+
+    def restart_tools(self) -> dict:
+        return {"restarted": self.tools.restart() if self.tools is not None else []}
 
     def quit(self) -> None:
         self._quit()

@@ -43,6 +43,10 @@ def status(reply: dict) -> list[str]:
     if engines:
         lines += [""] + table((_engine_row(name, e) for name, e in engines.items()),
                               ("ENGINE", "STATE", "PROCESS", "DETAIL"))
+    tools = reply.get("tools") or {}  # MCP servers ([[tools.mcp]])
+    if tools:
+        lines += [""] + table(((name, t["state"], f"{t['transport']} {t['where']}", t.get("reason") or "")
+                               for name, t in tools.items()), ("TOOL SERVER", "STATE", "WHERE", "DETAIL"))
     audio = reply.get("audio") or {}
     lines += [""] + pairs([("llm", (reply.get("llm") or {}).get("summary")),
                            ("microphone", audio.get("input")), ("speaker", audio.get("output")),
@@ -154,7 +158,14 @@ def generic(reply: dict) -> list[str]:
                  for k, v in fields.items())
 
 
-FORMATTERS: dict[str, Callable[[dict], list[str]]] = {"status": status, "list-voices": voices, "devices": devices}
+def tools(reply: dict) -> list[str]:
+    from daemon.tools.listing import format_servers
+
+    return format_servers(reply["servers"]).splitlines()
+
+
+FORMATTERS: dict[str, Callable[[dict], list[str]]] = {"status": status, "list-voices": voices, "devices": devices,
+                                                      "list-tools": tools}
 
 
 def human(command: str, reply: dict) -> str:

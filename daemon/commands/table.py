@@ -62,10 +62,15 @@ COMMANDS: tuple[Command, ...] = (
     Command("record-voice", "record_voice", "the next hold of the hotkey records a voice to clone",
             (Arg("name", "the new voice's name (default my-voice-N)", flag=True, optional=True),), group="voices",
             verb="record"),
+    Command("list-tools", "list_tools", "the MCP tool servers, their state and their tools", group="tools",
+            verb="list"),
+    Command("restart-tools", "restart_tools", "connect again to MCP tool servers that failed", group="tools",
+            verb="restart"),
 )
 BY_NAME = {command.name: command for command in COMMANDS}
 BY_METHOD = {command.method: command for command in COMMANDS}
-GROUPS = {"voices": "the cloned voices: list, add, remove, record"}
+GROUPS = {"voices": "the cloned voices: list, add, remove, record",
+          "tools": "the MCP tools the assistant may use: list, restart"}
 
 
 def arguments(command: Command, request: dict) -> dict:

@@ -51,6 +51,12 @@ def _engine_uri(uri: str) -> str:
     return ""
 
 
+def _mcp_servers(entries: list) -> str:
+    from daemon.config.mcp_servers import check
+
+    return check(entries)
+
+
 def _command(argv: list) -> str:
     return "" if not argv or argv[0] else "the first item must name the program to run"
 
@@ -159,6 +165,21 @@ class VramSettings:
 
 
 @dataclass(frozen=True)
+class ToolsSettings:
+    mcp: list[dict] = opt([], "MCP servers, one [[tools.mcp]] table each (name, command or url, env, headers); "
+                          "see the README", check=_mcp_servers)
+    allow: list = opt([], "tools that run without asking, by name (read-only tools never ask)")
+    max_rounds: int = opt(5, "tool calls in a row the LLM may make in one turn", min=1, max=50)
+    timeout_s: float = opt(30.0, "seconds one tool call may take", min=0.5, max=3600)
+    max_result_chars: int = opt(4000, "a tool's result is cut to this length before the LLM reads it",
+                                min=100, max=1_000_000)
+    cue_after_s: float = opt(0.7, "a tool still running after this long gets a cue", min=0, max=60)
+    cue: str = opt("earcon", "the cue: a short sound, a spoken 'One moment.', or nothing",
+                   choices=("earcon", "speech", "none"))
+    health_interval_s: float = opt(10.0, "seconds between checks that a server still answers", min=0.5)
+
+
+@dataclass(frozen=True)
 class Settings:
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     llm: LlmSettings = field(default_factory=LlmSettings)
@@ -169,6 +190,7 @@ class Settings:
     tray: TraySettings = field(default_factory=TraySettings)
     supervisor: SupervisorSettings = field(default_factory=SupervisorSettings)
     vram: VramSettings = field(default_factory=VramSettings)
+    tools: ToolsSettings = field(default_factory=ToolsSettings)
 
 
 # -- validation -------------------------------------------------------------------
@@ -214,7 +236,7 @@ def _section(cls: type, name: str, values: Mapping[str, Any], problems: list[str
 
 
 _TYPES: dict[str, type | tuple[type, ...]] = {"str": str, "bool": bool, "int": int, "float": (int, float),
-                                              "list": list, "dict": dict}
+                                              "list": list, "dict": dict, "list[dict]": list}
 
 
 def _check(f: dataclasses.Field, value: Any) -> str:
@@ -235,7 +257,7 @@ def _check(f: dataclasses.Field, value: Any) -> str:
 
 def _describe(kind: str) -> str:
     return {"str": "a string", "bool": "true or false", "int": "an integer", "float": "a number",
-            "list": "a list of strings", "dict": "a table"}[kind]
+            "list": "a list of strings", "dict": "a table", "list[dict]": "a list of tables"}[kind]
 
 
 def render_defaults() -> str:

@@ -75,20 +75,22 @@ class LlmClient:
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def stream(self, messages: Sequence[Mapping[str, Any]]) -> AsyncIterator[str]:
-        """Yield the reply's content deltas; raise ``LlmError`` on failure."""
+    async def stream(self, messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]] | None = None,
+                     calls: Any = None) -> AsyncIterator[str]:
+        """Yield the reply's content deltas; raise ``LlmError`` on failure. With ``tools`` (OpenAI
+        function tools), each chunk's ``delta.tool_calls`` go to ``calls.feed`` (daemon.tools.calls)."""
         attempt = 0
         while True:
             started = False
             try:
                 # aclosing: when our consumer closes us, the attempt (and its socket) closes too.
-                async with contextlib.aclosing(self._attempt(messages)) as deltas:
+                async with contextlib.aclosing(self._attempt(messages, tools, calls)) as deltas:
                     async for delta in deltas:
                         started = True
                         yield delta
                 return
             except LlmError as error:
-                if started or not error.retryable or attempt >= self._max_retries:
+                if started or getattr(calls, "started", False) or not error.retryable or attempt >= self._max_retries:
                     raise
                 code = error.code
             delay = self._backoff.delay(attempt, self._rand())
@@ -104,13 +106,15 @@ class LlmClient:
         except (openai.OpenAIError, ValueError) as error:
             raise self._map_error(error, mid_stream=False) from error
 
-    async def _attempt(self, messages: Sequence[Mapping[str, Any]]) -> AsyncGenerator[str, None]:
+    async def _attempt(self, messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]] | None = None,
+                       calls: Any = None) -> AsyncGenerator[str, None]:
         """One request: yield deltas, map every failure to an ``LlmError``."""
         got_token = False
+        extra = {"tools": list(tools)} if tools else {}
         try:
             stream = await self._client.chat.completions.create(
                 model=self.model, messages=cast("list[ChatCompletionMessageParam]", list(messages)), stream=True,
-                extra_body=self._extra or None)
+                extra_body={**self._extra, **extra} or None)
         except (openai.OpenAIError, ValueError) as error:
             raise self._map_error(error, mid_stream=False) from error
         finish: str | None = None
@@ -118,6 +122,8 @@ class LlmClient:
         try:
             async for chunk in stream:
                 text, finish = _content(chunk), _finish_reason(chunk) or finish
+                if calls is not None and (tool_calls := _tool_calls(chunk)):
+                    calls.feed(tool_calls)
                 if think is not None:
                     text = think.feed(text)
                 if text:
@@ -179,6 +185,11 @@ def _content(chunk: Any) -> str:
     return content if isinstance(content, str) else ""
 
 
+def _tool_calls(chunk: Any) -> list:
+    choices = getattr(chunk, "choices", None)
+    return (getattr(getattr(choices[0], "delta", None), "tool_calls", None) or []) if choices else []
+
+
 def _finish_reason(chunk: Any) -> str | None:
     choices = getattr(chunk, "choices", None)
     return getattr(choices[0], "finish_reason", None) if choices else None
@@ -189,7 +200,7 @@ def _log_finish(finish: str | None, got_token: bool) -> None:
         _LOG.warning("the LLM stream ended without a finish reason; the reply may be incomplete")
     elif finish == "length":
         _LOG.warning("the LLM reply hit its token limit (finish_reason=length)")
-    if not got_token:
+    if not got_token and finish != "tool_calls":
         _LOG.warning("the LLM reply had no text (a reasoning model out of tokens?)")
 
 

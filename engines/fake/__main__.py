@@ -15,7 +15,7 @@ def load(args: argparse.Namespace) -> Engine:
     if args.kind == "asr":
         from .asr import FakeAsrEngine
 
-        return FakeAsrEngine(faults, transcript=args.transcript)
+        return FakeAsrEngine(faults, transcript=args.transcript, transcript_file=args.transcript_file)
     from .tts import FakeTtsEngine
 
     return FakeTtsEngine(faults, chunk_delay=args.chunk_delay)

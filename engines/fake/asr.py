@@ -6,6 +6,8 @@ transcript-start/chunk/stop, one word at a time, then the final transcript.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from wyoming.asr import Transcribe, Transcript, TranscriptChunk, TranscriptStart, TranscriptStop
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -23,10 +25,11 @@ ATTRIBUTION = Attribution(name="sisyphus", url="https://example.invalid/sisyphus
 
 
 class FakeAsrEngine(Engine):
-    def __init__(self, faults: Faults, transcript: str = "") -> None:
+    def __init__(self, faults: Faults, transcript: str = "", transcript_file: str = "") -> None:
         super().__init__()
         self.faults = faults
         self.transcript = transcript
+        self.transcript_file = transcript_file  # a test changes what is "said" between turns
 
     def info(self) -> Info:
         self.faults.on_describe()
@@ -77,6 +80,8 @@ class FakeAsrHandler(Handler):
         audio = np.concatenate(self.audio) if self.audio else np.zeros(0)
         if audio.size == 0 or float(np.sqrt(np.mean(audio**2))) < SILENCE_RMS:
             return ""
+        if self.engine.transcript_file:
+            return Path(self.engine.transcript_file).read_text(encoding="utf-8").strip()
         return self.engine.transcript or f"audio of {round(1000 * audio.size / self.rate)} milliseconds"
 
     async def _answer(self) -> None:

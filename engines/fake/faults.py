@@ -87,6 +87,8 @@ def add_fault_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--missing-model", default="", metavar="PATH",
                         help="fail start-up as a missing model at PATH would")
     parser.add_argument("--transcript", default="", help="fake ASR: the text to answer for speech")
+    parser.add_argument("--transcript-file", default="", metavar="PATH",
+                        help="fake ASR: answer with the text in PATH, read at each request (empty: no speech)")
     parser.add_argument("--stray-print", action="store_true",
                         help="print to stdout at start-up and per request, as careless libraries do")
     parser.add_argument("--chunk-delay", type=float, default=0.0, help="fake TTS: seconds between audio chunks")

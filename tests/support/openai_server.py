@@ -53,6 +53,11 @@ class Script:
     finish_reason: str | None = "stop"
     match: str | None = None  # for rules: a substring of the last user message
     raw_events: list[str] | None = None  # send these SSE data payloads verbatim instead
+    # after the reply's text: these calls ({"name", "arguments": dict or str, "id"?}) as streamed
+    # delta.tool_calls, finish_reason "tool_calls"; "openai": id/name first, then the arguments in
+    # pieces; "ollama": each call whole in one chunk
+    tool_calls: list[dict] | None = None
+    tool_style: str = "openai"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Script":
@@ -62,8 +67,11 @@ class Script:
             raise ValueError(f"unknown script keys {sorted(unknown)}; known: {sorted(known)}")
         return cls(**data)
 
-    def split(self) -> list[str]:
-        return list(self.deltas) if self.deltas is not None else _words(self.reply)
+    def split(self, body: Any = None) -> list[str]:
+        """The reply's deltas; ``{tool}`` in the reply is the last tool result the request carried."""
+        if self.deltas is not None:
+            return list(self.deltas)
+        return _words(self.reply.replace("{tool}", _last_tool_result(body)) if "{tool}" in self.reply else self.reply)
 
 
 def _words(text: str) -> list[str]:
@@ -103,6 +111,29 @@ def _last_user_text(body: Any) -> str:
                 return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
             return str(content or "")
     return ""
+
+
+def _last_tool_result(body: Any) -> str:
+    for message in reversed((body or {}).get("messages") or []):
+        if message.get("role") == "tool":
+            return str(message.get("content") or "")
+    return "(no tool result)"
+
+
+def tool_call_chunks(calls: list[dict], style: str) -> list[list[dict]]:
+    """Each chunk's ``delta.tool_calls`` for ``calls``, the way OpenAI (pieces) or Ollama (whole) send them."""
+    chunks = []
+    for index, call in enumerate(calls):
+        arguments = call.get("arguments", {})
+        text = arguments if isinstance(arguments, str) else json.dumps(arguments)
+        head = {"index": index, "id": call.get("id", f"call_{index}_x"), "type": "function"}
+        if style == "ollama":
+            chunks.append([{**head, "function": {"name": call["name"], "arguments": text}}])
+            continue
+        chunks.append([{**head, "function": {"name": call["name"], "arguments": ""}}])
+        step = max(1, len(text) // 3)
+        chunks += [[{"index": index, "function": {"arguments": text[i:i + step]}}] for i in range(0, len(text), step)]
+    return chunks
 
 
 class _ClientGone(Exception):
@@ -274,7 +305,7 @@ class OpenAIServer:
         for part in _words(script.reasoning):
             await conn.event(self._chunk({"reasoning_content": part}))
         await conn.pause(script.first_token_delay_s)
-        for n, delta in enumerate(script.split()):
+        for n, delta in enumerate(script.split(body)):
             if n and script.delta_delay_s:
                 await conn.pause(script.delta_delay_s)
             if n == script.disconnect_after:
@@ -283,7 +314,12 @@ class OpenAIServer:
                 return await conn.until_gone()
             await conn.event(self._chunk({"content": delta}))
             conn.record.deltas_sent += 1
-        await conn.event(self._chunk({}, script.finish_reason))
+        finish = script.finish_reason
+        if script.tool_calls:
+            for calls in tool_call_chunks(script.tool_calls, script.tool_style):
+                await conn.event(self._chunk({"tool_calls": calls}))
+            finish = "tool_calls"
+        await conn.event(self._chunk({}, finish))
         if script.usage or (body.get("stream_options") or {}).get("include_usage"):
             usage = {"prompt_tokens": 1, "completion_tokens": conn.record.deltas_sent, "total_tokens": 2}
             await conn.event({**self._chunk({}), "choices": [], "usage": usage})

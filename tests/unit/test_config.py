@@ -168,7 +168,10 @@ def test_the_schema_says_what_the_tray_shows_and_what_applies_live():
 
     assert set(TRAY_SETTINGS) == {("tts", "voice"), ("audio", "input_device"), ("audio", "output_device"),
                                   ("hotkey", "mode"), ("hotkey", "chord"), ("daemon", "autostart"), ("tray", "theme")}
-    llm = {("llm", key) for key in Settings().llm.__dataclass_fields__}
+    # [llm]: what a reload applies to the client; choosing or starting the embedded engine needs a restart
+    restart = {"backend", "embedded_model", "gpu_layers", "context_tokens", "embedded_ready_timeout_s",
+               "embedded_idle_unload_min"}
+    llm = {("llm", key) for key in Settings().llm.__dataclass_fields__} - {("llm", key) for key in restart}
     assert set(LIVE_SETTINGS) == llm | {("hotkey", "mode"), ("audio", "min_press_ms"), ("asr", "language"),
                                         ("tts", "voice"), ("audio", "input_device"), ("audio", "output_device"),
                                         ("tray", "theme"), ("daemon", "autostart")}

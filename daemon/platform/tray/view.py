@@ -29,6 +29,8 @@ ACTIONABLE_CODES = frozenset({
 TRAY_SETTINGS = frozenset(f"{section}.{key}" for section, key in schema.TRAY_SETTINGS)
 _STATE_LABELS = {"idle": "Idle", "listening": "Listening…", "thinking": "Thinking…", "speaking": "Speaking…"}
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+_DOWN = ("failed", "backoff")  # MCP server states the tooltip names
+_TOOL_NOTES = {"started": "running {name}", "slow": "running {name}", "asked": "waiting for a yes to {name}"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class TrayView:
     failure: str = ""  # what failed and what to do; empty when all is well
     failure_code: str = ""
     notice: Notice | None = None
+    tool: str = ""  # what a tool call is doing now ("running weather"), '' when none runs
+    tool_servers: Mapping[str, str] = field(default_factory=lambda: _EMPTY)  # MCP server name -> its state
 
     @property
     def health(self) -> Health:
@@ -77,7 +81,10 @@ class TrayView:
         head = f"{APP_TITLE}: {_STATE_LABELS.get(self.state, self.state)}"
         if self.health is not Health.OK:
             head += f" (engines {self.health.value})"
+        if self.tool:
+            head += f" ({self.tool})"
         lines = [head]
+        lines += [f"Tools {name}: {state}" for name, state in self.tool_servers.items() if state in _DOWN]
         if self.failure:
             lines.append(self.failure)
         else:
@@ -168,9 +175,19 @@ def _on_notice(view: TrayView, event: Any) -> TrayView:
     return _replace(view, notice=Notice(serial, str(event.title), str(event.text)))
 
 
+def _on_tool(view: TrayView, event: Any) -> TrayView:
+    note = _TOOL_NOTES.get(str(event.state), "")
+    return _replace(view, tool=note.format(name=str(event.name).replace("_", " ")))
+
+
+def _on_tool_server(view: TrayView, event: Any) -> TrayView:
+    return _replace(view, tool_servers=MappingProxyType({**view.tool_servers, str(event.name): str(event.state)}))
+
+
 _HANDLERS: dict[str, Callable[[TrayView, Any], TrayView]] = {
     "notice": _on_notice, "state": _on_state, "engine": _on_engine, "error": _on_error, "transcript": _on_transcript,
     "reply": _on_reply, "level": _on_level, "voices": _on_voices, "settings": _on_settings,
+    "tool": _on_tool, "tool_server": _on_tool_server,
 }
 
 

@@ -1,0 +1,106 @@
+"""The turn loop with tools (daemon/tools/loop.py) on fakes that speak its interfaces: rounds, the
+round limit, the cue, the pending question and its expiry. The real thing runs in
+tests/integration/test_tools.py."""
+from __future__ import annotations
+
+import asyncio
+
+from daemon.config.schema import ToolsSettings
+from daemon.events import EventBus, State, StateChanged
+from daemon.tools.loop import CUE, ToolTurns
+from daemon.tools.session import CallResult, ToolInfo
+
+
+class FakeLlm:
+    """Each request answers with the next (text, calls) of the script."""
+
+    def __init__(self, *script: tuple[str, list]) -> None:
+        self.script, self.requests = list(script), []
+
+    async def stream(self, messages, tools=None, calls=None):
+        self.requests.append(([dict(m) for m in messages], tools))
+        text, tool_calls = self.script.pop(0)
+        if text:
+            yield text
+        calls.feed([{"index": n, "id": f"c{n}", "function": {"name": name, "arguments": args}}
+                    for n, (name, args) in enumerate(tool_calls)])
+
+
+class FakeServer:
+    def __init__(self, delay: float = 0.0) -> None:
+        self.allowed: set = set()
+        self.delay, self.called = delay, []
+
+    async def call(self, name, arguments):
+        self.called.append((name, arguments))
+        await asyncio.sleep(self.delay)
+        return CallResult(f"{name} ok")
+
+
+class FakeServers:
+    def __init__(self, server: FakeServer) -> None:
+        self.servers = {"s": server}
+        self.tools = [ToolInfo("s", "look", read_only=True), ToolInfo("s", "erase")]
+
+    def ready_tools(self):
+        return self.tools
+
+    def __getitem__(self, name):
+        return self.servers[name]
+
+
+def run(turns: ToolTurns, llm: FakeLlm, turn: int, said: str = "hi") -> str:
+    async def collect() -> str:
+        return "".join([d async for d in turns.reply(llm, [{"role": "user", "content": said}], turn)])
+    return asyncio.run(collect())
+
+
+def make(delay: float = 0.0, **settings) -> tuple[ToolTurns, FakeServer, list]:
+    bus, events = EventBus(), []
+    bus.subscribe(events.append)
+    server = FakeServer(delay)
+    return ToolTurns(FakeServers(server), ToolsSettings(**settings), bus), server, events  # type: ignore[arg-type]
+
+
+def test_rounds_continue_until_the_model_answers_and_stop_at_the_limit():
+    turns, server, events = make(max_rounds=2)
+    llm = FakeLlm(("A. ", [("look", "{}")]), ("B. ", [("look", '{"x": 1}')]), ("Done.", []))
+    assert run(turns, llm, 1) == "A. B. Done."
+    assert server.called == [("look", {}), ("look", {"x": 1})]
+    assert [m["role"] for m in llm.requests[2][0]] == ["user", "assistant", "tool", "assistant", "tool"]
+    llm = FakeLlm(*[("", [("look", "{}")])] * 3)
+    assert run(turns, llm, 2) == "I stopped: that needed too many tool calls."
+    assert [e.code for e in events if e.kind == "error"] == ["tool_rounds"]
+
+
+def test_a_slow_call_gets_the_spoken_cue():
+    turns, _, events = make(delay=0.3, cue_after_s=0.05, cue="speech")
+    assert run(turns, FakeLlm(("", [("look", "{}")]), ("Found it.", [])), 1) == CUE + "Found it."
+    assert [e.state for e in events if e.kind == "tool"] == ["started", "slow", "done"]
+
+
+def test_the_question_waits_one_turn_only():
+    turns, server, events = make()
+    llm = FakeLlm(("", [("erase", '{"what": "all"}')]), ("Erased.", []))
+    assert run(turns, llm, 1) == "Shall I erase all?" and server.called == []
+    turns.bus.publish(StateChanged(State.IDLE, turn=1))  # the question's own turn ending keeps it
+    assert turns.pending is not None
+    turns.bus.publish(StateChanged(State.IDLE, turn=2))  # the next turn ended without an answer
+    assert turns.pending is None and [e.state for e in events if e.kind == "tool"] == ["asked", "declined"]
+    assert run(turns, FakeLlm(("Hello.", [])), 3, "yes") == "Hello." and server.called == []
+
+
+def test_something_else_than_yes_or_no_cancels_and_is_answered():
+    turns, server, _ = make()
+    run(turns, FakeLlm(("", [("erase", "{}")])), 1)
+    llm = FakeLlm(("It is noon.", []))
+    assert run(turns, llm, 2, "What time is it?") == "It is noon." and server.called == []
+    assert llm.requests[0][0][-1] == {"role": "user", "content": "What time is it?"}
+
+
+def test_yes_runs_the_call_and_continues_from_the_question():
+    turns, server, _ = make()
+    run(turns, FakeLlm(("", [("erase", "{}")])), 1)
+    llm = FakeLlm(("Erased.", []))
+    assert run(turns, llm, 2, "Yes, go ahead.") == "Erased." and server.called == [("erase", {})]
+    assert [m["role"] for m in llm.requests[0][0]] == ["user", "assistant", "tool"]
