@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Literal
 
 from daemon import paths
-from daemon.config.schema import Settings
+from daemon.config.schema import LlmSettings, Settings
 from daemon.supervisor import profiles
 from daemon.vram.nvml import GpuInfo, probe_gpu
 
@@ -226,13 +226,59 @@ def run_checks(ctx: Context) -> list[Check]:
     groups: list[Callable[[Context], Check | list[Check]]] = [check_venvs, check_models, check_audio,
                                                               check_desktop]
     if ctx.ask_llm:
-        from .llm_setup import turn_llm  # which LLM a turn uses: the external server or the embedded engine
-
-        groups.append(turn_llm)
+        groups.append(turn_llm)  # which LLM a turn uses: the external server or the embedded engine
     for group in groups:
         result = group(ctx)
         checks += result if isinstance(result, list) else [result]
     return checks
+
+
+def turn_llm(ctx: Context) -> Check:
+    """``doctor``: which LLM a turn will use, and whether it can answer."""
+    from daemon.llm import embedded
+
+    from .llm_setup import SIZE_NOTE
+
+    llm = _settings(ctx).llm
+    if llm.backend == "external":
+        return _external(ctx, "[llm] backend = \"external\"")
+    if llm.backend == "embedded":
+        return _embedded(ctx, llm, "[llm] backend = \"embedded\"")
+    external = _external(ctx, "backend auto")
+    if external.status != FAIL or ("llm_unreachable" not in external.detail and "llm_timeout" not in external.detail):
+        return external
+    if not embedded.model_setting(llm)[1] and not embedded.venv_python(ctx.data_dir).exists():
+        return Check("llm", FAIL, f"no LLM answers at {llm.base_url}, and the embedded engine is not set up",
+                     f"start your LLM server (e.g. `ollama serve`), or run `{embedded.SETUP}` ({SIZE_NOTE})")
+    return _embedded(ctx, llm, f"backend auto: no LLM answers at {llm.base_url}")
+
+
+def _external(ctx: Context, why: str) -> Check:
+    check = check_llm(ctx)
+    if check.status == FAIL:
+        return check
+    return Check("llm", check.status, f"a turn uses the LLM server: {check.detail} ({why})", check.fix)
+
+
+def _embedded(ctx: Context, llm: LlmSettings, why: str) -> Check:
+    from daemon.llm import embedded
+
+    from .llm_setup import SIZE_NOTE
+    from .venvs import ENGINES, healthy
+
+    dest = ctx.data_dir / "venvs" / embedded.ENGINE
+    if not healthy(dest, ENGINES[embedded.ENGINE]):
+        return Check("llm", FAIL, f"{why}, but the embedded engine's venv at {dest} is missing or broken",
+                     f"run `{embedded.SETUP}` ({SIZE_NOTE})")
+    try:
+        key, value = embedded.model_setting(llm)
+        model, name = embedded.resolve_model(value, ctx.data_dir, key=key)
+    except embedded.ModelError as exc:
+        return Check("llm", FAIL, f"{why}: {exc}")
+    detail = f"a turn uses the embedded engine, model {name} ({model}; {why})"
+    if not value:
+        return Check("llm", WARN, detail, embedded.TINY_WARNING)
+    return Check("llm", OK, detail)
 
 
 def render(checks: list[Check]) -> str:

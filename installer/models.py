@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from daemon import paths
+from daemon.config.schema import LlmSettings
 from daemon.supervisor.models import REVISIONS, cached, hub_cache, state, wanted
 
 
@@ -182,6 +183,56 @@ def _profile(requested: str, settings) -> str:
     return resolve_profile(requested, paths.data_dir())
 
 
+def pull_llm(value: str, root: Path | None, llm: LlmSettings, retries: int = 3) -> int:
+    """``sisyphus models pull llm [owner/repo/file.gguf]``: one GGUF file into the Hugging Face cache."""
+    from daemon.llm import embedded
+
+    value = value or embedded.model_setting(llm)[1]
+    if not value:
+        print(f"[llm] the embedded engine's default model ({embedded.DEFAULT_NAME}) ships inside its venv: nothing "
+              "to download. A real model: `sisyphus models pull llm owner/repo/file.gguf`")
+        return 0
+    if Path(value).expanduser().is_file():
+        print(f"[llm] {value} is a local file; not downloading")
+        return 0
+    hub = embedded.hub_parts(value)
+    if hub is None:
+        print(f"sisyphus models: {value!r} is neither a local GGUF file nor owner/repo/file.gguf (a file of a "
+              "Hugging Face repository, e.g. the Q4_K_M .gguf of an instruct model)", file=sys.stderr)
+        return 2
+    found = embedded.cached_file(*hub, root)
+    if found is None:
+        print(f"[llm] {value}: downloading from {endpoint()} into {hub_cache(root)}", flush=True)
+        try:
+            found = _download(*hub, root, retries)
+        except DownloadError as exc:
+            print(f"sisyphus models: {exc}", file=sys.stderr)
+            return 1
+    print(f"[llm] {value}: in the cache, {found}")
+    if value != embedded.model_setting(llm)[1]:
+        print(f'to use it: set embedded_model = "{value}" under [llm] in the settings file (`sisyphus config path`)')
+    return 0
+
+
+def _download(repo_id: str, filename: str, root: Path | None, retries: int) -> Path:
+    from huggingface_hub import constants, hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, GatedRepoError, RepositoryNotFoundError
+
+    setting = "[llm] embedded_model"
+    if constants.is_offline_mode():
+        raise DownloadError(offline_message(repo_id, root, setting, "HF_HUB_OFFLINE is set: unset it to download"))
+    for attempt in range(retries + 1):
+        try:
+            return Path(hf_hub_download(repo_id, filename, cache_dir=root, endpoint=endpoint()))
+        except (RepositoryNotFoundError, GatedRepoError, EntryNotFoundError) as exc:
+            raise DownloadError(f"{repo_id}/{filename} at {endpoint()}: {_reason(exc)}. Check the repository and "
+                                "the file name (the hub page's Files tab); for a gated model set HF_TOKEN") from None
+        except Exception as exc:  # network down, cut mid-file: retried, then explained
+            if attempt == retries:
+                raise DownloadError(offline_message(repo_id, root, setting, _reason(exc))) from None
+    raise AssertionError("unreachable")
+
+
 def main(argv: list[str], config_path: Path) -> int:
     parser = argparse.ArgumentParser(prog="sisyphus models", description="Download or list the speech models.")
     sub = parser.add_subparsers(dest="action", required=True)
@@ -204,10 +255,6 @@ def main(argv: list[str], config_path: Path) -> int:
     if args.file and args.which != "llm":
         parser.error(f"{args.file!r}: naming a file is for `sisyphus models pull llm owner/repo/file.gguf` only")
     if args.which == "llm":  # one GGUF file for the embedded LLM engine (installer/llm_setup.py)
-        from daemon.config.schema import LlmSettings
-
-        from .llm_setup import pull as pull_llm
-
         return pull_llm(args.file, args.dir, settings.llm if settings else LlmSettings(), args.retries)
     return cmd_pull(args.which, args.dir, settings, args.retries)
 

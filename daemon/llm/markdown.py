@@ -232,7 +232,7 @@ class SpeakableText:
         after = self._raw[n] if n < len(self._raw) else " "
         before = self._prev
         if mark == "*":
-            keep = (n == 1 and before.isspace() and after.isspace()) or (before.isdigit() and after.isdigit())
+            keep = (n == 1 and before.isspace() and after.isspace()) or (n <= 2 and before.isdigit() and after.isdigit())
         else:
             keep = before.isalnum() and after.isalnum()  # snake_case stays whole
         if keep:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from daemon.llm.markdown import SpeakableText
@@ -203,6 +203,7 @@ def test_chunks_join_back_to_the_speakable_text(case: tuple[str, list[str]], pla
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.sampled_from(MARKUP_ONLY), max_size=40).map("".join))
+@example("3.14****3.14")  # a run of stars between digits is no operator (found by this test in a CI-like run)
 def test_chunks_are_clean(text: str) -> None:
     for chunk in chunks(text):
         assert speakable(chunk)
