@@ -10,7 +10,7 @@
 - ``POST /v1/audio/transcriptions``: multipart; ``stream=true`` -> ``transcript.text.delta`` events
   then ``transcript.text.done``; else ``{"text": ...}``.
 - Errors: vLLM-Omni's ``{"error": {"message", "type", "param", "code": <int>}}``.
-Knobs (``fail``): ``"500"`` every request answers 500; ``"slow"`` nothing is answered; ``refuse_stream``:
+Knobs (``fail``): ``"500"`` every request answers 500; ``"slow"`` nothing is answered while it is set; ``refuse_stream``:
 a 400 for the ``stream`` field, as OpenAI answers unknown fields. ``sse_only``: streams SSE whatever was asked.
 """
 from __future__ import annotations
@@ -96,8 +96,8 @@ class SpeechServer:
 
     # -- endpoints -------------------------------------------------------------------
     async def _gate(self, request: web.Request) -> web.Response | None:
-        if self.fail == "slow":
-            await asyncio.sleep(3600)
+        while self.fail == "slow":  # nothing is answered until the knob changes
+            await asyncio.sleep(0.05)
         if self.fail == "500":
             return _error(500, "EngineDeadError: the engine core died", "InternalServerError")
         if self.api_key and request.headers.get("Authorization") != f"Bearer {self.api_key}":
