@@ -44,14 +44,14 @@ def message_of(value: Any) -> str:
         return "; ".join(filter(None, (message_of(item) for item in value)))
     if not isinstance(value, dict):
         return ""
-    for key in ("error", "detail"):
-        if key in value and (found := message_of(value[key])):
-            return found
-    for key in ("message", "msg"):
+    for key in ("message", "msg"):  # before "error": Kokoro-FastAPI's "error" is a code beside its message
         if isinstance(value.get(key), str):
             where = value.get("loc") or value.get("param")
             suffix = f" ({'.'.join(map(str, where)) if isinstance(where, list) else where})" if where else ""
             return value[key] + suffix
+    for key in ("error", "detail"):
+        if key in value and (found := message_of(value[key])):
+            return found
     return ""
 
 
