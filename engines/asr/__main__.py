@@ -78,9 +78,15 @@ def load(args: argparse.Namespace) -> Engine:
                      live=not args.no_live, description=f"GLM-ASR-Nano-2512 (transformers {transformers.__version__})")
 
 
+def http_routes(_args: argparse.Namespace):
+    from .http import routes  # aiohttp: only with --http
+
+    return routes
+
+
 def main(argv: list[str] | None = None) -> int:
     return runner.main(argv, description="GLM-ASR speech recognition engine (Wyoming).",
-                       load=load, add_arguments=add_arguments)
+                       load=load, add_arguments=add_arguments, http_routes=http_routes)
 
 
 if __name__ == "__main__":

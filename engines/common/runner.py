@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import signal
 import sys
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from engines.protocol.errors import EXIT_CONFIG, FATAL_PREFIX, EngineError
 from .handler import Engine
@@ -47,6 +48,9 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--max-payload", type=int, default=Limits().payload, help="largest binary payload in bytes")
     parser.add_argument("--parent-pid", type=int, default=0, help="exit when this process goes away")
     parser.add_argument("--debug", action="store_true", help="verbose logging")
+    parser.add_argument("--http", metavar="HOST:PORT", help="also serve the OpenAI audio API there (same model)")
+    parser.add_argument("--http-token-env", metavar="NAME",
+                        help="HTTP clients must send the token in this environment variable as a bearer token")
     return parser
 
 
@@ -70,7 +74,9 @@ def main(
     description: str,
     load: Callable[[argparse.Namespace], Engine],
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+    http_routes: Callable[[argparse.Namespace], Any] | None = None,
 ) -> int:
+    """``http_routes(args)``: the engine's OpenAI-audio routes (engines.common.http.Routes), for ``--http``."""
     proto_fd = protect_stdout()
     parser = base_parser(description)
     if add_arguments is not None:
@@ -83,13 +89,18 @@ def main(
         report_fatal("bad_request", str(exc))
         return EXIT_CONFIG
     try:
-        engine = load(args)
+        http = _http_side(args, http_routes)
+        with http.loading() if http else contextlib.nullcontext():  # 503 while loading
+            engine = load(args)
     except EngineError as exc:
         report_fatal(exc.code, exc.text)
         return EXIT_CONFIG
+    except (ValueError, OSError) as exc:  # a bad --http address or token variable, a port in use
+        report_fatal("bad_request", str(exc))
+        return EXIT_CONFIG
     limits = Limits(payload=args.max_payload)
     try:
-        asyncio.run(_serve(engine, args, proto_fd, limits))
+        asyncio.run(_serve(engine, args, proto_fd, limits, http))
     except KeyboardInterrupt:
         pass
     finally:
@@ -97,11 +108,27 @@ def main(
     return 0
 
 
-async def _serve(engine: Engine, args: argparse.Namespace, proto_fd: int, limits: Limits) -> None:
+def _http_side(args: argparse.Namespace, http_routes: Callable[[argparse.Namespace], Any] | None) -> Any:
+    """The OpenAI-audio side (engines.common.http.Side), or None without ``--http``."""
+    if not args.http:
+        return None
+    if http_routes is None:
+        raise ValueError("--http: this engine does not serve the OpenAI audio API")
+    try:
+        from . import http  # aiohttp: only when asked for
+    except ImportError as exc:
+        raise ValueError(f"--http needs aiohttp in this engine's Python ({exc}); install it there with "
+                         "'pip install aiohttp'") from None
+
+    return http.Side(http.options(args), http_routes(args))
+
+
+async def _serve(engine: Engine, args: argparse.Namespace, proto_fd: int, limits: Limits, http: Any = None) -> None:
     engine.model_lock = asyncio.Lock()  # bind the lock to this loop
     server = EngineServer(engine, limits=limits, max_connections=args.max_connections,
                           idle_timeout=args.idle_timeout)
     await server.start(args.uri, proto_fd)
+    web = await http.serve(engine) if http else None
     stop = asyncio.Event()
     _on_signals(stop.set)
     watchers = [asyncio.create_task(stop.wait()), asyncio.create_task(server.wait_stopped())]
@@ -111,6 +138,8 @@ async def _serve(engine: Engine, args: argparse.Namespace, proto_fd: int, limits
     for task in watchers:
         task.cancel()
     _LOG.info("shutting down")
+    if web is not None:
+        await web.stop()
     await server.stop()
 
 

@@ -177,25 +177,32 @@ class EngineServer:
                 activity.touch(busy=not queue.empty())
 
     async def _handle(self, handler: Handler, event: Event) -> None:
-        try:
-            await handler.handle_event(event)
-        except EngineError as exc:
-            _LOG.info("request failed: %s (%s)", exc.text, exc.code)
-            await handler.send(exc.event())
-            handler.reset()
-        except Cancelled:
-            handler.reset()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the engine keeps serving whatever one request did
-            if is_cuda_oom(exc):
-                _LOG.error("CUDA out of memory: %s", exc)
-                self.engine.on_cuda_oom()
-                await handler.send(Error(text="the GPU ran out of memory", code=CUDA_OOM))
-            else:
-                _LOG.exception("request failed")
-                await handler.send(Error(text=f"{type(exc).__name__}: {exc}", code=INTERNAL))
-            handler.reset()
+        await handle_request(self.engine, handler, event)
+
+
+async def handle_request(engine: Engine, handler: Handler, event: Event) -> None:
+    """Hand one event to ``handler``; a failure becomes an ``error`` event and the engine keeps serving.
+
+    Shared by the Wyoming server and the OpenAI-audio HTTP side (engines.common.http)."""
+    try:
+        await handler.handle_event(event)
+    except EngineError as exc:
+        _LOG.info("request failed: %s (%s)", exc.text, exc.code)
+        await handler.send(exc.event())
+        handler.reset()
+    except Cancelled:
+        handler.reset()
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # the engine keeps serving whatever one request did
+        if is_cuda_oom(exc):
+            _LOG.error("CUDA out of memory: %s", exc)
+            engine.on_cuda_oom()
+            await handler.send(Error(text="the GPU ran out of memory", code=CUDA_OOM))
+        else:
+            _LOG.exception("request failed")
+            await handler.send(Error(text=f"{type(exc).__name__}: {exc}", code=INTERNAL))
+        handler.reset()
 
 
 class _Reads:

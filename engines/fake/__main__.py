@@ -21,9 +21,18 @@ def load(args: argparse.Namespace) -> Engine:
     return FakeTtsEngine(faults, chunk_delay=args.chunk_delay)
 
 
+def http_routes(args: argparse.Namespace):
+    """``--http``: the real engines' OpenAI-audio routes, over the fake models."""
+    if args.kind == "asr":
+        from engines.asr.http import routes
+    else:
+        from engines.tts.http import routes
+    return routes
+
+
 def main(argv: list[str] | None = None) -> int:
     return runner.main(argv, description="Deterministic fake Wyoming engines for tests.",
-                       load=load, add_arguments=add_fault_arguments)
+                       load=load, add_arguments=add_fault_arguments, http_routes=http_routes)
 
 
 if __name__ == "__main__":

@@ -136,9 +136,15 @@ def warm_up(synth) -> None:
     _LOG.info("warm-up took %.1f s", time.perf_counter() - started)
 
 
+def http_routes(_args: argparse.Namespace):
+    from .http import routes  # aiohttp: only with --http
+
+    return routes
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     return run_engine(argv, description="Qwen3-TTS speech synthesis engine (Wyoming)", load=load,
-                      add_arguments=add_arguments)
+                      add_arguments=add_arguments, http_routes=http_routes)
 
 
 if __name__ == "__main__":
