@@ -9,6 +9,7 @@ import wave
 
 import pytest
 
+from daemon.control import request
 from tests.integration.test_conversation import settings
 from tests.support.daemon import Daemon, write_tone_wav
 from tests.support.openai_server import Script, ThreadedServer
@@ -70,6 +71,8 @@ def test_a_spoken_turn_through_an_openai_audio_server(tmp_path, llm, server):
             assert status["remote"] and status["uri"] == fake.url and "OpenAI audio API" in status["about"]
             voices = {v["name"]: v["description"] for v in d.ctl("list-voices")["voices"]}
             assert {"aiden", "ryan", "vivian", "grandpa"} <= set(voices) and "cloned" in voices["grandpa"]
+            refused = request(d.runtime, {"cmd": "remove-voice", "name": "grandpa"})
+            assert not refused["ok"] and "the OpenAI audio API clones no voices" in refused["error"], refused
         spoken = [r for r in fake.spoken if not r.cut]
         chunks = [e["text"] for e in d.events[start:end] if e["kind"] == "speech"]
         assert [r.body["input"] for r in spoken] == chunks and "".join(chunks) == REPLY  # one request per chunk

@@ -65,6 +65,10 @@ class SpeechServer:
     fail: str = ""
     refuse_stream: bool = False
     sse_only: bool = False
+    whole_wav: bool = False  # a server that ignores the streaming fields: one WAV with its true sizes
+    json_200: bool = False  # answers 200 with a JSON body instead of audio
+    cut_after: int | None = None  # drops the connection after this many pieces of a speech stream
+    empty_done: bool = False  # Speaches: transcript.text.done with an empty text after its deltas
     chunk_delay_s: float = 0.005
     spoken: list[Spoken] = field(default_factory=list)
     transcriptions: list[dict] = field(default_factory=list)
@@ -132,11 +136,16 @@ class SpeechServer:
         if voice is not None and voice.lower() not in self.voices + self.uploaded:
             return _error(400, f"Invalid speaker '{voice}'. Supported: {', '.join(self.voices)}", "BadRequestError",
                           "voice")
+        if self.json_200:
+            return web.json_response({"error": {"message": "model is still loading", "code": 200}})
         fmt = body.get("response_format", "wav")
         pcm = speech_pcm(body["input"], len(self.spoken))
         stream_format = body.get("stream_format")
+        if self.whole_wav:
+            stream_format = None
+            body = {k: v for k, v in body.items() if k != "stream"}
         sse = self.sse_only or stream_format == "sse" or (body.get("stream") and stream_format is None)
-        record = Spoken(body, dict(request.headers), pcm, "sse" if sse else "wav")
+        record = Spoken(await request.json(), dict(request.headers), pcm, "sse" if sse else "wav")
         self.spoken.append(record)
         if sse:
             return await self._sse(request, record, fmt)
@@ -150,7 +159,10 @@ class SpeechServer:
         response = web.StreamResponse(headers={"Content-Type": kind})
         await response.prepare(request)
         try:
-            for piece in _pieces(wire):
+            for n, piece in enumerate(_pieces(wire)):
+                if n == self.cut_after:
+                    request.transport.close()  # mid-body: no final chunk
+                    return response
                 await response.write(piece)
                 await asyncio.sleep(self.chunk_delay_s)
             await response.write_eof()
@@ -192,7 +204,7 @@ class SpeechServer:
             for word in self.transcript.split(" "):
                 delta = {"type": "transcript.text.delta", "delta": word + " "}
                 await response.write(f"data: {json.dumps(delta)}\n\n".encode())
-            done = {"type": "transcript.text.done", "text": self.transcript}
+            done = {"type": "transcript.text.done", "text": "" if self.empty_done else self.transcript}
             await response.write(f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n".encode())
             await response.write_eof()
             return response
