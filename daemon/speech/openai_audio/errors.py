@@ -73,6 +73,8 @@ def status_error(name: str, url: str, status: int, body: bytes) -> HttpStatusErr
         return HttpStatusError(f"{said}; the server is busy or over its quota, try again shortly", "engine_busy",
                                status, message)
     if status < 500:
+        if name == "tts" and any(word in message.lower() for word in ("voice", "speaker")):
+            said += "; choose a voice it offers: `sisyphus voices list`, then `sisyphus set-voice NAME`"
         return HttpStatusError(said, "engine_bad_request", status, message)
     return HttpStatusError(said, "engine_error", status, message)
 

@@ -46,7 +46,8 @@ async def request(http: aiohttp.ClientSession, name: str, uri: str, method: str,
                 if not response.content.at_eof():
                     response.close()  # unread body: drop the connection, the server stops
     except aiohttp.ClientConnectorError as exc:
-        raise EngineUnreachable(name, unreachable(uri, exc.os_error)) from None
+        # a certificate error carries no os_error: its own text says what is wrong
+        raise EngineUnreachable(name, unreachable(uri, getattr(exc, "os_error", None) or exc)) from None
     except aiohttp.ConnectionTimeoutError:
         raise EngineUnreachable(name, f"unreachable (no answer from {uri})") from None
     except TimeoutError:  # aiohttp's SocketTimeoutError: nothing arrived for sock_read seconds
