@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import AsyncIterator, Sequence
+from typing import AsyncGenerator, Sequence
 
 from wyoming.event import Event, Eventable
 
@@ -32,7 +32,7 @@ class _Collect(Connection):
         self.queue.put_nowait(event.event() if isinstance(event, Eventable) else event)
 
 
-async def run_request(engine: Engine, events: Sequence[Event], peer: str = "http") -> AsyncIterator[Event]:
+async def run_request(engine: Engine, events: Sequence[Event], peer: str = "http") -> AsyncGenerator[Event, None]:
     """Feed ``events`` to a new handler in order; yield what it sends, as it sends it.
 
     Use inside ``contextlib.aclosing``: closing the iterator before the end cancels the request."""

@@ -31,6 +31,7 @@ from .handler import Engine
 
 _LOG = logging.getLogger(__name__)
 Routes = Callable[[Engine], list[web.RouteDef]]
+_MAX_BODY = web.AppKey("max_body", int)
 MAX_BODY = 25 * 1024 * 1024  # OpenAI's upload limit; the audio's length is bounded by the engine (413 beyond)
 
 # The HTTP status of each engine error code (engines.protocol.errors), as OpenAI clients expect it.
@@ -119,9 +120,9 @@ async def _errors(request: web.Request, handler: Callable[[web.Request], Awaitab
     except ApiError as exc:
         _LOG.info("%s %s: %d %s", request.method, request.path, exc.status, exc.message)
         return exc.response()
-    except web.HTTPRequestEntityTooLarge as exc:
-        return ApiError(413, f"the request body is larger than the engine's limit of {exc.max_size} bytes",
-                        code="request_too_large").response()
+    except web.HTTPRequestEntityTooLarge:
+        return ApiError(413, f"the request body is larger than the engine's limit of "
+                             f"{request.app[_MAX_BODY]} bytes", code="request_too_large").response()
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -147,6 +148,7 @@ def _busy(limit: int):
 def make_app(routes: list[web.RouteDef], opts: HttpOptions) -> web.Application:
     app = web.Application(middlewares=[_errors, _auth(opts.token), _busy(opts.max_requests)],
                           client_max_size=opts.max_body)
+    app[_MAX_BODY] = opts.max_body
     app.add_routes(routes)
     return app
 

@@ -28,7 +28,7 @@ import time
 from typing import Any, AsyncIterator
 
 from aiohttp import web
-from wyoming.audio import AudioChunk, AudioStart
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.tts import Synthesize, SynthesizeVoice
@@ -77,14 +77,17 @@ class SpeechApi:
         synthesize = Synthesize(text=text, voice=SynthesizeVoice(name=voice, language=body.get("language") or None))
         started = time.perf_counter()
         async with contextlib.aclosing(run_request(self.engine, [synthesize.event()], str(request.remote))) as replies:
-            start = await _first_audio(replies)
+            start, first = await _first_audio(replies)
             if not streamed:
-                pcm = b"".join([chunk async for chunk in _audio(replies)])
+                try:
+                    pcm = first + b"".join([chunk async for chunk in _audio(replies)])
+                except _Failed as exc:
+                    raise ApiError.from_event(exc.error) from None
                 return web.Response(body=wav_header(start, len(pcm)) + pcm, content_type="audio/wav")
             if stream_format == "sse":
-                response = await _sse(request, start, fmt, replies)
+                response = await _sse(request, start, fmt, first, replies)
             else:
-                response = await _raw(request, start, fmt, replies)
+                response = await _raw(request, start, fmt, first, replies)
         _LOG.info("speech: %d characters in %.2f s (%s%s)", len(text), time.perf_counter() - started, fmt,
                   ", sse" if stream_format == "sse" else "")
         return response
@@ -118,40 +121,52 @@ def _parse(body: dict) -> tuple[str, str | None, str, str | None]:
     return text, voice or None, fmt, stream_format
 
 
-async def _first_audio(replies: AsyncIterator[Event]) -> AudioStart:
-    """The engine's audio-start, or its error as an HTTP error (nothing has been sent yet)."""
+async def _first_audio(replies: AsyncIterator[Event]) -> tuple[AudioStart, bytes]:
+    """The engine's audio-start and first audio, or its error as an HTTP error (nothing is sent before the
+    first audio exists, so a failure of the first frames is still a JSON error with its status)."""
+    start = None
     async for event in replies:
         if Error.is_type(event.type):
             error = Error.from_event(event)
+            if error.code == UNKNOWN_VOICE:
+                error.text += " (GET /v1/audio/voices lists the voices)"
             raise ApiError.from_event(error, "voice" if error.code in (UNKNOWN_VOICE, BAD_VOICE) else None)
         if AudioStart.is_type(event.type):
-            return AudioStart.from_event(event)
+            start = AudioStart.from_event(event)
+        elif start is not None and (AudioChunk.is_type(event.type) or AudioStop.is_type(event.type)):
+            return start, AudioChunk.from_event(event).audio if AudioChunk.is_type(event.type) else b""
     raise ApiError(500, "the engine answered without audio")
 
 
 class _Failed(Exception):
-    """The engine failed after the response began."""
+    """The engine failed after its first audio."""
+
+    def __init__(self, error: Error) -> None:
+        super().__init__(f"{error.text} ({error.code})")
+        self.error = error
 
 
-async def _audio(replies: AsyncIterator[Event]) -> AsyncIterator[bytes]:
+async def _audio(replies: AsyncIterator[Event], first: bytes = b"") -> AsyncIterator[bytes]:
+    if first:
+        yield first
     async for event in replies:
         if AudioChunk.is_type(event.type):
             yield AudioChunk.from_event(event).audio
         elif Error.is_type(event.type):
-            error = Error.from_event(event)
-            raise _Failed(f"{error.text} ({error.code})")
+            raise _Failed(Error.from_event(event))
 
 
-async def _raw(request: web.Request, start: AudioStart, fmt: str, replies: AsyncIterator[Event]) -> web.StreamResponse:
+async def _raw(request: web.Request, start: AudioStart, fmt: str, first: bytes,
+               replies: AsyncIterator[Event]) -> web.StreamResponse:
     kind = f"audio/pcm;rate={start.rate}" if fmt == "pcm" else "audio/wav"
     response = web.StreamResponse(headers={"Content-Type": kind, "X-Accel-Buffering": "no"})
     response.enable_chunked_encoding()
     await response.prepare(request)
-    if fmt == "wav":
-        await response.write(wav_header(start, None))
+    head = wav_header(start, None) if fmt == "wav" else b""
     try:
-        async for pcm in _audio(replies):
-            await response.write(pcm)
+        async for pcm in _audio(replies, first):
+            await response.write(head + pcm)
+            head = b""
     except _Failed as exc:
         _LOG.warning("speech stream cut: %s", exc)
         _cut(request)
@@ -160,18 +175,19 @@ async def _raw(request: web.Request, start: AudioStart, fmt: str, replies: Async
     return response
 
 
-async def _sse(request: web.Request, start: AudioStart, fmt: str, replies: AsyncIterator[Event]) -> web.StreamResponse:
+async def _sse(request: web.Request, start: AudioStart, fmt: str, first: bytes,
+               replies: AsyncIterator[Event]) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                            "X-Accel-Buffering": "no"})
     await response.prepare(request)
     samples = 0
-    first = wav_header(start, None) if fmt == "wav" else b""
+    head = wav_header(start, None) if fmt == "wav" else b""
     try:
-        async for pcm in _audio(replies):
+        async for pcm in _audio(replies, first):
             samples += len(pcm) // (start.width * start.channels)
-            await response.write(sse("speech.audio.delta", {"audio": base64.b64encode(first + pcm).decode(),
+            await response.write(sse("speech.audio.delta", {"audio": base64.b64encode(head + pcm).decode(),
                                                             "response_format": fmt}))
-            first = b""
+            head = b""
     except _Failed as exc:
         await response.write(sse("speech.audio.error", {"error": {"message": str(exc), "type": "server_error",
                                                                    "param": None, "code": None}}))
