@@ -42,6 +42,11 @@ async def test_a_server_that_ignores_streaming_answers_one_wav_and_it_plays(serv
     assert [r.body["input"] for r in server.spoken] == ["One. ", "Two."]  # whitespace is not sent
 
 
+async def test_a_kept_alive_connection_the_server_dropped_is_replaced(server):
+    server.drop_reused = True
+    assert await speak(server, "One. ", "Two.") == speech_pcm("One. ", 0) + speech_pcm("Two.", 1)
+
+
 async def test_a_speaches_style_empty_done_keeps_the_deltas(server):
     server.empty_done = True
     partials: list[str] = []

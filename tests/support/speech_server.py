@@ -69,6 +69,7 @@ class SpeechServer:
     json_200: bool = False  # answers 200 with a JSON body instead of audio
     cut_after: int | None = None  # drops the connection after this many pieces of a speech stream
     empty_done: bool = False  # Speaches: transcript.text.done with an empty text after its deltas
+    drop_reused: bool = False  # a request on a kept-alive connection is dropped unanswered (an idle timeout's race)
     chunk_delay_s: float = 0.005
     spoken: list[Spoken] = field(default_factory=list)
     transcriptions: list[dict] = field(default_factory=list)
@@ -81,6 +82,7 @@ class SpeechServer:
         self.app.router.add_post("/v1/audio/speech", self.speech)
         self.app.router.add_post("/v1/audio/transcriptions", self.transcription)
         self.runner: web.AppRunner | None = None
+        self._used: set[int] = set()  # the connections (transports) that served a speech request
 
     @property
     def url(self) -> str:
@@ -126,6 +128,10 @@ class SpeechServer:
         if refused := await self._gate(request):
             return refused
         body = await request.json()
+        if self.drop_reused and id(request.transport) in self._used:
+            request.transport.close()
+            return web.Response()
+        self._used.add(id(request.transport))
         if self.refuse_stream and "stream" in body:
             return _error(400, "Unrecognized request argument supplied: stream", "invalid_request_error", "stream")
         if not str(body.get("input", "")).strip():

@@ -40,15 +40,28 @@ async def synthesize(name: str, uri: str, texts: AsyncIterator[str], *, voice: s
             if not text.strip():
                 continue  # servers refuse empty input; whitespace is no speech
             body["input"] = text
-            try:
-                async for audio in _speak(session, name, uri, body):
-                    yield audio
-            except HttpStatusError as exc:
-                if not (mentions(exc, "stream") and body.pop("stream", None)):
-                    raise
-                _LOG.info("%s engine at %s refused `stream`; asking without it", name, uri)
-                async for audio in _speak(session, name, uri, body):
-                    yield audio
+            async for audio in _chunk(session, name, uri, body):
+                yield audio
+
+
+async def _chunk(session: aiohttp.ClientSession, name: str, uri: str, body: dict) -> AsyncIterator[Audio]:
+    """One chunk's request, asked once more when the server refused ``stream`` (then left out for the
+    turn), or closed the kept-alive connection before any audio (a server's idle timeout between chunks)."""
+    for last in (False, True):
+        spoke = False
+        try:
+            async for audio in _speak(session, name, uri, body):
+                spoke = True
+                yield audio
+            return
+        except HttpStatusError as exc:
+            if last or not (mentions(exc, "stream") and body.pop("stream", None)):
+                raise
+            _LOG.info("%s engine at %s refused `stream`; asking without it", name, uri)
+        except EngineRequestError as exc:
+            if last or spoke or exc.code != "engine_died":
+                raise
+            _LOG.info("%s engine at %s closed the connection before answering; asking again", name, uri)
 
 
 async def _speak(session: aiohttp.ClientSession, name: str, uri: str, body: dict) -> AsyncIterator[Audio]:
