@@ -248,10 +248,14 @@ class Loading:
         server = HttpServer(app)
         try:
             await server.start(self.opts.host, self.opts.port)
+        except OSError as exc:  # re-raised in the main thread: the start fails with one clear line
+            self._error = OSError(f"--http {self.opts.host}:{self.opts.port}: cannot listen there "
+                                  f"({exc.strerror or exc}); pick a free port")
         except BaseException as exc:  # noqa: BLE001  (re-raised in the main thread)
             self._error = exc
+        finally:
             self._ready.set()
+        if self._error is not None:
             return
-        self._ready.set()
         await self._stop.wait()
         await server.stop()

@@ -74,7 +74,10 @@ class SpeechApi:
         body = await json_body(request)
         text, voice, fmt, stream_format = _parse(body)
         streamed = fmt == "pcm" or stream_format is not None or body.get("stream") is True
-        synthesize = Synthesize(text=text, voice=SynthesizeVoice(name=voice, language=body.get("language") or None))
+        language = body.get("language") or None
+        if language is not None and not isinstance(language, str):
+            raise ApiError(400, "'language' must be a language name or code, e.g. 'en' or 'English'", "language")
+        synthesize = Synthesize(text=text, voice=SynthesizeVoice(name=voice, language=language))
         started = time.perf_counter()
         async with contextlib.aclosing(run_request(self.engine, [synthesize.event()], str(request.remote))) as replies:
             start, first = await _first_audio(replies)
@@ -83,8 +86,9 @@ class SpeechApi:
                     pcm = first + b"".join([chunk async for chunk in _audio(replies)])
                 except _Failed as exc:
                     raise ApiError.from_event(exc.error) from None
-                return web.Response(body=wav_header(start, len(pcm)) + pcm, content_type="audio/wav")
-            if stream_format == "sse":
+                response: web.StreamResponse = web.Response(body=wav_header(start, len(pcm)) + pcm,
+                                                            content_type="audio/wav")
+            elif stream_format == "sse":
                 response = await _sse(request, start, fmt, first, replies)
             else:
                 response = await _raw(request, start, fmt, first, replies)
@@ -107,6 +111,8 @@ def _parse(body: dict) -> tuple[str, str | None, str, str | None]:
         voice = voice.get("id")
     if voice is not None and (not isinstance(voice, str) or len(voice) > 200):
         raise ApiError(400, "'voice' must be a voice name (GET /v1/audio/voices lists them)", "voice")
+    if voice == "default":  # as vLLM-Omni: the engine's default speaker
+        voice = None
     fmt = body.get("response_format") or "wav"
     if fmt not in FORMATS:
         raise ApiError(400, f"response_format {fmt!r} is not supported: use 'pcm' (raw 16-bit samples) or 'wav'",

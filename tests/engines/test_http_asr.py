@@ -10,6 +10,7 @@ import asyncio
 import io
 import wave
 
+import httpx2 as httpx  # what openai 3.x itself uses
 import numpy as np
 import openai
 import pytest
@@ -118,3 +119,23 @@ def test_an_unsupported_response_format_is_a_400(client, utterance) -> None:
 
 def test_models_lists_the_loaded_model(client, tiny_model) -> None:
     assert [m.id for m in client.models.list()] == [tiny_model.name]
+
+
+def test_a_client_that_hangs_up_stops_the_transcription(asr_python, tiny_model, speech, tmp_path) -> None:  # noqa: F811
+    # Random weights never stop by themselves: the benchmark knob makes each window decode a fixed
+    # 100 tokens per second of audio, so a 10 s upload keeps the model busy for a while.
+    engine = HttpEngine([str(asr_python), "-m", "engines.asr", "--model", str(tiny_model), "--device", "cpu",
+                         "--no-live"], tmp_path / "engine.log", env={"SISYPHUS_ASR_FORCED_RATE": "100"})
+    try:
+        engine.wait_ready()
+        long = np.tile(np.frombuffer(s16_16k(speech["weather"]), "<i2"), 6)[:10 * 16000].tobytes()
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(f"{engine.base_url}/audio/transcriptions", files={"file": ("long.wav", wav_of(long))},
+                       timeout=httpx.Timeout(30, read=1.0))
+        engine.wait_log(r"request 1: cancelled, the client went away")
+        client = openai.OpenAI(base_url=engine.base_url, api_key="unused", max_retries=0, timeout=300)
+        assert isinstance(client.audio.transcriptions.create(model="whisper-1", file=("u.wav", wav_of(long[:32000])))
+                          .text, str)
+        engine.wait_log(r"request 2: .* transcribed")
+    finally:
+        engine.stop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -87,6 +88,16 @@ def test_wav_is_one_file_with_exact_sizes(client) -> None:
     with wave.open(io.BytesIO(answer.content)) as wav:
         assert (wav.getframerate(), wav.getsampwidth(), wav.getnchannels()) == (RATE, 2, 1)
         assert wav.getnframes() * 2 == len(answer.content) - 44 > 0
+
+
+def test_streamed_wav_has_a_header_of_unknown_length_then_the_samples(tts) -> None:
+    body = {"model": "tts-1", "input": "Good morning.", "voice": "vivian", "response_format": "wav",
+            "stream_format": "audio"}
+    with httpx.stream("POST", f"{tts.base_url}/audio/speech", json=body, timeout=300) as response:
+        assert response.headers["content-type"] == "audio/wav" and "content-length" not in response.headers
+        data = response.read()
+    assert data[:4] == b"RIFF" and data[4:8] == b"\xff" * 4 and data[36:44] == b"data" + b"\xff" * 4
+    assert len(data) > 44 and (len(data) - 44) % 2 == 0
 
 
 def test_sse_sends_base64_deltas_then_done(tts) -> None:
@@ -206,3 +217,15 @@ def test_a_token_variable_that_is_not_set_stops_the_start_with_a_clear_message()
                            "--http", "127.0.0.1:8880", "--http-token-env", "NO_SUCH_TOKEN_VARIABLE_24"],
                           capture_output=True, text=True, timeout=60, cwd=REPO)
     assert done.returncode == 78 and "NO_SUCH_TOKEN_VARIABLE_24" in done.stderr and "not set" in done.stderr
+
+
+def test_an_http_port_in_use_stops_the_start_before_loading(tmp_path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "engines.fake", "tts", "--uri", "tcp://127.0.0.1:1",
+                               "--http", f"127.0.0.1:{port}", "--slow-start", "30"],
+                              capture_output=True, text=True, timeout=25, cwd=REPO)
+    assert done.returncode == 78
+    assert f"--http 127.0.0.1:{port}: cannot listen there" in done.stderr and "free port" in done.stderr
