@@ -210,8 +210,10 @@ class Assistant:
         return text
 
     async def _asr(self, blocks: AsyncIterator[bytes], partial) -> str:
-        async with self.supervisor["asr"].use(self.options.ready_timeout_s) as uri:
-            return await clients.transcribe("asr", uri, blocks, language=self.options.language, on_partial=partial)
+        engine = self.supervisor["asr"]
+        async with engine.use(self.options.ready_timeout_s) as uri:
+            return await clients.transcribe("asr", uri, blocks, language=self.options.language, on_partial=partial,
+                                            http=engine.spec.http)
 
     async def _respond(self, turn: int, text: str, reply: list[str]) -> None:
         self.history.add_user(text, time.monotonic())
@@ -284,7 +286,7 @@ class Assistant:
             try:
                 async with engine.use(self.options.ready_timeout_s) as uri:  # one request per chunk
                     async for audio in clients.synthesize("tts", uri, texts(attempt), voice=self.options.voice
-                                                          or None):
+                                                          or None, http=engine.spec.http):
                         played = True
                         await self.speaker.play(turn, audio)
                 return

@@ -105,8 +105,9 @@ class VoiceCloner:
             for i in range(0, len(pcm), 3200):
                 yield pcm[i:i + 3200]
 
-        async with self.supervisor["asr"].use(60) as uri:
-            return (await clients.transcribe("asr", uri, blocks())).strip()
+        engine = self.supervisor["asr"]
+        async with engine.use(60) as uri:
+            return (await clients.transcribe("asr", uri, blocks(), http=engine.spec.http)).strip()
 
 
 def check_voice_name(name: str) -> None:

@@ -79,3 +79,17 @@ def _chunks(raw: bytes) -> dict[bytes, bytes]:
         out.setdefault(cid, raw[pos + 8:pos + 8 + size])
         pos += 8 + size + (size & 1)
     return out
+
+
+def data_chunk(head: bytes) -> tuple[int, int] | None:
+    """Where the data chunk's samples start in a WAV that is still arriving, and its declared size;
+    None until its header is all there. (A streamed WAV declares 0 or 0xFFFFFFFF: size unknown.)"""
+    if len(head) >= 4 and head[:4] != b"RIFF" or len(head) >= 12 and head[8:12] != b"WAVE":
+        raise WavError("no RIFF/WAVE header")
+    pos = 12
+    while pos + 8 <= len(head):
+        cid, size = head[pos:pos + 4], struct.unpack_from("<I", head, pos + 4)[0]
+        if cid == b"data":
+            return pos + 8, size
+        pos += 8 + size + (size & 1)
+    return None

@@ -198,7 +198,7 @@ class Commands:
 
     async def refresh_voices(self) -> None:
         engine = self.supervisor["tts"]
-        engine.info = await clients.describe("tts", engine.spec.uri, 10)
+        engine.info = await clients.describe("tts", engine.spec.uri, 10, engine.spec.http)
         self.publish_voices()
 
 

@@ -42,12 +42,16 @@ def _engine_uri(uri: str) -> str:
 
     if not uri:
         return ""
+    from daemon.speech.openai_audio.options import check_http_uri, is_http
+
+    if is_http(uri):  # an OpenAI-compatible speech server
+        return check_http_uri(uri)
     try:
         check_uri(uri, allow_network=True)
     except ValueError as exc:
-        return f"{exc}; expected tcp://HOST:PORT or unix:///path (or empty: sisyphus runs the engine)"
+        return f"{exc}; expected tcp://HOST:PORT, unix:///path, http(s)://HOST:PORT/v1 (or empty: sisyphus runs the engine)"
     if uri.startswith("stdio:"):
-        return "expected tcp://HOST:PORT or unix:///path (or empty: sisyphus runs the engine)"
+        return "expected tcp://HOST:PORT, unix:///path, http(s)://HOST:PORT/v1 (or empty: sisyphus runs the engine)"
     return ""
 
 
@@ -101,10 +105,13 @@ class LlmSettings:
 
 @dataclass(frozen=True)
 class EngineSettings:
-    uri: str = opt("", "empty: sisyphus runs the engine; tcp://host:port: use a running (remote) engine",
-                   check=_engine_uri)
+    uri: str = opt("", "empty: sisyphus runs the engine; tcp://host:port: use a running (remote) engine; "
+                   "http(s)://host:port/v1: an OpenAI-compatible speech server", check=_engine_uri)
     command: list = opt([], "run this Wyoming server instead of ours; {uri} is replaced by its URI", check=_command)
-    model: str = opt("", "model path or hub id (engine default when empty)")
+    model: str = opt("", "model path or hub id (engine default when empty); with an http(s) uri the model name sent")
+    api_key: str = opt("", "with an http(s) uri: the server's key; prefer SISYPHUS_ASR_API_KEY / SISYPHUS_TTS_API_KEY")
+    request_timeout_s: float = opt(15.0, "with an http(s) uri: seconds a request may wait for the server's answer "
+                                   "(or its next bytes) before the turn fails", min=0.5, max=600)
     device: str = opt("auto", "where the model runs", choices=("auto", "cuda", "cpu"))
     dtype: str = opt("auto", "model precision", choices=("auto", "bfloat16", "float16", "float32"))
     ready_timeout_s: float = opt(300.0, "seconds a starting engine may take to answer describe", min=1)

@@ -1,1 +1,2 @@
-"""Requests to the speech engines over Wyoming: transcribe, synthesize, describe, manage voices."""
+"""Requests to the speech engines over Wyoming, or the OpenAI audio API for an http(s) URI (``openai_audio``):
+transcribe, synthesize, describe, manage voices."""

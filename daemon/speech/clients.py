@@ -1,5 +1,9 @@
 """Wyoming clients: one connection per request, as Home Assistant does.
 
+``describe``, ``transcribe`` and ``synthesize`` are the speech interface of the whole daemon: an
+``http(s)://`` URI sends them to an OpenAI-compatible speech server instead (``openai_audio``),
+with the engine's ``HttpOptions`` (model, key); callers never know which protocol they talk.
+
 Every failure becomes a daemon error with a stable code: a refused connection is
 ``EngineUnavailable``; an ``error`` event, a dropped connection or a malformed
 frame is ``EngineRequestError``. Closing the connection is how a request is
@@ -9,8 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
-from typing import AsyncIterator, Callable
+from typing import TYPE_CHECKING, AsyncIterator, Callable
 
 from wyoming.asr import Transcribe, Transcript, TranscriptChunk
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -21,8 +24,12 @@ from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, Synthesize
 
 from daemon.errors import EngineRequestError, EngineUnavailable, EngineUnreachable
 from daemon.tasks import cancel_and_wait
+from .common import Audio, unreachable
 from engines.protocol.transport import open_connection
 from engines.protocol.framing import Limits, ProtocolError, StreamEnded, read_event, write_event
+
+if TYPE_CHECKING:
+    from .openai_audio import HttpOptions
 
 LIMITS = Limits(header=64 * 1024, data=4 * 1024 * 1024, payload=16 * 1024 * 1024)
 
@@ -78,19 +85,20 @@ class Connection:
         await self.close()
 
 
-_UNREACHABLE = ((ConnectionRefusedError, "connection refused to"), (ConnectionResetError, "connection reset by"),
-                (FileNotFoundError, "no socket at"), (TimeoutError, "no answer from"))
+def _http(uri: str, options: "HttpOptions | None") -> "HttpOptions | None":
+    """The options of an http(s) engine (defaults when none were given); None for a Wyoming URI.
+    The client modules are imported on first use: a daemon that only talks Wyoming never loads aiohttp."""
+    from .openai_audio import HttpOptions, is_http
+
+    return (options or HttpOptions()) if is_http(uri) else None
 
 
-def unreachable(uri: str, exc: BaseException) -> str:
-    """Why nothing answered at ``uri``, in the words ``status`` shows."""
-    for kind, words in _UNREACHABLE:
-        if isinstance(exc, kind):
-            return f"unreachable ({words} {uri})"
-    return f"unreachable ({uri}: {getattr(exc, 'strerror', None) or exc or type(exc).__name__})"
+async def describe(name: str, uri: str, timeout: float, http: "HttpOptions | None" = None) -> Info:
+    if options := _http(uri, http):
+        from .openai_audio import probe
 
+        return await probe.describe(name, uri, timeout, options)
 
-async def describe(name: str, uri: str, timeout: float) -> Info:
     async def ask() -> Info:
         async with await Connection.open(name, uri, timeout) as conn:
             await conn.send(Describe())
@@ -106,9 +114,14 @@ async def describe(name: str, uri: str, timeout: float) -> Info:
 
 async def transcribe(
     name: str, uri: str, blocks: AsyncIterator[bytes], *, rate: int = 16000, language: str | None = None,
-    on_partial: Callable[[str], None] | None = None,
+    on_partial: Callable[[str], None] | None = None, http: "HttpOptions | None" = None,
 ) -> str:
     """Stream 16-bit mono ``blocks`` as they come; return the final transcript."""
+    if options := _http(uri, http):
+        from .openai_audio import transcribe as openai_transcribe
+
+        return await openai_transcribe.transcribe(name, uri, blocks, rate=rate, language=language,
+                                                  on_partial=on_partial, options=options)
     async with await Connection.open(name, uri) as conn:
         await conn.send(Transcribe(language=language or None))
         await conn.send(AudioStart(rate=rate, width=2, channels=1))
@@ -137,16 +150,9 @@ async def _receive_transcript(conn: Connection, on_partial) -> str:
                 on_partial(partial)
 
 
-@dataclass(frozen=True)
-class Audio:
-    rate: int
-    width: int
-    channels: int
-    data: bytes
-
-
 async def synthesize(
     name: str, uri: str, texts: AsyncIterator[str], *, voice: str | None = None, streaming: bool = False,
+    http: "HttpOptions | None" = None,
 ) -> AsyncIterator[Audio]:
     """Speak text chunks as they arrive; yield audio as the engine produces it.
 
@@ -158,6 +164,12 @@ async def synthesize(
     arrived, i.e. one whole chunk late.) ``streaming=True`` sends that stream instead,
     as Home Assistant does, for servers that advertise it.
     """
+    if options := _http(uri, http):
+        from .openai_audio import speech
+
+        async for audio in speech.synthesize(name, uri, texts, voice=voice, options=options):
+            yield audio
+        return
     wyoming_voice = SynthesizeVoice(name=voice) if voice else None
     if not streaming:
         async for text in texts:

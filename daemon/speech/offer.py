@@ -19,7 +19,7 @@ from engines.protocol.voices import OWN_PROGRAM_PREFIX
 
 CLONING_NEEDS = ("cloned voices need sisyphus' own TTS engine (Qwen3-TTS): the gpu profile "
                  "(`sisyphus setup --profile gpu`, then `[daemon] profile = \"gpu\"`), or `[tts] uri` of a "
-                 "machine that runs it")
+                 "machine that runs it, on its Wyoming side (tcp://HOST:PORT: the OpenAI audio API clones no voices)")
 
 
 def programs(info: Info | None) -> list[TtsProgram]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from daemon.config.schema import EngineSettings, Settings
+from daemon.speech.openai_audio import HttpOptions, is_http
 from engines.protocol.transport import local_uri
 
 
@@ -19,6 +20,7 @@ class EngineSpec:
     env: dict = field(default_factory=dict)
     ready_timeout_s: float = 300.0
     setup: str = ""  # the command that installs argv[0] when it is missing (our own engines)
+    http: HttpOptions | None = None  # an OpenAI-compatible speech server at an http(s) uri: model, key
 
     @property
     def remote(self) -> bool:
@@ -39,7 +41,9 @@ def from_settings(name: str, engine: EngineSettings, uri: str, default_argv: tup
                   setup: str = "") -> EngineSpec:
     """A remote ``uri`` in the settings wins; then a custom ``command``; then our own engine."""
     if engine.uri:  # its form was checked when the settings were loaded
-        return EngineSpec(name, engine.uri, (), ready_timeout_s=engine.ready_timeout_s)
+        http = (HttpOptions.from_settings(name, engine.model, engine.api_key, engine.request_timeout_s)
+                if is_http(engine.uri) else None)
+        return EngineSpec(name, engine.uri, (), ready_timeout_s=engine.ready_timeout_s, http=http)
     if engine.command:
         argv = tuple(part.replace("{uri}", uri) for part in engine.command)
         if not shutil.which(argv[0]):

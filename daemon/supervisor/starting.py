@@ -67,7 +67,7 @@ async def describe_until_ready(spec: EngineSpec, settings: SupervisorSettings, p
     while True:
         await check_alive(process)
         try:
-            return await clients.describe(spec.name, spec.uri, timeout)
+            return await clients.describe(spec.name, spec.uri, timeout, spec.http)
         except EngineUnavailable as exc:  # nobody answered (a local engine may still be loading)
             if spec.remote:
                 raise StartFailed(why(exc)) from None

@@ -288,7 +288,8 @@ class EngineSupervisor:
         """One health probe; the misses in a row after it. _Down when the engine is gone: it died
         inside the probe, a remote one refused or reset the connection, or two probes in a row failed."""
         try:
-            self.info = await clients.describe(self.spec.name, self.spec.uri, self.settings.probe_timeout_s)
+            self.info = await clients.describe(self.spec.name, self.spec.uri, self.settings.probe_timeout_s,
+                                              self.spec.http)
         except SisyphusError as exc:
             code = await self._exit_code(EXIT_GRACE_S) if self.process else None
             if code is not None:

@@ -135,11 +135,11 @@ async def test_an_error_inside_a_probe_is_the_engines_failure_and_it_restarts(tm
     log = StateLog(bus)
     real, raised = clients.describe, []
 
-    async def describe(name, uri, timeout):
+    async def describe(name, uri, timeout, http=None):
         if sup.state == S.READY and not raised:  # the first health probe: a bug, not an engine error
             raised.append(uri)
             raise RuntimeError("boom in the probe")
-        return await real(name, uri, timeout)
+        return await real(name, uri, timeout, http)
 
     monkeypatch.setattr(clients, "describe", describe)
     sup = EngineSupervisor(spec("tts", "tts", unix_uri(tmp_path, "tts")), bus, FAST)
