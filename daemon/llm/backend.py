@@ -103,6 +103,6 @@ def _embedded(llm: LlmSettings, runtime_dir: Path, data_dir: Path, why: str, swi
 def announce(choice: Choice, bus: EventBus) -> None:
     """Say the choice once: always in the log, and as a notice when there is something to tell."""
     _LOG.info("LLM: %s", choice.summary)
-    if choice.notice is not None:
-        _LOG.warning("%s", choice.notice[1])
+    if choice.notice is not None:  # the user's own server answering is the normal start: no warning
+        _LOG.log(logging.INFO if choice.backend == "external" else logging.WARNING, "%s", choice.notice[1])
         bus.publish(NoticeEvent(*choice.notice))

@@ -17,7 +17,6 @@ import io
 import json
 import logging
 import time
-import wave
 from dataclasses import dataclass
 from typing import AsyncIterator
 
@@ -30,6 +29,7 @@ from wyoming.event import Event
 from engines.common.bridge import run_request
 from engines.common.handler import Engine
 from engines.common.http import ApiError, model_list
+from engines.protocol.wav import WavError, parse_wav
 
 _LOG = logging.getLogger(__name__)
 FORMATS = ("json", "text", "verbose_json")
@@ -105,9 +105,9 @@ def decode(data: bytes, filename: str | None) -> Pcm:
     if not data:
         raise ApiError(400, "'file' is empty", "file")
     try:
-        with wave.open(io.BytesIO(data)) as wav:
-            return Pcm(wav.readframes(wav.getnframes()), wav.getframerate(), wav.getsampwidth(), wav.getnchannels())
-    except (wave.Error, EOFError) as exc:
+        wav = parse_wav(data)  # the plain and the extensible header (Python's wave reads only the first)
+        return Pcm(wav.data, wav.rate, wav.width, wav.channels)
+    except WavError as exc:
         why = str(exc)
     try:
         import soundfile  # not in every engine venv: WAV is enough for every client we know

@@ -34,6 +34,8 @@ def test_a_running_daemon_s_replies_read_as_the_golden_cases(tmp_path):
             assert set(status) == set(CASES["status-fake"]["reply"]) - {"ok"}
             assert set(status["engines"]["asr"]) == set(CASES["status-fake"]["reply"]["engines"]["asr"])
             assert set(status["last_timings_ms"]) == set(CASES["status-fake"]["reply"]["last_timings_ms"])
+            assert set(status["llm"]) == set(CASES["status-fake"]["reply"]["llm"])
+            assert status["llm"]["base_url"] == server.server.url and status["llm"]["backend"] == "external"
             shown = cli(d, "status").stdout.splitlines()
             assert shown[0].startswith(f"sisyphus {status['version']}, pid {status['pid']}, up ")
             assert shown[0].endswith("profile fake, idle (turn 1)"), shown
@@ -41,6 +43,7 @@ def test_a_running_daemon_s_replies_read_as_the_golden_cases(tmp_path):
                 row = [line for line in shown if line.startswith(name + " ")]
                 assert len(row) == 1 and row[0].split()[1:4] == ["ready", "pid", str(engine["pid"])], shown
             assert f"speaker     file {tmp_path / 'out.wav'}" in shown
+            assert f"llm         {status['llm']['summary']}" in shown
 
             voices = json.loads(cli(d, "voices", "list", "--json").stdout)
             assert voices == {k: v for k, v in CASES["voices-fake"]["reply"].items() if k != "ok"}

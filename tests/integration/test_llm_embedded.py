@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import re
 import socket
 import subprocess
 from pathlib import Path
@@ -66,7 +67,9 @@ def test_embedded_engine_answers_a_turn_and_status_names_it(tmp_path: Path) -> N
         assert _said(d, "SmolLM2-135M-Instruct is a tiny first-run and test model: it answers fast but gets "
                         "facts wrong") == 1, d.log.read_text()
         cli = subprocess.run([*d.command[:-1], "status"], env=d.env, capture_output=True, text=True, timeout=30)
-        assert "llm: the embedded engine, model SmolLM2-135M-Instruct" in cli.stdout, cli.stdout + cli.stderr
+        assert re.search(r"^llm +the embedded engine, model SmolLM2-135M-Instruct at http://127\.0\.0\.1:", cli.stdout,
+                         re.M), cli.stdout + cli.stderr
+        assert re.search(r"^llm +ready +pid \d+", cli.stdout, re.M), cli.stdout  # its engine row
 
 
 def test_auto_uses_the_server_that_answers_at_start(tmp_path: Path) -> None:

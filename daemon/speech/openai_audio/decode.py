@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from daemon.audio.wavfile import WavError, data_chunk, parse_wav
+from engines.protocol.wav import WavError, data_chunk, parse_wav
 
 DEFAULT_RATE = 24000  # OpenAI's pcm: "raw samples in 24kHz (16-bit signed, low-endian)", mono
 MAX_WAV_HEAD = 64 * 1024  # a WAV header longer than this is not a header
