@@ -2,11 +2,17 @@
 (what can change live is applied; what cannot is named as needing a restart)."""
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Any, Coroutine, Protocol
 
-from daemon.assistant.turn import TurnOptions
+from daemon.assistant.faces import Llm
+from daemon.assistant.turn import Assistant, TurnOptions
+from daemon.commands.audio import AudioDevices
 from daemon.config.schema import LIVE_SETTINGS, Settings
-from daemon.events import NoticeEvent
+from daemon.events import EventBus, NoticeEvent
+from daemon.llm import backend as llm_backend
+from daemon.supervisor.group import Supervisor
 
 
 _LOG = logging.getLogger(__name__)
@@ -19,7 +25,8 @@ def turn_options(settings: Settings) -> TurnOptions:
                        max_reply_chars=settings.llm.max_reply_chars)
 
 
-def build_llm(settings: Settings, choice=None, supervisor=None) -> tuple:
+def build_llm(settings: Settings, choice: llm_backend.Choice | None = None,
+              supervisor: Supervisor | None = None) -> tuple:
     """The turn's LLM client (the embedded engine's when ``choice``, a daemon/llm/backend.Choice, says so),
     the history and the chunker."""
     from daemon.llm.client import LlmClient
@@ -35,22 +42,30 @@ def build_llm(settings: Settings, choice=None, supervisor=None) -> tuple:
     return client, history, SentenceChunker
 
 
-def apply_settings(parts, old: Settings, new: Settings) -> None:
+class Running(Protocol):
+    """The running parts as a reload sees them (daemon/app/parts.py Parts)."""
+
+    @property
+    def bus(self) -> EventBus: ...
+    @property
+    def assistant(self) -> Assistant: ...
+    @property
+    def audio(self) -> AudioDevices: ...
+    def llm_client(self, settings: Settings) -> Llm: ...
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task: ...
+
+
+def apply_settings(parts: Running, old: Settings, new: Settings) -> None:
     """Apply a reloaded settings file to the running parts; say which changes need a restart."""
     assistant = parts.assistant
     assistant.set_options(**turn_options(new).__dict__)
     if new.llm != old.llm:
-        previous = assistant.llm
-        assistant.llm, _, _ = build_llm(new, parts.llm_choice, parts.supervisor)
-        assistant.history.system_prompt = new.llm.system_prompt
-        assistant.history.max_turns = new.llm.history_turns
-        parts.spawn(previous.aclose(), "close-old-llm-client")
+        closing = assistant.reconfigure(parts.llm_client(new), new.llm.system_prompt, new.llm.history_turns)
+        parts.spawn(closing, "close-old-llm-client")
     for kind in ("input", "output"):
         name = getattr(new.audio, f"{kind}_device")
-        device = parts.devices.get(kind)
-        if device is not None and name != getattr(old.audio, f"{kind}_device"):
-            device.device_name = name
-            parts.spawn(device.reopen(), f"reopen-{kind}")
+        if kind in parts.audio.open and name != getattr(old.audio, f"{kind}_device"):
+            parts.spawn(parts.audio.switch(kind, name), f"reopen-{kind}")
     pending = [f"[{section}] {key}" for section, key in changed_keys(old, new)
                if (section, key) not in LIVE_SETTINGS]  # the schema's ``live`` settings apply at once
     if pending:

@@ -16,24 +16,26 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable, Protocol
+from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine, TypeVar
 
 from daemon.errors import EngineRequestError, SisyphusError
 from daemon.events import (ErrorEvent, EventBus, PlaybackEvent, ReplyDelta, SpeechChunk, State, StateChanged,
                      TranscriptEvent, TurnTimings)
-from daemon.llm.history import Cut
+from daemon.llm.history import Cut, History
+from daemon.llm.sentences import SentenceChunker
 from daemon.speech import clients
 from daemon.tasks import cancel_and_wait
+from .faces import Engines, Llm, Microphone, PlaybackEdges, Recorded, Speaker, ToolReplies
 from .rules import Action, TurnClock, on_press, on_release, on_stop
 
 _LOG = logging.getLogger(__name__)
 _END = None
+T = TypeVar("T")
+OomHandler = Callable[[str], Awaitable[None]]  # async (engine name): free GPU memory before one retry
 
 
-class Speaker(Protocol):
-    async def play(self, generation: int, audio: clients.Audio) -> None: ...
-    def finish(self, generation: int) -> None: ...
-    def flush(self, generation: int) -> None: ...
+def _no_problem() -> str:
+    return ""
 
 
 @dataclass(frozen=True)
@@ -47,11 +49,18 @@ class TurnOptions:
 
 
 class Assistant:
-    def __init__(self, bus: EventBus, supervisor, llm, history, chunker_factory, speaker: Speaker,
-                 options: TurnOptions) -> None:
-        self.bus, self.supervisor, self.llm, self.history = bus, supervisor, llm, history
+    """The turns. ``speaker`` and ``microphone`` are its audio ends (``playback`` brings the speaker's
+    start and end of playback back); ``tools``: daemon.tools.loop.ToolTurns when [[tools.mcp]] servers
+    are set; ``on_cuda_oom``: frees GPU memory before one retry; ``audio_problem``: why there is no
+    microphone or speaker now (with the fix), '' when both are there."""
+
+    def __init__(self, bus: EventBus, engines: Engines, llm: Llm, history: History,
+                 chunker_factory: Callable[[], SentenceChunker], speaker: Speaker, microphone: Microphone,
+                 options: TurnOptions, *, playback: PlaybackEdges | None = None, tools: ToolReplies | None = None,
+                 on_cuda_oom: OomHandler | None = None, audio_problem: Callable[[], str] = _no_problem) -> None:
+        self.bus, self.engines, self.llm, self.history = bus, engines, llm, history
         self.chunker_factory = chunker_factory
-        self.speaker, self.options = speaker, options
+        self.speaker, self.microphone, self.options = speaker, microphone, options
         self.state = State.IDLE
         self.turn = 0
         self.last_timings: dict[str, float] = {}
@@ -60,12 +69,10 @@ class Assistant:
         self._played = asyncio.Event()
         self._clock = TurnClock()
         self._pressed_at = 0.0
-        self._record: Any = None  # set by record_next(): the next hold records instead of a turn
-        # async (engine name) -> None: free GPU memory before one retry
-        self.on_cuda_oom: Callable[[str], Awaitable[None]] | None = None
-        # why there is no microphone or speaker now (with the fix), '' when both are there
-        self.audio_problem: Callable[[], str] = lambda: ""
-        self.tools: Any = None  # daemon.tools.loop.ToolTurns when [[tools.mcp]] servers are set
+        self._record: Recorded | None = None  # set by record_next(): the next hold records instead of a turn
+        self.on_cuda_oom, self.audio_problem, self.tools = on_cuda_oom, audio_problem, tools
+        if playback is not None:
+            playback.connect(self)
 
     # -- inputs (all on the loop) ---------------------------------------------------
     def press(self) -> None:
@@ -96,12 +103,28 @@ class Assistant:
             self.bus.publish(PlaybackEvent(False, turn=generation))
             self._played.set()
 
-    def record_next(self, callback) -> None:
+    def record_next(self, callback: Recorded) -> None:
         """The next time the user holds the key, hand the recording (16 kHz s16) to ``callback``."""
         self._record = callback
 
     def set_options(self, **changes: Any) -> None:
         self.options = TurnOptions(**{**self.options.__dict__, **changes})
+
+    def new_conversation(self) -> None:
+        """Forget the conversation: the next question starts a new one."""
+        self.history.reset()
+
+    def reconfigure(self, llm: Llm, system_prompt: str, max_turns: int) -> Coroutine[Any, Any, None]:
+        """Answer with ``llm`` from the next turn on, with this system prompt and history length; returns
+        the closing of the client it replaced (for the caller to run as a task it owns)."""
+        previous, self.llm = self.llm, llm
+        self.history.system_prompt = system_prompt
+        self.history.max_turns = max_turns
+        return previous.aclose()
+
+    async def close(self) -> None:
+        """Close the LLM client the turns use now."""
+        await self.llm.aclose()
 
     # -- actions -------------------------------------------------------------------
     def _act(self, action: Action) -> None:
@@ -138,7 +161,7 @@ class Assistant:
             return
         self._task = asyncio.create_task(self._run_turn(self.turn, self._audio), name=f"turn-{self.turn}")
 
-    async def _run_recording(self, turn: int, audio: asyncio.Queue, callback) -> None:
+    async def _run_recording(self, turn: int, audio: asyncio.Queue, callback: Recorded) -> None:
         try:
             pcm = b"".join([block async for block in _drain(audio)])
             await callback(pcm)
@@ -154,6 +177,10 @@ class Assistant:
         if state != self.state:
             self.state = state
             self.bus.publish(StateChanged(state, turn=self.turn))
+            if state == State.LISTENING:  # the microphone delivers (pre-roll first) while Listening
+                self.microphone.begin(self.on_audio)
+            else:
+                self.microphone.end()
 
     # -- the turn --------------------------------------------------------------------
     async def _run_turn(self, turn: int, audio: asyncio.Queue) -> None:
@@ -193,13 +220,7 @@ class Assistant:
                 yield block
 
         partial = lambda t: self.bus.publish(TranscriptEvent(t, False, turn))  # noqa: E731
-        try:
-            text = await self._asr(blocks(), partial)
-        except EngineRequestError as exc:
-            if exc.code != "cuda_oom" or self.on_cuda_oom is None:
-                raise
-            await self.on_cuda_oom("asr")  # the memory policy frees the other engine's GPU memory
-            text = await self._asr(replay(), partial)
+        text = await self._oom_retry("asr", lambda again: self._asr(replay() if again else blocks(), partial))
         self._clock.mark("transcript", time.monotonic())
         held_ms = (self._clock.marks.get("key_up", time.monotonic()) - self._pressed_at) * 1000
         heard = any(ch.isalnum() for ch in text)  # "", " " or "..." from an ASR engine is no speech
@@ -209,11 +230,22 @@ class Assistant:
         self.bus.publish(TranscriptEvent(text, True, turn))
         return text
 
-    async def _asr(self, blocks: AsyncIterator[bytes], partial) -> str:
-        engine = self.supervisor["asr"]
-        async with engine.use(self.options.ready_timeout_s) as uri:
+    async def _asr(self, blocks: AsyncIterator[bytes], partial: Callable[[str], None]) -> str:
+        async with self.engines.use("asr", self.options.ready_timeout_s) as uri:
             return await clients.transcribe("asr", uri, blocks, language=self.options.language, on_partial=partial,
-                                            http=engine.spec.http)
+                                            http=self.engines.spec("asr").http)
+
+    async def _oom_retry(self, name: str, attempt: Callable[[bool], Awaitable[T]],
+                         may_retry: Callable[[], bool] = lambda: True) -> T:
+        """``attempt(False)``; when engine ``name`` answers CUDA out-of-memory (and ``may_retry()``), the
+        memory policy frees the other engine's GPU memory and ``attempt(True)`` runs once more."""
+        try:
+            return await attempt(False)
+        except EngineRequestError as exc:
+            if exc.code != "cuda_oom" or self.on_cuda_oom is None or not may_retry():
+                raise
+            await self.on_cuda_oom(name)
+            return await attempt(True)
 
     async def _respond(self, turn: int, text: str, reply: list[str]) -> None:
         self.history.add_user(text, time.monotonic())
@@ -268,8 +300,6 @@ class Assistant:
         first = await chunks.get()
         if first is _END:
             return
-        engine = self.supervisor["tts"]
-
         sent: list[str] = []
         played = False
 
@@ -282,18 +312,15 @@ class Assistant:
                 sent.append(chunk)
                 yield chunk
 
-        for attempt in (False, True):
-            try:
-                async with engine.use(self.options.ready_timeout_s) as uri:  # one request per chunk
-                    async for audio in clients.synthesize("tts", uri, texts(attempt), voice=self.options.voice
-                                                          or None, http=engine.spec.http):
-                        played = True
-                        await self.speaker.play(turn, audio)
-                return
-            except EngineRequestError as exc:  # one retry after an out-of-memory answer, if nothing played
-                if exc.code != "cuda_oom" or played or attempt or self.on_cuda_oom is None:
-                    raise
-                await self.on_cuda_oom("tts")
+        async def attempt(replay: bool) -> None:
+            nonlocal played
+            async with self.engines.use("tts", self.options.ready_timeout_s) as uri:  # one request per chunk
+                async for audio in clients.synthesize("tts", uri, texts(replay), voice=self.options.voice
+                                                      or None, http=self.engines.spec("tts").http):
+                    played = True
+                    await self.speaker.play(turn, audio)
+
+        await self._oom_retry("tts", attempt, lambda: not played)  # a retry only if nothing played
 
     def _fail(self, turn: int, code: str, text: str, reply: list[str]) -> None:
         _LOG.warning("turn %d failed (%s): %s", turn, code, text)

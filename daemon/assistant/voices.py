@@ -17,6 +17,8 @@ from engines.protocol import clips
 from engines.protocol.pcm import pcm_to_mono
 from engines.protocol.voices import NAME_RE, NAME_RULE
 
+from .faces import Engines, Turns
+
 _LOG = logging.getLogger(__name__)
 RATE = 16000
 SENTENCE = ("The quick brown fox jumps over the lazy dog. I am recording my voice for sisyphus, "
@@ -40,9 +42,9 @@ class VoiceCloner:
     ``choose(name)`` selects a voice just added.
     """
 
-    def __init__(self, bus: EventBus, assistant, supervisor, refresh: Callable[[], Awaitable[None]],
+    def __init__(self, bus: EventBus, assistant: Turns, engines: Engines, refresh: Callable[[], Awaitable[None]],
                  choose: Callable[[str], None]) -> None:
-        self.bus, self.assistant, self.supervisor = bus, assistant, supervisor
+        self.bus, self.assistant, self.engines = bus, assistant, engines
         self.refresh, self.choose = refresh, choose
 
     def record(self, name: str = "") -> None:
@@ -72,8 +74,7 @@ class VoiceCloner:
             raise ValueError(f"voice {name!r} not added: {problem}")
         self._check_engine()
         text = text.strip() or await self._transcribe(pcm)
-        engine = self.supervisor["tts"]
-        async with engine.use(60) as uri:
+        async with self.engines.use("tts", 60) as uri:
             self._check_engine()  # described now, if it was still starting before
             description = await voices.add_voice(uri, name, pcm, text, RATE)
         _LOG.info("voice added: %s", description)
@@ -82,9 +83,8 @@ class VoiceCloner:
 
     async def remove(self, name: str) -> None:
         self._check_engine()
-        engine = self.supervisor["tts"]
         try:
-            async with engine.use(30) as uri:
+            async with self.engines.use("tts", 30) as uri:
                 self._check_engine()
                 await voices.remove_voice(uri, name)
         finally:
@@ -92,12 +92,12 @@ class VoiceCloner:
 
     def _check_engine(self) -> None:
         """Refuse at once when the TTS engine (once described) does not answer the x-voice-* events."""
-        info = self.supervisor["tts"].info
+        info = self.engines.info("tts")
         if info is not None and not offer.manages_voices(info):
             raise SisyphusError(offer.cannot_clone(info), "voices_unsupported")
 
     def names(self) -> set[str]:
-        info = self.supervisor["tts"].info
+        info = self.engines.info("tts")
         return {v.name for p in (info.tts if info else []) for v in p.voices}
 
     async def _transcribe(self, pcm: bytes) -> str:
@@ -105,9 +105,8 @@ class VoiceCloner:
             for i in range(0, len(pcm), 3200):
                 yield pcm[i:i + 3200]
 
-        engine = self.supervisor["asr"]
-        async with engine.use(60) as uri:
-            return (await clients.transcribe("asr", uri, blocks(), http=engine.spec.http)).strip()
+        async with self.engines.use("asr", 60) as uri:
+            return (await clients.transcribe("asr", uri, blocks(), http=self.engines.spec("asr").http)).strip()
 
 
 def check_voice_name(name: str) -> None:

@@ -32,11 +32,15 @@ from daemon.audio.watchdog import StallWatchdog
 _LOG = logging.getLogger(__name__)
 
 
-class AudioLike(Protocol):
-    rate: int
-    width: int
-    channels: int
-    data: bytes
+class AudioLike(Protocol):  # read-only: a frozen daemon.speech.common.Audio fits
+    @property
+    def rate(self) -> int: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def channels(self) -> int: ...
+    @property
+    def data(self) -> bytes: ...
 
 
 @dataclass

@@ -12,29 +12,37 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from daemon import paths
+from daemon.assistant.faces import Engines, ToolServers, Turns
+from daemon.assistant.voices import VoiceCloner
 from daemon.audio.devices import SYSTEM_DEFAULT, is_default
-from daemon.audio.errors import with_fix
 from daemon.config import store
 from daemon.config.live import LiveSettings
-from daemon.events import EngineState, EngineStateChanged, ErrorEvent, EventBus, NoticeEvent, VoicesChanged
-from daemon.speech import clients, offer
+from daemon.events import EngineState, EngineStateChanged, ErrorEvent, Event, EventBus, NoticeEvent, VoicesChanged
+from daemon.speech import offer
+
+from .audio import AudioDevices
 
 _LOG = logging.getLogger(__name__)
 
 
 class Commands:
-    """One method per command; each returns the reply's fields (a dict) or None."""
+    """One method per command; each returns the reply's fields (a dict) or None.
 
-    def __init__(self, live: LiveSettings, bus: EventBus, assistant, supervisor, cloner,
-                 devices: dict, quit: Callable[[], None], status: Callable[[], dict]) -> None:
-        self.live, self.bus, self.assistant, self.supervisor = live, bus, assistant, supervisor
-        self.cloner = cloner
-        self.open_devices = devices  # "input"/"output" -> the open Capture/Playback
+    ``tools``: the MCP servers (daemon.tools.servers.ToolServers) when [[tools.mcp]] servers are set.
+    The voice cloner (daemon/assistant/voices.py) is built here: it reads the voices again and selects
+    a new one through these commands."""
+
+    def __init__(self, live: LiveSettings, bus: EventBus, assistant: Turns, engines: Engines,
+                 audio: AudioDevices, quit: Callable[[], None], status: Callable[[], dict],
+                 tools: ToolServers | None = None) -> None:
+        self.live, self.bus, self.assistant, self.engines = live, bus, assistant, engines
+        self.cloner = VoiceCloner(bus, assistant, engines, self.refresh_voices, self.set_voice)
+        self.audio = audio
         self._quit, self._status = quit, status
-        self.tools: Any = None  # daemon.tools.servers.ToolServers, when [[tools.mcp]] servers are set
+        self.tools = tools
 
     # -- the turn and the daemon -------------------------------------------------------
     def status(self) -> dict:
@@ -49,12 +57,12 @@ class Commands:
         return {"state": self.assistant.state.value}
 
     def new_conversation(self) -> None:
-        self.assistant.history.reset()
+        self.assistant.new_conversation()
 
     async def restart_engines(self) -> dict:
         """Stop every engine's process (healthy ones too) and start it again; the reply comes
         once the old processes are gone, the new ones load in the background (`sisyphus status`)."""
-        names = await self.supervisor.respawn()
+        names = await self.engines.respawn()
         return {"restarted": names, "notice": f"stopped and started again: {', '.join(names)}; "
                                               "`sisyphus status` shows when they are ready"}
 
@@ -70,7 +78,7 @@ class Commands:
     # -- settings ----------------------------------------------------------------------
     def publish_settings(self) -> None:
         """Everything the menu shows (settings, and voices once the TTS engine described them)."""
-        if self.supervisor["tts"].info is not None:
+        if self.engines.info("tts") is not None:
             self.publish_voices()
         self.live.publish()
 
@@ -95,13 +103,7 @@ class Commands:
     async def set_device(self, kind: str, name: str) -> None:
         value = SYSTEM_DEFAULT if is_default(name) else name
         if self.live.set("audio", f"{kind}_device", value):
-            device = self.open_devices.get(kind)
-            if device is not None:
-                device.device_name = value
-                try:
-                    await device.reopen()
-                except Exception as exc:
-                    self.bus.publish(ErrorEvent("audio_device", with_fix(str(exc), kind)))
+            await self.audio.switch(kind, value)
 
     def devices(self) -> dict:
         from daemon.audio.devices import AudioError, device_names, no_device_hint
@@ -138,20 +140,20 @@ class Commands:
         open_with_desktop(paths.log_dir() / "sisyphus.log")
 
     # -- voices --------------------------------------------------------------------------
-    def on_event(self, event) -> None:
+    def on_event(self, event: Event) -> None:
         """Publish the TTS engine's voices whenever it becomes ready."""
         if isinstance(event, EngineStateChanged) and event.name == "tts" and event.state == EngineState.READY:
             self.publish_voices()
 
     def offered_voices(self) -> list[str] | None:
         """The names of the voices the TTS engine can speak now; None before it described itself."""
-        engine = self.supervisor["tts"]
-        return None if engine.info is None else offer.offered_names(engine.info, engine.spec.argv)
+        info = self.engines.info("tts")
+        return None if info is None else offer.offered_names(info, self.engines.spec("tts").argv)
 
     def publish_voices(self) -> None:
-        engine = self.supervisor["tts"]
+        info = self.engines.info("tts")
         voices = [(v.name, v.description or "", "cloned" in (v.description or ""))
-                  for v in offer.offered_voices(engine.info, engine.spec.argv)]
+                  for v in offer.offered_voices(info, self.engines.spec("tts").argv)]
         self.bus.publish(VoicesChanged(tuple(voices)))
         self.check_voice()
 
@@ -170,13 +172,13 @@ class Commands:
                                     "voice until then"))
 
     def list_voices(self) -> dict:
-        engine = self.supervisor["tts"]
-        if engine.info is None:
+        info = self.engines.info("tts")
+        if info is None:
             raise RuntimeError("the speech engine has not described its voices yet; try again when it is ready")
         voices = [{"name": v.name, "description": v.description or ""}
-                  for v in offer.offered_voices(engine.info, engine.spec.argv)]
+                  for v in offer.offered_voices(info, self.engines.spec("tts").argv)]
         reply = {"voices": voices, "current": self.live.current.tts.voice}
-        return reply if offer.manages_voices(engine.info) else {**reply, "cloning": offer.cannot_clone(engine.info)}
+        return reply if offer.manages_voices(info) else {**reply, "cloning": offer.cannot_clone(info)}
 
     def record_voice(self, name: str = "") -> dict:
         self.cloner.record(name)
@@ -197,8 +199,7 @@ class Commands:
             raise
 
     async def refresh_voices(self) -> None:
-        engine = self.supervisor["tts"]
-        engine.info = await clients.describe("tts", engine.spec.uri, 10, engine.spec.http)
+        await self.engines.refresh_info("tts")
         self.publish_voices()
 
 

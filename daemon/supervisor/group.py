@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import AbstractAsyncContextManager
 
 from wyoming.info import Info
 
@@ -33,6 +34,22 @@ class Supervisor:
 
     def __getitem__(self, name: str) -> EngineSupervisor:
         return self.engines[name]
+
+    # -- the face the turn, the voice cloner and the commands see (daemon/assistant/faces.py Engines) --
+    def use(self, name: str, timeout: float) -> AbstractAsyncContextManager[str]:
+        """``async with engines.use(name, t) as uri``: wait until ``name`` is READY, busy meanwhile."""
+        return self.engines[name].use(timeout)
+
+    def spec(self, name: str) -> EngineSpec:
+        return self.engines[name].spec
+
+    def info(self, name: str) -> Info | None:
+        """What the engine said about itself when it was last asked; None before it first answered."""
+        return self.engines[name].info
+
+    async def refresh_info(self, name: str) -> Info | None:
+        """Ask the engine to describe itself again now (after its voices changed)."""
+        return await self.engines[name].refresh_info()
 
     async def ready(self, name: str, timeout: float) -> str:
         if name not in self.engines:

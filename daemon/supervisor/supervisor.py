@@ -190,6 +190,11 @@ class EngineSupervisor:
             raise EngineUnavailable(f"{self.spec.name} engine failed: {self.reason}", "engine_failed")
         raise EngineUnavailable(f"{self.spec.name} engine: {self.last_error}; retrying")
 
+    async def refresh_info(self, timeout: float = 10.0) -> Info | None:
+        """Ask the engine to describe itself again now (its voices changed); the answer is its ``info``."""
+        self.info = await clients.describe(self.spec.name, self.spec.uri, timeout, self.spec.http)
+        return self.info
+
     def _failed(self) -> bool:
         return self.state == S.FAILED and not self._want_running
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Protocol
 
 from daemon.config.schema import VramSettings
 from daemon.events import EngineState
@@ -16,11 +16,35 @@ _LOG = logging.getLogger(__name__)
 LOADED = (EngineState.STARTING, EngineState.READY, EngineState.UNHEALTHY)
 
 
-class MemoryManager:
-    """``idle_unload_min``: minutes by engine name; ``turn_state``: the assistant's state now."""
+class Engine(Protocol):
+    """One engine as the memory manager sees it (daemon/supervisor/supervisor.py EngineSupervisor)."""
 
-    def __init__(self, settings: VramSettings, idle_unload_min: Mapping[str, float], supervisor,
-                 turn_state: Callable[[], str], monitor=None, clock=time.monotonic) -> None:
+    @property
+    def state(self) -> EngineState: ...
+    @property
+    def busy(self) -> int: ...
+    @property
+    def last_used(self) -> float: ...
+    @property
+    def pid(self) -> int | None: ...
+    async def unload(self, reason: str) -> None: ...
+    def restart(self) -> None: ...
+
+
+class Engines(Protocol):
+    """The engines by name (daemon/supervisor/group.py Supervisor)."""
+
+    @property
+    def engines(self) -> Mapping[str, Engine]: ...
+    def __getitem__(self, name: str) -> Engine: ...
+
+
+class MemoryManager:
+    """``idle_unload_min``: minutes by engine name; ``turn_state``: the turn's state now (which engine is
+    needed next)."""
+
+    def __init__(self, settings: VramSettings, idle_unload_min: Mapping[str, float], supervisor: Engines,
+                 turn_state: Callable[[], str], monitor=None, clock: Callable[[], float] = time.monotonic) -> None:
         self.supervisor = supervisor
         self.idle_unload_min = dict(idle_unload_min)
         self.turn_state = turn_state

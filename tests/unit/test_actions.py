@@ -8,6 +8,7 @@ import pytest
 from wyoming.info import Attribution, Info, TtsProgram, TtsVoice
 
 from daemon.commands.actions import Commands
+from daemon.commands.audio import AudioDevices
 from daemon.config.live import LiveSettings
 from daemon.config.schema import Settings
 from daemon.events import ErrorEvent, EventBus, SettingsChanged, VoicesChanged
@@ -21,6 +22,19 @@ class FakeAssistant:
         self.options.update(changes)
 
 
+class FakeEngines:
+    """The engines as the commands see them (daemon/assistant/faces.py Engines): here only the TTS one."""
+
+    def __init__(self) -> None:
+        self.tts = SimpleNamespace(info=None, spec=SimpleNamespace(argv=()))  # not described yet: no voices
+
+    def info(self, name: str):
+        return getattr(self, name).info
+
+    def spec(self, name: str):
+        return getattr(self, name).spec
+
+
 def make(tmp_path, text: str = ""):
     path = tmp_path / "config.toml"
     if text:
@@ -28,10 +42,10 @@ def make(tmp_path, text: str = ""):
     bus = EventBus()
     seen: list = []
     bus.subscribe(seen.append)
-    tts = SimpleNamespace(info=None, spec=SimpleNamespace(argv=()))  # not described yet: no voices to publish
     live = LiveSettings(path, Settings(), bus)
-    app = SimpleNamespace(live=live, assistant=FakeAssistant(), devices={})
-    commands = Commands(live, bus, app.assistant, {"tts": tts}, None, app.devices, lambda: None, dict)
+    audio = AudioDevices(bus)
+    app = SimpleNamespace(live=live, assistant=FakeAssistant(), devices=audio.open)
+    commands = Commands(live, bus, app.assistant, FakeEngines(), audio, lambda: None, dict)
     return commands, app, seen
 
 
@@ -44,8 +58,8 @@ def tts_info(*names: str, program: str = "sisyphus-qwen3-tts") -> Info:
 
 
 def described(actions, *names: str, argv: tuple = (), program: str = "sisyphus-qwen3-tts") -> None:
-    actions.supervisor["tts"].info = tts_info(*names, program=program)
-    actions.supervisor["tts"].spec.argv = argv
+    actions.engines.tts.info = tts_info(*names, program=program)
+    actions.engines.tts.spec.argv = argv
 
 
 def test_voice_choice_is_applied_written_and_published(tmp_path):

@@ -6,8 +6,8 @@ import dataclasses
 from types import SimpleNamespace
 
 from daemon.app.live import apply_settings, changed_keys
-from daemon.app.parts import Parts
-from daemon.config.live import LiveSettings
+from daemon.app.parts import Lifetime
+from daemon.commands.audio import AudioDevices
 from daemon.config.schema import Settings
 from daemon.events import EventBus, NoticeEvent
 
@@ -28,6 +28,28 @@ class FakeAssistant:
     def set_options(self, **changes) -> None:
         self.options.update(changes)
 
+    def reconfigure(self, llm, system_prompt: str, max_turns: int):  # as daemon/assistant/turn.py Assistant
+        previous, self.llm = self.llm, llm
+        self.history.system_prompt, self.history.max_turns = system_prompt, max_turns
+        return previous.aclose()
+
+
+class Running:
+    """The running parts as a reload sees them (daemon/app/live.py Running)."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self.bus, self.assistant, self.audio, self.lifetime = bus, FakeAssistant(), AudioDevices(bus), Lifetime()
+        self.devices = self.audio.open
+
+    def llm_client(self, settings: Settings) -> FakeLlm:
+        return FakeLlm()
+
+    def spawn(self, coro, name: str):
+        return self.lifetime.spawn(coro, name)
+
+    async def close(self) -> None:
+        await self.lifetime.close()
+
 
 class Device:
     device_name = "default"
@@ -41,8 +63,7 @@ def make(tmp_path):
     bus = EventBus()
     seen: list = []
     bus.subscribe(seen.append)
-    parts = Parts(bus, LiveSettings(tmp_path / "config.toml", Settings(), bus))
-    parts.assistant = FakeAssistant()
+    parts = Running(bus)
     parts.devices["input"] = Device()
     return parts, seen
 
@@ -89,8 +110,8 @@ async def test_close_logs_a_failing_closer_and_runs_the_others(tmp_path, caplog)
     def broken() -> None:
         raise OSError("device gone")
 
-    parts.on_close("first", lambda: closed.append("first"))
-    parts.on_close("broken", broken)
+    parts.lifetime.on_close("first", lambda: closed.append("first"))
+    parts.lifetime.on_close("broken", broken)
     await parts.close()
     assert closed == ["first"]
     assert "closing broken failed" in caplog.text and "device gone" in caplog.text
