@@ -1,10 +1,13 @@
 """The composition root: build every part from its settings section and own their lifetimes.
 
-``build_parts`` returns one ``Parts``; nothing else constructs or reaches into them. Each
-part gets only what it needs (its settings section, the bus, the parts it calls). A
-failure while building closes what was built and raises: the daemon then exits with the
-error instead of running half-built. ``Parts.close`` ends everything in reverse order and
-logs (never hides) what failed; background tasks are owned here and their failures logged.
+``build_parts`` returns one frozen ``Parts``; nothing else constructs or reaches into them. It
+builds each part after the parts it calls, so every part is whole when it is handed on; each gets
+only what it needs (its settings section, the bus, the parts it calls, as the faces in
+daemon/assistant/faces.py). What goes the other way rides the bus (the turn's state and number:
+``TurnWatch``) or a relay (the speaker's playback edges to the assistant). A failure while
+building closes what was built and raises: the daemon then exits with the error instead of
+running half-built. ``Parts.close`` ends everything in reverse order and logs (never hides) what
+failed; background tasks are owned here (daemon/app/lifetime.py) and their failures logged.
 """
 from __future__ import annotations
 
@@ -12,13 +15,11 @@ import asyncio
 import functools
 import inspect
 import logging
-import os
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Coroutine
+from typing import TYPE_CHECKING, Callable, Coroutine
 
-from daemon import __version__, paths
+from daemon import paths
 from daemon.assistant.faces import Llm, PlaybackEdges, Speaker
 from daemon.assistant.turn import Assistant
 from daemon.audio.microphone import Microphone
@@ -35,7 +36,9 @@ from daemon.supervisor import profiles
 from daemon.supervisor.group import Supervisor
 from daemon.vram.manager import MemoryManager
 
+from .lifetime import Lifetime
 from .live import apply_settings, build_llm, turn_options
+from .status import LastError, Status
 
 if TYPE_CHECKING:  # daemon/tools (and mcp) load only when [[tools.mcp]] names servers
     from daemon.tools import Tools
@@ -57,44 +60,6 @@ class RunOptions:
     audio: bool = True         # False: no audio devices at all (file mic/speaker or silence)
 
 
-class Lifetime:
-    """What the parts started: closed at ``close`` in reverse order (failures logged, never hidden);
-    background tasks, cancelled at close, their failures logged."""
-
-    def __init__(self) -> None:
-        self._closers: list[tuple[str, Callable[[], Any]]] = []
-        self._tasks: set[asyncio.Task] = set()
-
-    def on_close(self, name: str, closer: Callable[[], Any]) -> None:
-        self._closers.append((name, closer))
-
-    def spawn(self, coro: Coroutine, name: str) -> asyncio.Task:
-        """A background task owned by the parts: cancelled at close, its failure logged."""
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            _LOG.error("task %s failed", task.get_name(), exc_info=task.exception())
-
-    async def close(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        while self._closers:
-            name, closer = self._closers.pop()
-            try:
-                result = closer()
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                _LOG.exception("closing %s failed", name)
-
-
 class TurnWatch:
     """The turn as the bus tells it: its state (for the memory policy) and its number (for errors)."""
 
@@ -108,53 +73,6 @@ class TurnWatch:
 
     def state_value(self) -> str:
         return self.state.value
-
-
-class LastError:
-    """The last ErrorEvent: what failed, in which turn (``sisyphus status``)."""
-
-    def __init__(self) -> None:
-        self.value: dict | None = None
-
-    def remember(self, event: Event) -> None:
-        if isinstance(event, ErrorEvent):
-            self.value = {"code": event.code, "text": event.text, "turn": event.turn,
-                          "at": time.strftime("%H:%M:%S")}
-
-
-@dataclass(frozen=True)
-class Status:
-    """What ``sisyphus status`` (and the tray) shows of the running parts."""
-
-    profile: str
-    config: Path
-    assistant: Assistant
-    supervisor: Supervisor
-    memory: MemoryManager
-    audio: AudioDevices
-    last_error: LastError
-    llm_choice: llm_backend.Choice
-    tools: Tools | None
-    started: float = field(default_factory=time.monotonic)
-
-    def __call__(self) -> dict:
-        assistant = self.assistant
-        return {
-            "version": __version__,
-            "pid": os.getpid(),
-            "uptime_s": round(time.monotonic() - self.started, 1),
-            "profile": self.profile,
-            "config": str(self.config),
-            "state": assistant.state.value,
-            "turn": assistant.turn,
-            "last_timings_ms": assistant.last_timings,
-            "engines": self.supervisor.status(),
-            "vram": self.memory.status(),
-            "audio": self.audio.status(),
-            "last_error": self.last_error.value,
-            "llm": self.llm_choice.status(),
-            **({"tools": self.tools.servers.status()} if self.tools else {}),  # MCP servers, when set
-        }
 
 
 @dataclass(frozen=True)

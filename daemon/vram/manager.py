@@ -9,7 +9,7 @@ from typing import Callable, Mapping, Protocol
 from daemon.config.schema import VramSettings
 from daemon.events import EngineState
 
-from .monitor import create_monitor
+from .monitor import Monitor, create_monitor
 from .policy import EngineView, Reading, VramPolicy
 
 _LOG = logging.getLogger(__name__)
@@ -44,7 +44,8 @@ class MemoryManager:
     needed next)."""
 
     def __init__(self, settings: VramSettings, idle_unload_min: Mapping[str, float], supervisor: Engines,
-                 turn_state: Callable[[], str], monitor=None, clock: Callable[[], float] = time.monotonic) -> None:
+                 turn_state: Callable[[], str], monitor: Monitor | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.supervisor = supervisor
         self.idle_unload_min = dict(idle_unload_min)
         self.turn_state = turn_state

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from typing import Protocol
 
 from . import nvml
 from .policy import Reading
@@ -11,7 +12,16 @@ from .policy import Reading
 _LOG = logging.getLogger(__name__)
 
 
-def create_monitor(enabled: bool):
+class Monitor(Protocol):
+    """GPU memory readings; ``available`` is False when there are none to take (no driver)."""
+
+    @property
+    def available(self) -> bool: ...
+    def read(self) -> Reading | None: ...
+    def close(self) -> None: ...
+
+
+def create_monitor(enabled: bool) -> Monitor | None:
     """The monitor the settings ask for: None when off, a file when SISYPHUS_VRAM_FILE names one."""
     if not enabled:
         return None
