@@ -8,7 +8,7 @@ import pytest
 from daemon.cli import build_parser
 from daemon.commands.actions import Commands
 from daemon.config.schema import Settings
-from daemon.commands.table import BY_METHOD, BY_NAME, COMMANDS, CommandMethod, arguments
+from daemon.commands.table import BY_METHOD, BY_NAME, COMMANDS, CommandMethod, CommandName, arguments
 from daemon.platform.tray.menu import Actions, MenuSettings, TrayAction, build_menu
 
 
@@ -40,6 +40,7 @@ def test_the_typed_names_agree_with_the_table_and_the_handlers():
     from daemon.app.tray import TrayActions
 
     assert sorted(get_args(CommandMethod)) == sorted(BY_METHOD)
+    assert sorted(get_args(CommandName)) == sorted(BY_NAME)
     tray = set(get_args(TrayAction))
     assert tray <= set(BY_METHOD), tray - set(BY_METHOD)
     protocol = {name for name in vars(Actions) if not name.startswith("_") and callable(vars(Actions)[name])}
