@@ -18,7 +18,7 @@ from pathlib import Path
 from . import __version__, paths
 from .logs import FORMAT
 from .commands import output
-from .commands.table import COMMANDS, GROUPS, Command
+from .commands.table import COMMANDS, GROUPS, Command, CommandName
 
 
 CONFIG_HELP = "settings file (default: $SISYPHUS_CONFIG or the user config dir)"
@@ -296,7 +296,8 @@ def _remote(command: Command, args) -> int:
 
 def _timeout(command: Command) -> float:
     # cloning waits for the engines (60 s), a transcription and the model (daemon/speech/voices.py)
-    return {"add-voice": 240.0, "remove-voice": 60.0}.get(command.name, 10.0)
+    slow: dict[CommandName, float] = {"add-voice": 240.0, "remove-voice": 60.0}
+    return slow.get(command.name, 10.0)
 
 
 if __name__ == "__main__":

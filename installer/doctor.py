@@ -155,15 +155,15 @@ def check_audio(ctx: Context) -> list[Check]:
 
 
 def check_desktop(ctx: Context) -> list[Check]:
-    from daemon.platform.hotkey import _SHORTCUT_HINT, _why_no_pynput
+    from daemon.platform.hotkey import SHORTCUT_HINT, why_no_pynput
     from daemon.platform.tray import has_display
 
     hotkey, tray = _settings(ctx).hotkey, _settings(ctx).tray
-    why = _why_no_pynput(ctx.env, sys.platform)
+    why = why_no_pynput(ctx.env, sys.platform)
     if hotkey.backend == "dummy" or why:
-        key = Check("hotkey", WARN, f"no global hotkey ({why or 'backend dummy'})", f"to talk, {_SHORTCUT_HINT}")
+        key = Check("hotkey", WARN, f"no global hotkey ({why or 'backend dummy'})", f"to talk, {SHORTCUT_HINT}")
     elif sys.platform.startswith("linux") and ctx.env.get("WAYLAND_DISPLAY"):
-        key = Check("hotkey", WARN, f"pynput {hotkey.chord} only sees X11 windows on Wayland", _SHORTCUT_HINT)
+        key = Check("hotkey", WARN, f"pynput {hotkey.chord} only sees X11 windows on Wayland", SHORTCUT_HINT)
     else:
         key = Check("hotkey", OK, f"pynput, chord {hotkey.chord} ({hotkey.mode})")
     display = has_display(ctx.env)

@@ -1,7 +1,8 @@
 """The tray on the main thread, bound to the core loop (pystray needs the main thread on macOS).
 
 Menu items name commands of the command table (daemon/commands/table.py); a click
-arrives on the tray's UI thread and is handed to the core loop. Bus events reach the
+arrives on the tray's UI thread and TrayActions hands it to the core loop (mypy checks each
+menu action against the table and the Commands handlers). Bus events reach the
 tray through TrayPresenter, whose backend forwards frames to its UI thread. The tray
 stops when the core does.
 """
@@ -10,25 +11,74 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from typing import Callable, Literal, cast
+from typing import TYPE_CHECKING, Callable, Literal, Protocol, cast
 
-from daemon.commands.table import BY_METHOD
+from daemon.commands.table import CommandMethod
 from daemon.config.schema import TraySettings
 from daemon.events import EventBus
+from daemon.platform.tray.menu import Actions, TrayAction
+
+if TYPE_CHECKING:
+    from daemon.commands.actions import Commands
 
 _LOG = logging.getLogger(__name__)
 
 
-class TrayActions:
-    """What the menu can ask for: every command of the table, run on the core loop by ``call``."""
+class CoreCall(Protocol):
+    """Runs a command's method on the core loop, from any thread (Daemon.call)."""
 
-    def __init__(self, call: Callable[..., None]) -> None:
+    def __call__(self, method: CommandMethod, /, *args: object) -> None: ...
+
+
+class TrayActions:
+    """What the menu can ask for (the tray's ``Actions``): each click runs its command on the core loop."""
+
+    def __init__(self, call: CoreCall) -> None:
         self._call = call
 
-    def __getattr__(self, method: str) -> Callable[..., None]:
-        if method not in BY_METHOD:
-            raise AttributeError(f"{method!r} is not a command (daemon/commands/table.py)")
-        return lambda *args: self._call(method, *args)
+    def _send(self, action: TrayAction, *args: object) -> None:
+        self._call(action, *args)  # mypy: every TrayAction is a method of the command table
+
+    def set_voice(self, name: str) -> None:
+        self._send("set_voice", name)
+
+    def remove_voice(self, name: str) -> None:
+        self._send("remove_voice", name)
+
+    def record_voice(self) -> None:
+        self._send("record_voice")
+
+    def set_input_device(self, name: str) -> None:
+        self._send("set_input_device", name)
+
+    def set_output_device(self, name: str) -> None:
+        self._send("set_output_device", name)
+
+    def set_hotkey_mode(self, mode: str) -> None:
+        self._send("set_hotkey_mode", mode)
+
+    def new_conversation(self) -> None:
+        self._send("new_conversation")
+
+    def set_autostart(self, enabled: bool) -> None:
+        self._send("set_autostart", enabled)
+
+    def edit_settings(self) -> None:
+        self._send("edit_settings")
+
+    def open_log(self) -> None:
+        self._send("open_log")
+
+    def restart_engines(self) -> None:
+        self._send("restart_engines")
+
+    def quit(self) -> None:
+        self._send("quit")
+
+
+if TYPE_CHECKING:
+    def _handlers_take_what_the_menu_sends(commands: Commands) -> Actions:
+        return commands  # mypy: Commands has a method for every TrayAction, with the arguments the menu sends
 
 
 def device_lists() -> tuple[list[str], list[str]]:
@@ -44,7 +94,7 @@ def device_lists() -> tuple[list[str], list[str]]:
         return [], []
 
 
-def run_tray(settings: TraySettings, bus: EventBus, call: Callable[..., None], request_quit: Callable[[], None],
+def run_tray(settings: TraySettings, bus: EventBus, call: CoreCall, request_quit: Callable[[], None],
              core: threading.Thread) -> None:
     """Show the tray on this (main) thread until the core ends; ``core``, not started yet, is started here."""
     from daemon.platform.tray import BackendName, TrayPresenter, create_tray

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Callable, Iterable, Sequence
 
+from daemon.commands.table import CommandName
+
 SEP = ", "
 
 
@@ -164,10 +166,10 @@ def tools(reply: dict) -> list[str]:
     return format_servers(reply["servers"]).splitlines()
 
 
-FORMATTERS: dict[str, Callable[[dict], list[str]]] = {"status": status, "list-voices": voices, "devices": devices,
-                                                      "list-tools": tools}
+FORMATTERS: dict[CommandName, Callable[[dict], list[str]]] = {"status": status, "list-voices": voices,
+                                                              "devices": devices, "list-tools": tools}
 
 
-def human(command: str, reply: dict) -> str:
+def human(command: CommandName, reply: dict) -> str:
     """What a person reads for ``command``'s reply (an empty string: nothing to say)."""
     return "\n".join(FORMATTERS.get(command, generic)(reply))

@@ -4,11 +4,22 @@ and the ``sisyphus`` CLI all go through it.
 A command's ``name`` is its control-socket ``cmd`` and its CLI verb (``group`` puts it
 under a parent verb: ``sisyphus voices add``); ``method`` names the Commands method
 (daemon/commands/actions.py) that runs it on the core loop, and the tray menu names
-these same methods. Arguments travel as JSON fields of the request.
+these same methods (``CommandName`` and ``CommandMethod`` type them for mypy). Arguments travel as JSON fields of the request.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+# Every ``name`` and every ``method`` of the table, for mypy (tests/unit/test_commands.py checks they agree).
+CommandName = Literal["status", "ptt", "stop", "new-conversation", "restart-engines", "quit", "set-voice",
+                      "set-hotkey-mode", "devices", "set-input-device", "set-output-device", "set-autostart",
+                      "edit-settings", "open-log", "list-voices", "add-voice", "remove-voice", "record-voice",
+                      "list-tools", "restart-tools"]
+CommandMethod = Literal["status", "ptt", "stop", "new_conversation", "restart_engines", "quit", "set_voice",
+                        "set_hotkey_mode", "devices", "set_input_device", "set_output_device", "set_autostart",
+                        "edit_settings", "open_log", "list_voices", "add_voice", "remove_voice", "record_voice",
+                        "list_tools", "restart_tools"]
 
 
 @dataclass(frozen=True)
@@ -24,8 +35,8 @@ class Arg:
 
 @dataclass(frozen=True)
 class Command:
-    name: str
-    method: str
+    name: CommandName
+    method: CommandMethod
     help: str
     args: tuple[Arg, ...] = ()
     group: str = ""         # the parent CLI verb

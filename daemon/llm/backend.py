@@ -3,7 +3,8 @@
 ``[llm] backend``: ``external`` always uses base_url; ``embedded`` always runs the embedded
 llama.cpp engine; ``auto`` (the default) asks base_url once at start (GET /models, a few
 seconds at most) and uses it when it answers, else the embedded engine, and says which, once,
-in the log and as a notice, with the one line that switches. A bad ``embedded_model`` when the
+in the log with the one line that switches; the embedded engine standing in is also a desktop
+notice (the user's own server answering is the normal start and shows nothing). A bad ``embedded_model`` when the
 embedded engine is chosen stops the start with its reason (``ModelError``).
 """
 from __future__ import annotations
@@ -101,8 +102,13 @@ def _embedded(llm: LlmSettings, runtime_dir: Path, data_dir: Path, why: str, swi
 
 
 def announce(choice: Choice, bus: EventBus) -> None:
-    """Say the choice once: always in the log, and as a notice when there is something to tell."""
+    """Say the choice once: always in the log, and as a desktop notice when the turns do not use the
+    user's own server (the embedded engine stands in); the normal start shows nothing."""
     _LOG.info("LLM: %s", choice.summary)
-    if choice.notice is not None:  # the user's own server answering is the normal start: no warning
-        _LOG.log(logging.INFO if choice.backend == "external" else logging.WARNING, "%s", choice.notice[1])
-        bus.publish(NoticeEvent(*choice.notice))
+    if choice.notice is None:
+        return
+    if choice.backend == "external":  # the user's own server answering is the normal start: said, not shown
+        _LOG.info("%s", choice.notice[1])
+        return
+    _LOG.warning("%s", choice.notice[1])
+    bus.publish(NoticeEvent(*choice.notice))

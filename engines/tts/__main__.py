@@ -136,10 +136,15 @@ def warm_up(synth) -> None:
     _LOG.info("warm-up took %.1f s", time.perf_counter() - started)
 
 
-def http_routes(_args: argparse.Namespace):
+def http_routes(args: argparse.Namespace):
+    """The OpenAI-audio routes; ``GET /v1/models`` also names the checkpoints given here, so a client
+    configured with e.g. ``Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice`` (as for vLLM-Omni) finds its model."""
+    import functools
+
     from .http import routes  # aiohttp: only with --http
 
-    return routes
+    given = [args.custom_voice_model, args.base_model]
+    return functools.partial(routes, checkpoints=[str(m).rstrip("/\\") for m in given if m])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

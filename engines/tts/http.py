@@ -44,15 +44,16 @@ FORMATS = ("pcm", "wav")
 STREAM_FORMATS = ("audio", "sse")
 
 
-def routes(engine: Engine) -> list[web.RouteDef]:
-    api = SpeechApi(engine)
+def routes(engine: Engine, checkpoints: list[str] | None = None) -> list[web.RouteDef]:
+    api = SpeechApi(engine, checkpoints or [])
     return [web.post("/v1/audio/speech", api.speech), web.get("/v1/audio/voices", api.voices),
             web.get("/v1/models", api.models)]
 
 
 class SpeechApi:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, checkpoints: list[str]) -> None:
         self.engine = engine
+        self.checkpoints = checkpoints  # as given (a hub id or a path): names a client may configure
         self.created = int(time.time())
 
     def _program(self) -> Any:
@@ -62,7 +63,8 @@ class SpeechApi:
         return programs[0]
 
     async def models(self, _request: web.Request) -> web.Response:
-        return web.json_response(model_list([self._program().name], self.created))
+        names = [self._program().name] + [c for c in self.checkpoints if c]
+        return web.json_response(model_list(list(dict.fromkeys(names)), self.created))
 
     async def voices(self, _request: web.Request) -> web.Response:
         """The shape most OpenAI-compatible servers use (Speaches, Kokoro-FastAPI): objects with id and name."""

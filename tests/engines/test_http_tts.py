@@ -112,12 +112,28 @@ def test_sse_sends_base64_deltas_then_done(tts) -> None:
     assert events[-1]["audio_seconds"] == pytest.approx(len(pcm) / 2 / RATE, abs=1e-3)
 
 
-def test_voices_and_models_list_what_the_engine_serves(client, tts) -> None:
+def test_voices_and_models_list_what_the_engine_serves(client, tts, tiny_models) -> None:
     voices = httpx.get(f"{tts.base_url}/audio/voices").json()
     names = [v["id"] for v in voices["voices"]]
     assert voices["object"] == "list" and "vivian" in names and "ryan" in names
     assert all(v["name"] == v["id"] and v["languages"] for v in voices["voices"])
-    assert [m.id for m in client.models.list()] == ["sisyphus-qwen3-tts"]
+    assert [m.id for m in client.models.list()] == ["sisyphus-qwen3-tts", str(tiny_models["custom_voice"]),
+                                                     str(tiny_models["base"])]
+
+
+def test_the_daemon_s_client_configured_with_a_checkpoint_name_finds_it(tts, tiny_models) -> None:
+    """`[tts] model` set as for vLLM-Omni (the checkpoint's name) is served by our engine too; a name
+    that is not served is refused at the probe with the names that are."""
+    import asyncio
+
+    from daemon.errors import EngineRequestError
+    from daemon.speech.openai_audio.options import HttpOptions
+    from daemon.speech.openai_audio.probe import describe
+
+    info = asyncio.run(describe("tts", tts.base_url, 30, HttpOptions(model=str(tiny_models["custom_voice"]))))
+    assert f"model {tiny_models['custom_voice']}" in info.tts[0].description
+    with pytest.raises(EngineRequestError, match="serves sisyphus-qwen3-tts, .*not 'Qwen/Nope'"):
+        asyncio.run(describe("tts", tts.base_url, 30, HttpOptions(model="Qwen/Nope")))
 
 
 def test_an_unknown_voice_is_a_400_naming_it_and_the_engine_keeps_serving(client) -> None:

@@ -1,13 +1,15 @@
 """One command table: the tray menu, the control socket and the CLI offer the same commands."""
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 
 from daemon.cli import build_parser
 from daemon.commands.actions import Commands
 from daemon.config.schema import Settings
-from daemon.commands.table import BY_METHOD, BY_NAME, COMMANDS, arguments
-from daemon.platform.tray.menu import MenuSettings, build_menu
+from daemon.commands.table import BY_METHOD, BY_NAME, COMMANDS, CommandMethod, CommandName, arguments
+from daemon.platform.tray.menu import Actions, MenuSettings, TrayAction, build_menu
 
 
 def actions_in(items) -> set[str]:
@@ -31,6 +33,20 @@ def test_every_command_has_its_method():
     for command in COMMANDS:
         assert callable(getattr(Commands, command.method, None)), command.name
     assert len(BY_NAME) == len(COMMANDS) == len(BY_METHOD)  # names and methods are unique
+
+
+def test_the_typed_names_agree_with_the_table_and_the_handlers():
+    """mypy checks the menu, the table and the handlers through these Literals: they must say the same."""
+    from daemon.app.tray import TrayActions
+
+    assert sorted(get_args(CommandMethod)) == sorted(BY_METHOD)
+    assert sorted(get_args(CommandName)) == sorted(BY_NAME)
+    tray = set(get_args(TrayAction))
+    assert tray <= set(BY_METHOD), tray - set(BY_METHOD)
+    protocol = {name for name in vars(Actions) if not name.startswith("_") and callable(vars(Actions)[name])}
+    assert protocol == tray, protocol ^ tray
+    for action in tray:
+        assert callable(getattr(TrayActions, action, None)) and callable(getattr(Commands, action, None)), action
 
 
 def test_the_cli_offers_every_cli_command_with_its_arguments():
@@ -74,5 +90,26 @@ def test_tray_clicks_become_commands_on_the_core_loop():
     tray.click("Hotkey", "Toggle")
     tray.click("Quit")
     assert calls == [("restart_engines",), ("set_hotkey_mode", "toggle"), ("quit",)]
-    with pytest.raises(AttributeError, match="not a command"):
-        actions.format_disk()
+    assert not hasattr(actions, "format_disk")  # only the menu's actions, no catch-all
+
+
+def test_every_menu_item_reaches_a_handler_through_the_tray_actions():
+    from daemon.app.tray import TrayActions
+    from daemon.platform.tray.menu import invoke
+
+    calls: list[tuple] = []
+    actions = TrayActions(lambda method, *args: calls.append((method, *args)))
+    menu = build_menu([("alto", "", False), ("mine", "cloned", True)], ["USB Mic"], ["Speakers"], MenuSettings())
+
+    def click_all(items) -> int:
+        clicked = 0
+        for item in items:
+            invoke(item, actions)
+            clicked += bool(item.action) + click_all(item.children)
+        return clicked
+
+    assert click_all(menu) == len(calls) > 0
+    assert {call[0] for call in calls} == set(get_args(TrayAction))  # every action the menu has, each one runs
+    for method, *args in calls:
+        assert callable(getattr(Commands, method, None)), method
+        assert BY_METHOD[method].method == method and len(args) <= len(BY_METHOD[method].args), (method, args)

@@ -9,7 +9,9 @@
   (packages and loose modules) anywhere in the house;
 - the daemon's floor (``speech`` < ``audio`` < ``config`` < ``platform``, bottom to top) imports nothing
   above it: only the ground modules (``events``, ``errors``, ``tasks``, ``backoff``, ``paths``, ``logs``),
-  the floor rooms below it and ``engines.protocol``; the ground imports no room.
+  the floor rooms below it and ``engines.protocol``; the ground imports no room;
+- no private name crosses a package: an ``_name`` is neither imported (``from x.y import _z``) nor read
+  (``y._z``) from a module of another package; what another package needs is public.
 """
 from __future__ import annotations
 
@@ -185,10 +187,111 @@ def test_the_floor_imports_nothing_above_it():
 
 
 def test_the_room_rules_see_a_climb_and_a_circle():
-    """As the house stood before the chord grammar moved below platform/: config climbed to platform."""
-    before = {**house(), "daemon.config.schema": house()["daemon.config.schema"] | {"daemon.platform.hotkey.chord"}}
-    assert floor_offenders(before) == ["daemon.config.schema imports daemon.platform.hotkey.chord"]
-    assert room_cycles(before) in (
-        [["daemon.config", "daemon.platform", "daemon.config"]], [["daemon.platform", "daemon.config", "daemon.platform"]])
+    """On a small made-up house (the real one has neither any more): config climbs to platform, as before the
+    chord grammar moved below platform/, which closes a circle; the ground imports a room."""
+    house_ = {
+        "daemon.events": frozenset(),
+        "daemon.audio.devices": frozenset({"daemon.events", "engines.protocol.pcm"}),
+        "daemon.config.schema": frozenset({"daemon.audio.devices", "daemon.platform.hotkey.chord"}),  # the climb
+        "daemon.platform.hotkey": frozenset({"daemon.config.schema", "daemon.platform.hotkey.chord"}),
+        "daemon.platform.hotkey.chord": frozenset({"daemon.events"}),
+        "daemon.app.run": frozenset({"daemon.platform.hotkey", "daemon.config.schema"}),  # above the floor: free
+    }
+    assert floor_offenders(house_) == ["daemon.config.schema imports daemon.platform.hotkey.chord"]
+    assert room_cycles(house_) == [["daemon.config", "daemon.platform", "daemon.config"]]
+    moved = {**house_, "daemon.config.schema": frozenset({"daemon.audio.devices", "daemon.config.chord"}),
+             "daemon.config.chord": frozenset()}  # the grammar in config/: no climb, no circle
+    assert floor_offenders(moved) == [] and room_cycles(moved) == []
     assert floor_offenders({"daemon.events": frozenset({"daemon.audio.devices"})}) == [
         "daemon.events imports daemon.audio.devices"]
+
+
+# -- private names stay in their package ----------------------------------------------------------------
+
+def is_private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def package_of(path: str) -> str:
+    """``daemon/audio/capture.py`` -> ``daemon.audio``; a package's ``__init__.py`` is its own package."""
+    name = module_name(path)
+    return name if path.endswith("__init__.py") else name.rpartition(".")[0]
+
+
+def private_uses(path: str, source: str, packages: set[str], known: set[str]) -> list[str]:
+    """The ``_name``s the module at ``path`` takes from modules of another package (``known``: the
+    modules of the house, ``packages``: those that are packages)."""
+    here = package_of(path)
+    bound: dict[str, str] = {}  # a local name -> the module of the house it stands for
+    found: list[str] = []
+
+    def foreign(module: str) -> bool:
+        return (module if module in packages else module.rpartition(".")[0]) != here
+
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                local = alias.asname or alias.name.split(".")[0]
+                bound[local] = alias.name if alias.asname else local
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = path.split("/")[:-1]
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
+            for alias in node.names:
+                if f"{base}.{alias.name}" in known:  # `from pkg import module`
+                    bound[alias.asname or alias.name] = f"{base}.{alias.name}"
+                elif is_private(alias.name) and base in known and foreign(base):
+                    found.append(f"{path}:{node.lineno} imports {base}.{alias.name}")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and is_private(node.attr):
+            chain, value = [], node.value
+            while isinstance(value, ast.Attribute):
+                chain.insert(0, value.attr)
+                value = value.value
+            if isinstance(value, ast.Name) and value.id in bound:
+                module = ".".join([bound[value.id], *chain])
+                if module in known and foreign(module):
+                    found.append(f"{path}:{node.lineno} reads {module}.{node.attr}")
+    return found
+
+
+def private_offenders(sources: dict[str, str]) -> list[str]:
+    known = {module_name(p) for p in sources}
+    packages = {module_name(p) for p in sources if p.endswith("__init__.py")}
+    return [use for path, source in sources.items() for use in private_uses(path, source, packages, known)]
+
+
+def house_sources() -> dict[str, str]:
+    return {str(p.relative_to(REPO)): p.read_text(encoding="utf-8")
+            for top in ("daemon", "engines", "installer") for p in sorted((REPO / top).rglob("*.py"))}
+
+
+def test_no_private_name_crosses_a_package():
+    assert private_offenders(house_sources()) == []
+
+
+def test_the_private_rule_sees_imports_and_reads_across_packages():
+    sources = {
+        "daemon/__init__.py": "",
+        "daemon/audio/__init__.py": "_SHARED = 1\n",
+        "daemon/audio/devices.py": "_table = {}\ndef _pick(): pass\n",
+        "daemon/audio/capture.py": "from .devices import _pick\nfrom . import devices\ndevices._table\n",  # its own
+        "daemon/platform/__init__.py": "",
+        "daemon/platform/tray.py": (
+            "from daemon.audio.devices import _pick\n"
+            "from ..audio import _SHARED\n"
+            "import daemon.audio.devices as dev\n"
+            "from daemon.audio import devices\n"
+            "import daemon.audio.devices\n"
+            "def f(obj):\n"
+            "    return dev._table, devices._pick, daemon.audio.devices._table, obj._private, dev.__name__\n"),
+    }
+    assert private_offenders(sources) == [
+        "daemon/platform/tray.py:1 imports daemon.audio.devices._pick",
+        "daemon/platform/tray.py:2 imports daemon.audio._SHARED",
+        "daemon/platform/tray.py:7 reads daemon.audio.devices._table",
+        "daemon/platform/tray.py:7 reads daemon.audio.devices._pick",
+        "daemon/platform/tray.py:7 reads daemon.audio.devices._table",
+    ]

@@ -109,6 +109,17 @@ async def test_the_notice_is_published_once(tmp_path: Path) -> None:
     assert [type(e) for e in seen] == [NoticeEvent] and seen[0].text == choice.notice[1]
 
 
+
+async def test_the_user_s_server_answering_is_logged_and_shows_no_notice(tmp_path: Path, caplog) -> None:
+    choice = await backend.choose(LlmSettings(), tmp_path, tmp_path, _probe(True)[0])
+    bus, seen = EventBus(), []
+    bus.subscribe(seen.append)
+    with caplog.at_level("INFO", logger="daemon.llm.backend"):
+        backend.announce(choice, bus)
+    assert choice.backend == "external" and seen == []  # the normal start: nothing on the desktop
+    said = [r for r in caplog.records if "answered at start; to use the embedded engine" in r.getMessage()]
+    assert [r.levelname for r in said] == ["INFO"]
+
 def test_model_setting_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cache = tmp_path / "hub"
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))

@@ -18,11 +18,11 @@ from daemon.platform.hotkey.chord import ChordState, Edge
 from daemon.platform.hotkey.dummy import DummyHotkey
 
 __all__ = ["Chord", "ChordError", "ChordState", "DummyHotkey", "Edge", "HotkeyBackend",
-           "HotkeyUnavailable", "create_hotkey", "parse_chord"]
+           "HotkeyUnavailable", "SHORTCUT_HINT", "create_hotkey", "parse_chord", "why_no_pynput"]
 _LOG = logging.getLogger(__name__)
 BACKENDS = ("auto", "pynput", "dummy")
-_SHORTCUT_HINT = ("bind 'sisyphus ptt toggle' (or 'sisyphus ptt press' on key down and "
-                  "'sisyphus ptt release' on key up) in the desktop's keyboard shortcut settings")
+SHORTCUT_HINT = ("bind 'sisyphus ptt toggle' (or 'sisyphus ptt press' on key down and "
+                 "'sisyphus ptt release' on key up) in the desktop's keyboard shortcut settings")
 
 
 def create_hotkey(backend: str, chord: str | Chord, env: Mapping[str, str] | None = None,
@@ -35,22 +35,22 @@ def create_hotkey(backend: str, chord: str | Chord, env: Mapping[str, str] | Non
         raise ValueError(f"unknown hotkey backend {backend!r}: use one of {', '.join(BACKENDS)}")
     if backend == "dummy":
         return DummyHotkey(parsed)
-    reason = _why_no_pynput(env, platform)
+    reason = why_no_pynput(env, platform)
     if reason and backend == "pynput":
         raise HotkeyUnavailable(f"the pynput hotkey backend cannot work here: {reason}; "
-                                f"use hotkey backend 'auto' or 'dummy' and {_SHORTCUT_HINT}")
+                                f"use hotkey backend 'auto' or 'dummy' and {SHORTCUT_HINT}")
     if reason:
-        _LOG.warning("no global hotkey: %s. To talk, %s.", reason, _SHORTCUT_HINT)
+        _LOG.warning("no global hotkey: %s. To talk, %s.", reason, SHORTCUT_HINT)
         return DummyHotkey(parsed)
     if platform.startswith("linux") and env.get("WAYLAND_DISPLAY"):
         _LOG.warning("Wayland session: the hotkey is only seen while an X11 (XWayland) window "
-                     "has focus. For a hotkey that always works, %s.", _SHORTCUT_HINT)
+                     "has focus. For a hotkey that always works, %s.", SHORTCUT_HINT)
     from daemon.platform.hotkey.pynput_backend import PynputHotkey
 
     return PynputHotkey(parsed)
 
 
-def _why_no_pynput(env: Mapping[str, str], platform: str) -> str | None:
+def why_no_pynput(env: Mapping[str, str], platform: str) -> str | None:
     """Why pynput cannot hear the keyboard here, decided without importing it."""
     if not platform.startswith("linux") or env.get("DISPLAY"):
         return None

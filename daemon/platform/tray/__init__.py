@@ -4,7 +4,7 @@
 this package imports no toolkit: pystray is loaded only when a pystray tray is created.
 Wiring, in the composition root (main thread)::
 
-    tray = create_tray(actions, settings.tray.backend)        # actions: the command table's methods
+    tray = create_tray(actions, settings.tray.backend)        # actions: menu.Actions (app/tray.py)
     presenter = TrayPresenter(tray, initial_view(settings), theme_setting=settings.tray.theme,
                               inputs=input_names, outputs=output_names)
     bus.subscribe(presenter.on_event)                          # any thread

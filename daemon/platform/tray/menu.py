@@ -1,23 +1,43 @@
 """The tray menu as plain data: built from voices, devices and settings; no toolkit.
 
-Each item names a command (daemon/commands/table.py) and its argument, so a backend only renders the
-tree and calls ``invoke``; the same tree drives the dummy backend in tests.
+Each item names an action (``TrayAction``, a command of daemon/commands/table.py) and its argument, so a
+backend only renders the tree and calls ``invoke``; the same tree drives the dummy backend in tests.
 """
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Literal, Mapping, Protocol, Sequence, assert_never
 
 from daemon.audio.devices import SYSTEM_DEFAULT, SYSTEM_DEFAULT_LABEL
 
 HOTKEY_MODES = (("ptt", "Push to talk"), ("toggle", "Toggle"))
 
 
-# What the menu asks for: an object with one method per command of daemon/commands/table.py
-# (items name those methods). Called on the tray (UI) thread: the composition root's object
-# only hands the work to the core loop and returns at once.
-Actions = Any
+# What a menu item can ask for: these commands of daemon/commands/table.py (their ``method``; mypy checks
+# them against the table's ``CommandMethod`` where the composition root hands them on, daemon/app/tray.py).
+TrayAction = Literal["set_voice", "remove_voice", "record_voice", "set_input_device", "set_output_device",
+                     "set_hotkey_mode", "new_conversation", "set_autostart", "edit_settings", "open_log",
+                     "restart_engines", "quit"]
+
+
+class Actions(Protocol):
+    """What the menu asks for: one method per ``TrayAction``. Called on the tray (UI) thread: the
+    composition root's object only hands the work to the core loop and returns at once (results
+    are ignored, hence ``object``)."""
+
+    def set_voice(self, name: str) -> object: ...
+    def remove_voice(self, name: str) -> object: ...
+    def record_voice(self) -> object: ...
+    def set_input_device(self, name: str) -> object: ...
+    def set_output_device(self, name: str) -> object: ...
+    def set_hotkey_mode(self, mode: str) -> object: ...
+    def new_conversation(self) -> object: ...
+    def set_autostart(self, enabled: bool) -> object: ...
+    def edit_settings(self) -> object: ...
+    def open_log(self) -> object: ...
+    def restart_engines(self) -> object: ...
+    def quit(self) -> object: ...
 
 
 class Kind(str, enum.Enum):
@@ -32,7 +52,7 @@ class Kind(str, enum.Enum):
 @dataclass(frozen=True)
 class Item:
     text: str = ""
-    action: str = ""  # an Actions method name; empty for labels, separators, submenus
+    action: TrayAction | None = None  # None for labels, separators, submenus
     arg: Any = None  # passed to the action when not None
     kind: Kind = Kind.NORMAL
     checked: bool = False
@@ -123,7 +143,8 @@ def _voice_label(voice: Voice) -> str:
     return label + (" (cloned)" if voice.cloned else "")
 
 
-def _device_items(names: Sequence[str], current: str, action: str) -> tuple[Item, ...]:
+def _device_items(names: Sequence[str], current: str,
+                  action: Literal["set_input_device", "set_output_device"]) -> tuple[Item, ...]:
     default = Item(SYSTEM_DEFAULT_LABEL, action, SYSTEM_DEFAULT, Kind.RADIO, current == SYSTEM_DEFAULT)
     items = [Item(n, action, n, Kind.RADIO, n == current) for n in names if n != SYSTEM_DEFAULT]
     if current != SYSTEM_DEFAULT and current not in names:  # chosen device unplugged: say so
@@ -138,11 +159,36 @@ def _hotkey_items(current: MenuSettings) -> tuple[Item, ...]:
 
 
 def invoke(item: Item, actions: Actions) -> None:
-    """Call the action ``item`` names; labels, separators and submenus do nothing."""
-    if not item.action:
+    """Call the action ``item`` names with its argument; labels, separators and submenus do nothing."""
+    action, arg = item.action, item.arg
+    if action is None:
         return
-    callback = getattr(actions, item.action)
-    callback() if item.arg is None else callback(item.arg)
+    if action == "set_voice":
+        actions.set_voice(arg)
+    elif action == "remove_voice":
+        actions.remove_voice(arg)
+    elif action == "record_voice":
+        actions.record_voice()
+    elif action == "set_input_device":
+        actions.set_input_device(arg)
+    elif action == "set_output_device":
+        actions.set_output_device(arg)
+    elif action == "set_hotkey_mode":
+        actions.set_hotkey_mode(arg)
+    elif action == "new_conversation":
+        actions.new_conversation()
+    elif action == "set_autostart":
+        actions.set_autostart(arg)
+    elif action == "edit_settings":
+        actions.edit_settings()
+    elif action == "open_log":
+        actions.open_log()
+    elif action == "restart_engines":
+        actions.restart_engines()
+    elif action == "quit":
+        actions.quit()
+    else:  # mypy: every TrayAction has its branch
+        assert_never(action)
 
 
 def find(items: Sequence[Item], *path: str) -> Item:
