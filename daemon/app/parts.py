@@ -15,6 +15,7 @@ import asyncio
 import functools
 import inspect
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Coroutine
@@ -114,16 +115,17 @@ async def run_command(commands: Commands, command: Command, request: dict) -> di
 
 async def build_parts(settings: Settings, config_path: Path, options: RunOptions, bus: EventBus,
                       runtime_dir: Path, quit: Callable[[], None]) -> Parts:
-    lifetime = Lifetime()
+    lifetime, started = Lifetime(), time.monotonic()
     try:
-        return await _build(lifetime, LiveSettings(config_path, settings, bus), settings, options, runtime_dir, quit)
+        return await _build(lifetime, LiveSettings(config_path, settings, bus), settings, options, runtime_dir, quit,
+                            started)
     except BaseException:
         await lifetime.close()
         raise
 
 
 async def _build(lifetime: Lifetime, live: LiveSettings, settings: Settings, options: RunOptions,
-                 runtime_dir: Path, quit: Callable[[], None]) -> Parts:
+                 runtime_dir: Path, quit: Callable[[], None], started: float) -> Parts:
     """The recipe: each part built after the parts it calls; the turn's edges reach others on the bus."""
     bus, data_dir = live.bus, paths.data_dir()
     last_error = LastError()
@@ -153,7 +155,7 @@ async def _build(lifetime: Lifetime, live: LiveSettings, settings: Settings, opt
                           audio_problem=audio.any_problem)
     lifetime.on_close("llm client", assistant.close)
     await _hotkey(lifetime, settings, options, assistant)
-    status = Status(profile, live.path, assistant, supervisor, memory, audio, last_error, choice, tools)
+    status = Status(profile, live.path, assistant, supervisor, memory, audio, last_error, choice, tools, started)
     commands = Commands(live, bus, assistant, supervisor, audio, quit, status,
                         tools=tools.servers if tools else None)
     bus.subscribe(commands.on_event)

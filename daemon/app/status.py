@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,7 +44,7 @@ class Status:
     last_error: LastError
     llm_choice: llm_backend.Choice
     tools: Tools | None
-    started: float = field(default_factory=time.monotonic)
+    started: float  # time.monotonic() when the parts began to be built
 
     def __call__(self) -> dict:
         assistant = self.assistant
