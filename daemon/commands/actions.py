@@ -63,8 +63,15 @@ class Commands:
         """Stop every engine's process (healthy ones too) and start it again; the reply comes
         once the old processes are gone, the new ones load in the background (`sisyphus status`)."""
         names = await self.engines.respawn()
-        return {"restarted": names, "notice": f"stopped and started again: {', '.join(names)}; "
-                                              "`sisyphus status` shows when they are ready"}
+        notice = f"stopped and started again: {', '.join(names)}; `sisyphus status` shows when they are ready"
+        if self.tools is None:
+            return {"restarted": names, "notice": notice}
+        # the tray's one "Restart engines" also brings back MCP tool servers that failed (those up stay up)
+        failed = [name for name, server in self.tools.status().items() if server.get("state") in ("failed", "backoff")]
+        self.tools.restart()
+        if failed:
+            notice += f"; tool servers connecting again: {', '.join(failed)}"
+        return {"restarted": names, "tools": failed, "notice": notice}
 
     def list_tools(self) -> dict:
         return {"servers": self.tools.status() if self.tools is not None else {}}

@@ -170,3 +170,38 @@ def test_devices_lists_no_system_default_when_there_is_no_device(tmp_path, monke
     assert listing["input"] == [] and listing["output"] == []
     assert listing["input_error"].startswith("no input device found: ")
     assert "`sisyphus set-input-device NAME`" in listing["input_error"] and "tray" not in listing["input_error"]
+
+
+class FakeTools:
+    """The MCP servers as the commands see them (daemon/assistant/faces.py ToolServers)."""
+
+    def __init__(self, states: dict[str, str]) -> None:
+        self.states, self.restarts = states, 0
+
+    def status(self) -> dict[str, dict]:
+        return {name: {"state": state} for name, state in self.states.items()}
+
+    def restart(self) -> list[str]:
+        self.restarts += 1
+        return list(self.states)
+
+
+async def test_restart_engines_also_brings_back_the_tool_servers_that_failed(tmp_path):
+    engines = FakeEngines()
+
+    async def respawn() -> list[str]:
+        return ["asr", "tts"]
+
+    engines.respawn = respawn  # type: ignore[attr-defined]
+    tools = FakeTools({"files": "ready", "calendar": "failed", "web": "backoff"})
+    commands = Commands(LiveSettings(tmp_path / "c.toml", Settings(), EventBus()), EventBus(), FakeAssistant(),
+                        engines, AudioDevices(EventBus()), lambda: None, dict, tools)
+    reply = await commands.restart_engines()
+    assert reply["restarted"] == ["asr", "tts"] and reply["tools"] == ["calendar", "web"] and tools.restarts == 1
+    assert reply["notice"].endswith("tool servers connecting again: calendar, web")
+    tools.states = {"files": "ready"}
+    assert "tool servers" not in (await commands.restart_engines())["notice"]  # none failed: no word about them
+    without = Commands(LiveSettings(tmp_path / "d.toml", Settings(), EventBus()), EventBus(), FakeAssistant(),
+                       engines, AudioDevices(EventBus()), lambda: None, dict)
+    assert await without.restart_engines() == {"restarted": ["asr", "tts"], "notice": reply["notice"].split(";")[0]
+                                               + "; `sisyphus status` shows when they are ready"}
