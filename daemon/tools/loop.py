@@ -7,9 +7,10 @@ sentence by sentence as usual. A call runs through its server's MCP session with
 past ``cue_after_s`` it gets a cue (a ``slow`` event: an earcon, or a spoken "One moment.").
 Calls that are neither allowed by name nor read-only are asked about ("Shall I ...?") and the
 turn ends; the next turn's words decide (confirm.py). Cancelling the turn (barge-in) cancels a
-running call, which the SDK passes on to the server. A failure (server down, tool error,
-timeout, malformed call, a tool the model invented) is spoken in one short sentence, published
-as an ErrorEvent, and ends the turn.
+running call, which the SDK passes on to the server; every nested generator is closed at once
+(``aclosing``), so a barge-in while the cue is spoken cancels the call then, not whenever the
+generator is collected. A failure (server down, tool error, timeout, malformed call, a tool the
+model invented) is spoken in one short sentence, published as an ErrorEvent, and ends the turn.
 """
 from __future__ import annotations
 
@@ -65,9 +66,10 @@ class ToolTurns:
         """The spoken reply of ``turn``: text deltas, tool calls made on the way."""
         said: list[str] = []
         try:
-            async for text in self._reply(llm, list(messages), turn):
-                said.append(text)
-                yield text
+            async with contextlib.aclosing(self._reply(llm, list(messages), turn)) as texts:
+                async for text in texts:
+                    said.append(text)
+                    yield text
         except _Stop as stop:
             _LOG.warning("turn %d: %s", turn, stop.text)
             self.bus.publish(ErrorEvent(stop.code, stop.text, turn=turn))
@@ -80,15 +82,18 @@ class ToolTurns:
             names = ", ".join(c.name for c in pending.calls)
             if said is Answer.YES:
                 _LOG.info("turn %d: the user said yes to %s", turn, names)
-                async for text in self._run_and_continue(llm, pending.messages, pending.calls, pending.tools, turn):
-                    yield text
+                async with contextlib.aclosing(self._run_and_continue(llm, pending.messages, pending.calls,
+                                                                      pending.tools, turn)) as texts:
+                    async for text in texts:
+                        yield text
                 return
             self._declined(pending, turn)
             if said is Answer.NO:
                 yield DECLINED
                 return
-        async for text in self._rounds(llm, messages, turn, catalog(self.servers.ready_tools())):
-            yield text
+        async with contextlib.aclosing(self._rounds(llm, messages, turn, catalog(self.servers.ready_tools()))) as texts:
+            async for text in texts:
+                yield text
 
     async def _rounds(self, llm: Any, messages: list[dict], turn: int, tools: dict[str, ToolInfo],
                       rounds: int = 0) -> AsyncIterator[str]:
@@ -120,16 +125,19 @@ class ToolTurns:
                 yield _after("".join(text), spoken)
                 return
             for call in calls:
-                async for cue in self._run(call, tools[call.name], messages, turn):
-                    yield cue
+                async with contextlib.aclosing(self._run(call, tools[call.name], messages, turn)) as cues:
+                    async for cue in cues:
+                        yield cue
 
     async def _run_and_continue(self, llm: Any, messages: list[dict], calls: list[ToolCall],
                                 tools: dict[str, ToolInfo], turn: int) -> AsyncIterator[str]:
         for call in calls:
-            async for cue in self._run(call, tools[call.name], messages, turn):
-                yield cue
-        async for text in self._rounds(llm, messages, turn, tools, rounds=1):
-            yield text
+            async with contextlib.aclosing(self._run(call, tools[call.name], messages, turn)) as cues:
+                async for cue in cues:
+                    yield cue
+        async with contextlib.aclosing(self._rounds(llm, messages, turn, tools, rounds=1)) as texts:
+            async for text in texts:
+                yield text
 
     def _check(self, calls: list[ToolCall], tools: dict[str, ToolInfo]) -> None:
         for call in calls:

@@ -79,6 +79,31 @@ def test_a_slow_call_gets_the_spoken_cue():
     assert [e.state for e in events if e.kind == "tool"] == ["started", "slow", "done"]
 
 
+
+def test_closing_the_reply_while_the_cue_is_spoken_cancels_the_call_at_once():
+    """Barge-in while the consumer is speaking the cue: the reply is closed (as the assistant's
+    aclosing does) while every generator inside it sits at a yield; the call is cancelled then,
+    and said so, not whenever the garbage collector finalizes the generators."""
+    turns, server, events = make(delay=30, cue_after_s=0.05, cue="speech")
+    cancelled = []
+
+    async def call(name, arguments):
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.append(name)
+            raise
+    server.call = call  # type: ignore[method-assign]
+
+    async def barge_in() -> list:
+        reply = turns.reply(FakeLlm(("", [("look", "{}")]), ("never", [])), [{"role": "user", "content": "x"}], 1)
+        assert await reply.__anext__() == CUE  # the consumer now speaks the cue: nothing inside runs
+        await reply.aclose()
+        return [e.state for e in events if e.kind == "tool"]
+
+    states = asyncio.run(barge_in())
+    assert states == ["started", "slow", "cancelled"] and cancelled == ["look"]
+
 def test_the_question_waits_one_turn_only():
     turns, server, events = make()
     llm = FakeLlm(("", [("erase", '{"what": "all"}')]), ("Erased.", []))
