@@ -315,10 +315,12 @@ class Assistant:
         async def attempt(replay: bool) -> None:
             nonlocal played
             async with self.engines.use("tts", self.options.ready_timeout_s) as uri:  # one request per chunk
-                async for audio in clients.synthesize("tts", uri, texts(replay), voice=self.options.voice
-                                                      or None, http=self.engines.spec("tts").http):
-                    played = True
-                    await self.speaker.play(turn, audio)
+                # aclosing: a barge-in while a block plays closes the speech request then, not at collection
+                async with contextlib.aclosing(clients.synthesize("tts", uri, texts(replay), voice=self.options.voice
+                                               or None, http=self.engines.spec("tts").http)) as blocks:
+                    async for audio in blocks:
+                        played = True
+                        await self.speaker.play(turn, audio)
 
         await self._oom_retry("tts", attempt, lambda: not played)  # a retry only if nothing played
 
