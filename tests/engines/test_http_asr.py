@@ -7,16 +7,15 @@ streamed deltas), and bad or too long uploads get OpenAI errors while the engine
 from __future__ import annotations
 
 import asyncio
-import io
-import wave
 
 import httpx2 as httpx  # what openai 3.x itself uses
 import numpy as np
 import openai
 import pytest
 
+from daemon.speech.openai_audio.transcribe import wav_bytes
 from tests.engines.test_asr import final_text, s16_16k, speech, transcribe  # noqa: F401  (speech: a fixture)
-from tests.support.http_engine import HttpEngine
+from tests.support.http_engine import HttpEngine, serving
 
 pytestmark = pytest.mark.engine_venv("asr")
 MAX_SECONDS = 20
@@ -25,13 +24,9 @@ MAX_SECONDS = 20
 @pytest.fixture(scope="module")
 def asr(asr_python, tiny_model, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("asr-http")
-    engine = HttpEngine([str(asr_python), "-m", "engines.asr", "--model", str(tiny_model), "--device", "cpu",
-                         "--max-seconds", str(MAX_SECONDS)], tmp / "engine.log")
-    try:
-        engine.wait_ready()
+    with serving([str(asr_python), "-m", "engines.asr", "--model", str(tiny_model), "--device", "cpu",
+                  "--max-seconds", str(MAX_SECONDS)], tmp / "engine.log") as engine:
         yield engine
-    finally:
-        engine.stop()
 
 
 @pytest.fixture(scope="module")
@@ -40,13 +35,7 @@ def client(asr):
 
 
 def wav_of(pcm: bytes, rate: int = 16000) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(pcm)
-    return out.getvalue()
+    return wav_bytes(pcm, rate)  # what the daemon's own client uploads
 
 
 @pytest.fixture(scope="module")

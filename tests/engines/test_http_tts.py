@@ -22,7 +22,7 @@ import numpy as np
 import openai
 import pytest
 
-from tests.support.http_engine import HttpEngine
+from tests.support.http_engine import HttpEngine, serving
 from tests.support.venvs import REPO
 
 pytestmark = pytest.mark.engine_venv("tts")
@@ -34,14 +34,10 @@ LONG = " ".join(f"This is sentence number {n} of a longer answer." for n in rang
 @pytest.fixture(scope="module")
 def tts(tts_python, tiny_models, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("tts-http")
-    engine = HttpEngine([str(tts_python), "-m", "engines.tts", "--custom-voice-model", str(tiny_models["custom_voice"]),
-                         "--base-model", str(tiny_models["base"]), "--voices-dir", str(tmp / "voices"),
-                         "--device", "cpu", "--max-new-tokens", str(CAP)], tmp / "engine.log")
-    try:
-        engine.wait_ready()
+    with serving([str(tts_python), "-m", "engines.tts", "--custom-voice-model", str(tiny_models["custom_voice"]),
+                  "--base-model", str(tiny_models["base"]), "--voices-dir", str(tmp / "voices"),
+                  "--device", "cpu", "--max-new-tokens", str(CAP)], tmp / "engine.log") as engine:
         yield engine
-    finally:
-        engine.stop()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Sequence
+from contextlib import contextmanager
+from typing import Iterator, Sequence
 
 from engines.protocol.transport import free_port
 from tests.support.venvs import REPO
@@ -67,3 +68,14 @@ class HttpEngine:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+
+@contextmanager
+def serving(argv: Sequence[str], log: Path, *extra: str, env: dict[str, str] | None = None) -> Iterator[HttpEngine]:
+    """An engine that answers ``GET /v1/models``, stopped on the way out (for module fixtures)."""
+    engine = HttpEngine(argv, log, *extra, env=env)
+    try:
+        engine.wait_ready()
+        yield engine
+    finally:
+        engine.stop()
