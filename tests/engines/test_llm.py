@@ -29,10 +29,16 @@ KEY = "per-run-key"
 
 
 def _start(tmp_path: Path, model: Path | str, port: int) -> subprocess.Popen:
+    """The engine, its log in tmp_path/engine.log (a pipe nobody reads would stall it once full)."""
     uri = f"unix://{tmp_path / 'llm.sock'}"
-    return subprocess.Popen([str(engine_python("llm")), "-m", "engines.llm", "--uri", uri, "--model", str(model),
-                             "--http-port", str(port), "--context", "1024"], cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, API_KEY_ENV: KEY})
+    with open(tmp_path / "engine.log", "wb") as log:
+        return subprocess.Popen([str(engine_python("llm")), "-m", "engines.llm", "--uri", uri, "--model", str(model),
+                                 "--http-port", str(port), "--context", "1024"], cwd=REPO,
+                                stdout=subprocess.DEVNULL, stderr=log, env={**os.environ, API_KEY_ENV: KEY})
+
+
+def _log(tmp_path: Path) -> str:
+    return (tmp_path / "engine.log").read_text(errors="replace")[-3000:]
 
 
 @pytest.fixture
@@ -42,11 +48,16 @@ def engine(tmp_path: Path):
     uri = f"unix://{tmp_path / 'llm.sock'}"
     deadline = time.monotonic() + 90
     while not (tmp_path / "llm.sock").exists():
-        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()[-3000:]
+        assert proc.poll() is None and time.monotonic() < deadline, _log(tmp_path)
         time.sleep(0.1)
     yield uri, f"http://127.0.0.1:{port}/v1"
     proc.terminate()
-    proc.wait(20)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+        raise AssertionError(f"the engine did not stop within 20 s of SIGTERM:\n{_log(tmp_path)}") from None
 
 
 async def test_describe_names_the_model_and_the_endpoint(engine) -> None:
@@ -88,7 +99,8 @@ def test_a_bad_model_file_is_a_fatal_start_error(tmp_path: Path, content: bytes 
     if content is not None:
         model.write_bytes(content)
     proc = _start(tmp_path, model, free_port())
-    _, err = proc.communicate(timeout=60)
+    proc.wait(timeout=60)
+    err = (tmp_path / "engine.log").read_text(errors="replace")
     assert proc.returncode == EXIT_CONFIG, err[-2000:]
     [line] = [l for l in err.splitlines() if l.startswith(FATAL_PREFIX)]
     fatal = json.loads(line[len(FATAL_PREFIX):])
