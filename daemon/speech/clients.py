@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING, AsyncIterator, Callable
+from typing import TYPE_CHECKING, AsyncGenerator, AsyncIterator, Callable
 
 from wyoming.asr import Transcribe, Transcript, TranscriptChunk
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -153,7 +153,7 @@ async def _receive_transcript(conn: Connection, on_partial) -> str:
 async def synthesize(
     name: str, uri: str, texts: AsyncIterator[str], *, voice: str | None = None, streaming: bool = False,
     http: "HttpOptions | None" = None,
-) -> AsyncIterator[Audio]:
+) -> AsyncGenerator[Audio, None]:
     """Speak text chunks as they arrive; yield audio as the engine produces it.
 
     The chunks come from the shared chunking contract (engines.protocol.chunking): each
@@ -199,7 +199,7 @@ async def _send_texts(conn: Connection, texts: AsyncIterator[str], voice) -> Non
     await conn.send(SynthesizeStop())
 
 
-async def _receive_audio(conn: Connection, until) -> AsyncIterator[Audio]:
+async def _receive_audio(conn: Connection, until) -> AsyncGenerator[Audio, None]:
     while True:
         event = await conn.recv()
         if until.is_type(event.type):

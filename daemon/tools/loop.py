@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Sequence
+from typing import Any, AsyncGenerator, Sequence
 
 from daemon.config.schema import ToolsSettings
 from daemon.events import ErrorEvent, EventBus, State, StateChanged
@@ -62,7 +62,7 @@ class ToolTurns:
         self._allowed = set().union(*(server.allowed for server in servers.servers.values()))
         bus.subscribe(self._on_event)
 
-    async def reply(self, llm: Any, messages: Sequence[dict], turn: int) -> AsyncIterator[str]:
+    async def reply(self, llm: Any, messages: Sequence[dict], turn: int) -> AsyncGenerator[str, None]:
         """The spoken reply of ``turn``: text deltas, tool calls made on the way."""
         said: list[str] = []
         try:
@@ -75,7 +75,7 @@ class ToolTurns:
             self.bus.publish(ErrorEvent(stop.code, stop.text, turn=turn))
             yield _after("".join(said), stop.spoken)
 
-    async def _reply(self, llm: Any, messages: list[dict], turn: int) -> AsyncIterator[str]:
+    async def _reply(self, llm: Any, messages: list[dict], turn: int) -> AsyncGenerator[str, None]:
         pending, self.pending = self.pending, None
         if pending is not None:
             said = answer(_last_user(messages)) if pending.turn == turn - 1 else Answer.OTHER
@@ -96,7 +96,7 @@ class ToolTurns:
                 yield text
 
     async def _rounds(self, llm: Any, messages: list[dict], turn: int, tools: dict[str, ToolInfo],
-                      rounds: int = 0) -> AsyncIterator[str]:
+                      rounds: int = 0) -> AsyncGenerator[str, None]:
         offered = openai_tools(tools)
         while True:
             assembler, text = CallAssembler(), []
@@ -130,7 +130,7 @@ class ToolTurns:
                         yield cue
 
     async def _run_and_continue(self, llm: Any, messages: list[dict], calls: list[ToolCall],
-                                tools: dict[str, ToolInfo], turn: int) -> AsyncIterator[str]:
+                                tools: dict[str, ToolInfo], turn: int) -> AsyncGenerator[str, None]:
         for call in calls:
             async with contextlib.aclosing(self._run(call, tools[call.name], messages, turn)) as cues:
                 async for cue in cues:
@@ -149,7 +149,7 @@ class ToolTurns:
                 raise _Stop("tool_unknown", f"the LLM called {call.name!r}, a tool no server offers; offered: "
                             f"{', '.join(tools) or 'none'}", f"Sorry, there is no tool called {_words(call.name)}.")
 
-    async def _run(self, call: ToolCall, tool: ToolInfo, messages: list[dict], turn: int) -> AsyncIterator[str]:
+    async def _run(self, call: ToolCall, tool: ToolInfo, messages: list[dict], turn: int) -> AsyncGenerator[str, None]:
         """Run one call; append its result for the LLM; yield the spoken cue if it is slow."""
         _LOG.info("turn %d: tool %s.%s(%s)", turn, tool.server, tool.name, for_log(call.arguments))
         self.bus.publish(ToolCallEvent(call.name, "started", turn))
