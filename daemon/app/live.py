@@ -22,6 +22,7 @@ _LOG = logging.getLogger(__name__)
 def turn_options(settings: Settings) -> TurnOptions:
     return TurnOptions(mode=settings.hotkey.mode, min_press_ms=settings.audio.min_press_ms,
                        language=settings.asr.language, voice=settings.tts.voice,
+                       speech_language=settings.tts.language,
                        max_reply_chars=settings.llm.max_reply_chars)
 
 

@@ -42,8 +42,9 @@ def _no_problem() -> str:
 class TurnOptions:
     mode: str = "ptt"
     min_press_ms: int = 250
-    language: str = ""
+    language: str = ""  # what the user speaks (ASR hint)
     voice: str = ""
+    speech_language: str = ""  # what the replies are spoken in (TTS)
     ready_timeout_s: float = 120.0
     max_reply_chars: int = 4000  # an LLM that streams for ever is cut here
 
@@ -316,8 +317,9 @@ class Assistant:
             nonlocal played
             async with self.engines.use("tts", self.options.ready_timeout_s) as uri:  # one request per chunk
                 # aclosing: a barge-in while a block plays closes the speech request then, not at collection
-                async with contextlib.aclosing(clients.synthesize("tts", uri, texts(replay), voice=self.options.voice
-                                               or None, http=self.engines.spec("tts").http)) as blocks:
+                async with contextlib.aclosing(clients.synthesize(
+                        "tts", uri, texts(replay), voice=self.options.voice or None,
+                        language=self.options.speech_language or None, http=self.engines.spec("tts").http)) as blocks:
                     async for audio in blocks:
                         played = True
                         await self.speaker.play(turn, audio)

@@ -127,6 +127,8 @@ class AsrSettings(EngineSettings):
 class TtsSettings(EngineSettings):
     voice: str = opt("", "preset speaker or cloned voice (empty: the engine's first)", tray=True, live=True)
     base_model: str = opt("", "Qwen3-TTS Base model for cloned voices (path or hub id)")
+    language: str = opt("", "the language replies are spoken in: a code (en, de) or a name (English); "
+                        "empty: the engine tells from the text", live=True)
 
 
 @dataclass(frozen=True)

@@ -151,8 +151,8 @@ async def _receive_transcript(conn: Connection, on_partial) -> str:
 
 
 async def synthesize(
-    name: str, uri: str, texts: AsyncIterator[str], *, voice: str | None = None, streaming: bool = False,
-    http: "HttpOptions | None" = None,
+    name: str, uri: str, texts: AsyncIterator[str], *, voice: str | None = None, language: str | None = None,
+    streaming: bool = False, http: "HttpOptions | None" = None,
 ) -> AsyncGenerator[Audio, None]:
     """Speak text chunks as they arrive; yield audio as the engine produces it.
 
@@ -163,14 +163,18 @@ async def synthesize(
     more text: wyoming-piper only ends a sentence once the next one's first letter has
     arrived, i.e. one whole chunk late.) ``streaming=True`` sends that stream instead,
     as Home Assistant does, for servers that advertise it.
+
+    ``language`` goes with the voice as Wyoming says (a code such as ``en``); an OpenAI-compatible
+    server is sent its English name (``English``), which vLLM-Omni requires and ours accepts.
     """
     if options := _http(uri, http):
         from .openai_audio import speech
 
-        async for audio in speech.synthesize(name, uri, texts, voice=voice, options=options):
+        async for audio in speech.synthesize(name, uri, texts, voice=voice, language=language,
+                                           options=options):
             yield audio
         return
-    wyoming_voice = SynthesizeVoice(name=voice) if voice else None
+    wyoming_voice = SynthesizeVoice(name=voice, language=language) if voice or language else None
     if not streaming:
         async for text in texts:
             async with await Connection.open(name, uri) as conn:

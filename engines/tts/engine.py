@@ -21,13 +21,14 @@ from wyoming.info import Attribution, Info, TtsProgram, TtsVoice
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
 
 from engines.protocol.errors import BAD_VOICE, Cancelled, EngineError
+from engines.protocol.languages import CODES
 from engines.protocol.version import VERSION as SISYPHUS_VERSION
 from engines.protocol.voices import (ADDED, OWN_PROGRAM_PREFIX, REMOVED, UPDATED, VoiceAdd, VoiceDone, VoiceList,
                                      VoiceRemove, Voices, VoiceSetText)
 from engines.common.handler import Connection, Engine, Handler
 
 from . import reference
-from .catalog import ISO_LANGUAGES, NATIVE, Choice
+from .catalog import NATIVE, Choice
 from .store import VoiceStore, check_name
 from .streaming import SAMPLE_RATE, split_pcm, to_pcm16
 from .text import SentenceStream, split_sentences
@@ -38,7 +39,6 @@ if TYPE_CHECKING:  # the backend imports torch; the handler is tested without it
 _LOG = logging.getLogger(__name__)
 CHUNK_SAMPLES = 960  # 40 ms per audio-chunk event
 ATTRIBUTION = Attribution(name="Qwen (Alibaba)", url="https://github.com/QwenLM/Qwen3-TTS")
-_CODES = {name: code for code, name in ISO_LANGUAGES.items()}
 
 
 class TtsEngine(Engine):
@@ -48,7 +48,7 @@ class TtsEngine(Engine):
         self.store = store
 
     def info(self) -> Info:
-        codes = [_CODES.get(lang, lang) for lang in self.synth.languages()]
+        codes = [CODES.get(lang, lang) for lang in self.synth.languages()]
         voices = [self._preset(name, codes) for name in self.synth.presets()]
         if self.synth.base is not None:
             voices += [TtsVoice(name=v.name, description=f"cloned voice {v.name}", attribution=ATTRIBUTION,

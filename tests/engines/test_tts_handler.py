@@ -20,7 +20,12 @@ from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, Synthesize
 from daemon import __version__
 from engines.protocol.errors import UNKNOWN_VOICE, EngineError
 from engines.common.server import EngineServer
-from engines.tts.catalog import Choice
+from daemon.speech import clients
+from daemon.speech.openai_audio import HttpOptions as DaemonHttp
+from engines.common.http import HttpOptions, serve
+from engines.protocol.transport import free_port
+from engines.tts import http as tts_http
+from engines.tts.catalog import Choice, language_name
 from engines.tts.engine import CHUNK_SAMPLES, TtsEngine
 from engines.tts.store import VoiceStore
 
@@ -36,6 +41,7 @@ class FakeSynth:
 
     def __init__(self) -> None:
         self.spoken: list[str] = []
+        self.languages_asked: list[str | None] = []
         self.freed = 0
         self.long_steps = 0
         self.long_done = threading.Event()
@@ -53,6 +59,7 @@ class FakeSynth:
 
     def speak(self, emit, text, choice, language=None, *, token, cap=None) -> None:
         self.spoken.append(text)
+        self.languages_asked.append(language)
         if "long" in text:
             return self._speak_long(emit)
         emit(np.full(1200, 0.5, dtype=np.float32))
@@ -160,3 +167,23 @@ def test_stock_description_says_why():
 
     about = describe_state({"path": "stock", "why_stock": "no CUDA device (--device cpu)"})
     assert about == "Qwen3-TTS-12Hz, streaming (stock path; stock because: no CUDA device (--device cpu))"
+
+
+async def test_the_daemon_s_speech_language_reaches_the_model_over_wyoming_and_http(served, tmp_path):
+    # [tts] language through the daemon's own client into the real handler, both protocols: Wyoming
+    # carries the code as given, HTTP the English name (what vLLM-Omni wants); the model's side reads both.
+    uri, synth = served
+    async def one(text: str):
+        yield text
+    heard = [a async for a in clients.synthesize("tts", uri, one("Hallo."), language="de_DE")]
+    assert heard and synth.languages_asked == ["de_DE"]
+    engine = TtsEngine(synth, VoiceStore(tmp_path / "voices"))
+    port = free_port()
+    server = await serve(engine, tts_http.routes, HttpOptions("127.0.0.1", port, None, 1 << 20, 4))
+    try:
+        heard = [a async for a in clients.synthesize("tts", f"http://127.0.0.1:{port}/v1", one("Hallo."),
+                                                     language="de_DE", http=DaemonHttp())]
+    finally:
+        await server.stop()
+    assert heard and synth.languages_asked == ["de_DE", "German"]
+    assert {language_name(x, {"german", "english"}) for x in synth.languages_asked} == {"german"}

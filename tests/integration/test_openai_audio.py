@@ -29,7 +29,8 @@ def llm():
 def http_daemon(tmp_path, llm, speech, **overrides) -> Daemon:
     mic = write_tone_wav(tmp_path / "speech.wav", seconds=1.0)
     engines = {
-        "tts": {"uri": speech.url, "model": speech.tts_model, "voice": "vivian", "request_timeout_s": 1.5},
+        "tts": {"uri": speech.url, "model": speech.tts_model, "voice": "vivian", "language": "en",
+                "request_timeout_s": 1.5},
         "asr": {"uri": speech.url, "model": speech.asr_model, "request_timeout_s": 1.5},
         "supervisor": {"backoff_initial_s": 0.05, "backoff_max_s": 0.3, "health_interval_s": 0.5,
                        "probe_timeout_s": 1.0},
@@ -78,6 +79,7 @@ def test_a_spoken_turn_through_an_openai_audio_server(tmp_path, llm, server):
         assert [r.body["input"] for r in spoken] == chunks and "".join(chunks) == REPLY  # one request per chunk
         for r in spoken:
             assert r.body["voice"] == "vivian" and r.body["model"] == fake.tts_model
+            assert r.body["language"] == "English"  # [tts] language "en", named as vLLM-Omni wants
             assert r.body["response_format"] == "pcm" and r.body["stream_format"] == "audio"
             assert r.headers["Authorization"] == f"Bearer {KEY}"
             assert r.form == ("sse" if server == "sse" else "pcm")

@@ -42,6 +42,17 @@ async def test_a_server_that_ignores_streaming_answers_one_wav_and_it_plays(serv
     assert [r.body["input"] for r in server.spoken] == ["One. ", "Two."]  # whitespace is not sent
 
 
+@pytest.mark.parametrize("setting, sent", [("en", "English"), ("pt-BR", "Portuguese"), ("german", "German"),
+                                           ("Klingon", "Klingon")])
+async def test_the_speech_language_is_sent_as_the_name_vllm_omni_wants(server, setting, sent):
+    audio = clients.synthesize("tts", server.url, texts("Hi."), language=setting, http=FAST)
+    if sent == "Klingon":  # not a language the table knows: sent as given, and the server's refusal is said
+        with pytest.raises(EngineRequestError, match="Invalid language 'Klingon'"):
+            [a async for a in audio]
+        return
+    assert [a async for a in audio] and [r.body["language"] for r in server.spoken] == [sent]
+
+
 async def test_a_kept_alive_connection_the_server_dropped_is_replaced(server):
     server.drop_reused = True
     assert await speak(server, "One. ", "Two.") == speech_pcm("One. ", 0) + speech_pcm("Two.", 1)

@@ -30,6 +30,10 @@ RATE = 24000
 CUTS = (4801, 1, 2, 3333, 7)  # chunk sizes cycled through: odd, so samples and headers split
 
 
+VLLM_LANGUAGES = ("Auto", "Chinese", "English", "Japanese", "Korean", "German", "French", "Russian", "Portuguese",
+                  "Spanish", "Italian")
+
+
 def speech_pcm(text: str, index: int) -> bytes:
     """Deterministic audio for the ``index``-th request: 20 ms of tone per character (at least 0.1 s)."""
     n = max(int(0.1 * RATE), int(0.02 * RATE) * len(text.strip()))
@@ -142,6 +146,10 @@ class SpeechServer:
         if voice is not None and voice.lower() not in self.voices + self.uploaded:
             return _error(400, f"Invalid speaker '{voice}'. Supported: {', '.join(self.voices)}", "BadRequestError",
                           "voice")
+        language = body.get("language")
+        if language is not None and language not in VLLM_LANGUAGES:  # as vLLM-Omni: names, not codes
+            return _error(400, f"Invalid language '{language}'. Supported: {', '.join(VLLM_LANGUAGES)}",
+                          "BadRequestError", "language")
         if self.json_200:
             return web.json_response({"error": {"message": "model is still loading", "code": 200}})
         fmt = body.get("response_format", "wav")

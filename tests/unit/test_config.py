@@ -173,7 +173,7 @@ def test_the_schema_says_what_the_tray_shows_and_what_applies_live():
                "embedded_idle_unload_min"}
     llm = {("llm", key) for key in Settings().llm.__dataclass_fields__} - {("llm", key) for key in restart}
     assert set(LIVE_SETTINGS) == llm | {("hotkey", "mode"), ("audio", "min_press_ms"), ("asr", "language"),
-                                        ("tts", "voice"), ("audio", "input_device"), ("audio", "output_device"),
+                                        ("tts", "language"), ("tts", "voice"), ("audio", "input_device"), ("audio", "output_device"),
                                         ("tray", "theme"), ("daemon", "autostart")}
     assert ("llm", "api_key") not in TRAY_SETTINGS  # a secret never enters the tray's view
     assert view.TRAY_SETTINGS == {f"{s}.{k}" for s, k in TRAY_SETTINGS}

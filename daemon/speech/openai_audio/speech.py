@@ -16,6 +16,7 @@ from typing import AsyncIterator
 import aiohttp
 
 from daemon.errors import EngineRequestError
+from engines.protocol.languages import english_name
 from daemon.speech.common import Audio
 
 from . import http
@@ -29,12 +30,14 @@ SNIFF_TYPES = {"", "application/octet-stream", "binary/octet-stream"}
 
 
 async def synthesize(name: str, uri: str, texts: AsyncIterator[str], *, voice: str | None,
-                     options: HttpOptions) -> AsyncIterator[Audio]:
+                     language: str | None = None, options: HttpOptions) -> AsyncIterator[Audio]:
     body: dict = {"input": "", "response_format": "pcm", "stream_format": "audio", "stream": True}
     if options.model:
         body["model"] = options.model
     if voice:
         body["voice"] = voice
+    if language:
+        body["language"] = english_name(language)  # vLLM-Omni wants names, not codes; OpenAI ignores it
     async with http.session(options) as session:
         async for text in texts:
             if not text.strip():
