@@ -70,7 +70,8 @@ class Llm(Protocol):
 class ToolReplies(Protocol):
     """A turn whose LLM may call MCP tools on the way (daemon/tools/loop.py ToolTurns)."""
 
-    def reply(self, llm: Any, messages: Sequence[dict], turn: int) -> AsyncIterator[str]: ...
+    def reply(self, llm: Any, messages: Sequence[dict], turn: int,
+              steps: list[dict] | None = None) -> AsyncIterator[str]: ...
 
 
 class ToolServers(Protocol):

@@ -186,22 +186,23 @@ class Assistant:
     # -- the turn --------------------------------------------------------------------
     async def _run_turn(self, turn: int, audio: asyncio.Queue) -> None:
         reply: list[str] = []
+        steps: list[dict] = []  # the tool exchange on the way, for the history
         try:
             if problem := self.audio_problem():  # not "no speech": nothing could be heard or said
                 raise SisyphusError(problem, "audio_device")
             text = await self._transcribe(turn, audio)
             if text is None:
                 return
-            await self._respond(turn, text, reply)
+            await self._respond(turn, text, reply, steps)
         except asyncio.CancelledError:
             if reply:  # barge-in or stop: keep what was said, marked as interrupted
-                self.history.add_assistant("".join(reply), truncated=True, now=time.monotonic())
+                self.history.add_assistant("".join(reply), truncated=True, now=time.monotonic(), steps=steps)
             raise
         except Exception as exc:  # engine, LLM or audio failure; a bug must not take the daemon down either
             code, text = describe_error(exc)
             if code == "internal_error":
                 _LOG.exception("turn %d failed", turn)
-            self._fail(turn, code, text, reply)
+            self._fail(turn, code, text, reply, steps)
         finally:
             if turn == self.turn and asyncio.current_task() is self._task:
                 self._finish(turn)
@@ -248,25 +249,26 @@ class Assistant:
             await self.on_cuda_oom(name)
             return await attempt(True)
 
-    async def _respond(self, turn: int, text: str, reply: list[str]) -> None:
+    async def _respond(self, turn: int, text: str, reply: list[str], steps: list[dict]) -> None:
         self.history.add_user(text, time.monotonic())
         chunks: asyncio.Queue = asyncio.Queue()
-        producer = asyncio.create_task(self._think(turn, chunks, reply))
+        producer = asyncio.create_task(self._think(turn, chunks, reply, steps))
         try:
             await self._speak(turn, chunks)
             too_long = await producer
             self.speaker.finish(turn)
             await self._played.wait()
-            self.history.add_assistant("".join(reply), truncated=too_long, now=time.monotonic(), cut=Cut.TOO_LONG)
+            self.history.add_assistant("".join(reply), truncated=too_long, now=time.monotonic(), cut=Cut.TOO_LONG,
+                                       steps=steps)
         finally:
             await cancel_and_wait(producer)
 
-    async def _think(self, turn: int, chunks: asyncio.Queue, reply: list[str]) -> bool:
+    async def _think(self, turn: int, chunks: asyncio.Queue, reply: list[str], steps: list[dict]) -> bool:
         """Stream the reply into speech chunks; True when it was cut at ``max_reply_chars``."""
         chunker = self.chunker_factory()
         room = self.options.max_reply_chars
         try:
-            async with contextlib.aclosing(self._deltas(turn)) as deltas:
+            async with contextlib.aclosing(self._deltas(turn, steps)) as deltas:
                 async for delta in deltas:
                     self._clock.mark("first_token", time.monotonic())
                     delta, room = delta[:max(room, 0)], room - len(delta)
@@ -287,9 +289,9 @@ class Assistant:
                                         "there; ask for a shorter answer, or raise [llm] max_reply_chars", turn=turn))
         return room < 0
 
-    def _deltas(self, turn: int) -> Any:  # an async generator of text deltas
+    def _deltas(self, turn: int, steps: list[dict]) -> Any:  # an async generator of text deltas
         if self.tools is not None:  # the LLM may call MCP tools on the way; all its text is spoken
-            return self.tools.reply(self.llm, self.history.messages(), turn)
+            return self.tools.reply(self.llm, self.history.messages(), turn, steps)
         return self.llm.stream(self.history.messages())
 
     def _queue_chunk(self, turn: int, chunks: asyncio.Queue, chunk: str) -> None:
@@ -326,11 +328,11 @@ class Assistant:
 
         await self._oom_retry("tts", attempt, lambda: not played)  # a retry only if nothing played
 
-    def _fail(self, turn: int, code: str, text: str, reply: list[str]) -> None:
+    def _fail(self, turn: int, code: str, text: str, reply: list[str], steps: list[dict]) -> None:
         _LOG.warning("turn %d failed (%s): %s", turn, code, text)
         if reply:
             cut = Cut.STREAM_CUT if code == "llm_stream_cut" else Cut.INTERRUPTED
-            self.history.add_assistant("".join(reply), truncated=True, now=time.monotonic(), cut=cut)
+            self.history.add_assistant("".join(reply), truncated=True, now=time.monotonic(), cut=cut, steps=steps)
         self.bus.publish(ErrorEvent(code, text, turn=turn))
 
     def _finish(self, turn: int) -> None:

@@ -18,11 +18,19 @@ it sits exactly where the reply stopped. A question that got no reply at all (th
 request failed) is dropped when the next one comes, so the roles keep alternating
 (strict chat templates reject two user messages in a row) and a question the user
 asks again is not sent twice.
+
+A turn in which the LLM called tools keeps the exchange (``steps``: each assistant message
+with ``tool_calls`` followed by the tool results) between the question and the reply, so a
+follow-up question can build on what the tools said. Only whole exchanges are kept: a call
+whose result never came (a barge-in, a failed tool, a call asked about and not yet answered)
+is dropped with its request, since servers refuse a ``tool_calls`` message without results.
+The text spoken before a call is part of the reply, so a kept request carries no text.
 """
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any, Sequence
 
 
 class Cut(str, enum.Enum):
@@ -42,6 +50,7 @@ class Turn:
     user: str
     assistant: str
     cut: Cut | None = None
+    steps: tuple[dict[str, Any], ...] = ()  # whole tool exchanges (see the module's doc)
 
     def reply_message(self) -> str:
         """The assistant message as the model will see it, marker included."""
@@ -92,22 +101,44 @@ class History:
         self._last_activity = now
 
     def add_assistant(self, text: str, truncated: bool = False, now: float | None = None,
-                      cut: Cut = Cut.INTERRUPTED) -> None:
-        """The reply to the pending question; ``truncated`` marks it with ``cut``'s marker."""
+                      cut: Cut = Cut.INTERRUPTED, steps: Sequence[dict[str, Any]] = ()) -> None:
+        """The reply to the pending question; ``truncated`` marks it with ``cut``'s marker; ``steps``:
+        the tool exchange on the way (whole exchanges are kept, see the module's doc)."""
         if self._pending is None:
             return  # reset (or never asked) while the reply was on its way: nothing to pair it with
-        self._turns.append(Turn(self._pending, text, cut if truncated else None))
+        self._turns.append(Turn(self._pending, text, cut if truncated else None, whole_exchanges(steps)))
         self._pending = None
         del self._turns[: max(0, len(self._turns) - self.max_turns)]
         if now is not None:
             self._last_activity = now
 
-    def messages(self) -> list[dict[str, str]]:
+    def messages(self) -> list[dict[str, Any]]:
         """The chat messages for the next request: system, past turns, the pending question."""
-        out = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        out: list[dict[str, Any]] = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
         for turn in self._turns:
             out.append({"role": "user", "content": turn.user})
+            out.extend(dict(step) for step in turn.steps)
             out.append({"role": "assistant", "content": turn.reply_message()})
         if self._pending is not None:
             out.append({"role": "user", "content": self._pending})
         return out
+
+
+def whole_exchanges(steps: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+    """The assistant ``tool_calls`` messages whose every call has its result, each followed by those
+    results; the request's own text left out (it is spoken, so it is in the reply)."""
+    kept: list[dict[str, Any]] = []
+    for i, step in enumerate(steps):
+        if step.get("role") != "assistant" or not step.get("tool_calls"):
+            continue
+        ids = {str(call.get("id")) for call in step["tool_calls"]}
+        results = []
+        for later in steps[i + 1:]:
+            if later.get("role") != "tool":
+                break
+            if str(later.get("tool_call_id")) in ids:
+                results.append(later)
+        if sorted(str(r.get("tool_call_id")) for r in results) == sorted(ids):
+            kept.append({"role": "assistant", "content": "", "tool_calls": step["tool_calls"]})
+            kept.extend(results)
+    return tuple(kept)

@@ -38,6 +38,14 @@ CUE = "One moment. "
 
 
 @dataclass
+class _Work:
+    """The messages a turn's requests are built on, and where this turn's tool exchange starts."""
+
+    messages: list[dict]
+    start: int
+
+
+@dataclass
 class Pending:
     """Calls waiting for a spoken yes, and the conversation to continue with."""
 
@@ -62,11 +70,14 @@ class ToolTurns:
         self._allowed = set().union(*(server.allowed for server in servers.servers.values()))
         bus.subscribe(self._on_event)
 
-    async def reply(self, llm: Any, messages: Sequence[dict], turn: int) -> AsyncGenerator[str, None]:
-        """The spoken reply of ``turn``: text deltas, tool calls made on the way."""
+    async def reply(self, llm: Any, messages: Sequence[dict], turn: int,
+                    steps: list[dict] | None = None) -> AsyncGenerator[str, None]:
+        """The spoken reply of ``turn``: text deltas, tool calls made on the way. ``steps`` is given the
+        tool exchange of the turn (requests and results, in order) for the history to keep."""
         said: list[str] = []
+        work = _Work(list(messages), len(messages))
         try:
-            async with contextlib.aclosing(self._reply(llm, list(messages), turn)) as texts:
+            async with contextlib.aclosing(self._reply(llm, work, turn)) as texts:
                 async for text in texts:
                     said.append(text)
                     yield text
@@ -74,14 +85,19 @@ class ToolTurns:
             _LOG.warning("turn %d: %s", turn, stop.text)
             self.bus.publish(ErrorEvent(stop.code, stop.text, turn=turn))
             yield _after("".join(said), stop.spoken)
+        finally:
+            if steps is not None:
+                steps[:] = work.messages[work.start:]
 
-    async def _reply(self, llm: Any, messages: list[dict], turn: int) -> AsyncGenerator[str, None]:
+    async def _reply(self, llm: Any, work: "_Work", turn: int) -> AsyncGenerator[str, None]:
+        messages = work.messages
         pending, self.pending = self.pending, None
         if pending is not None:
             said = answer(_last_user(messages)) if pending.turn == turn - 1 else Answer.OTHER
             names = ", ".join(c.name for c in pending.calls)
             if said is Answer.YES:
                 _LOG.info("turn %d: the user said yes to %s", turn, names)
+                work.messages, work.start = pending.messages, len(pending.messages) - 1  # from the asked calls
                 async with contextlib.aclosing(self._run_and_continue(llm, pending.messages, pending.calls,
                                                                       pending.tools, turn)) as texts:
                     async for text in texts:

@@ -112,6 +112,11 @@ def test_a_tool_runs_with_the_models_arguments_and_the_answer_is_spoken(tmp_path
         assert d.tool_events(start, end) == [("weather", "started"), ("weather", "done")]
         assert d.errors(start, end) == [] and d.status()["state"] == "idle"
         assert [e["state"] for e in d.events[start:end] if e["kind"] == "state"][-1] == "idle"
+        d.say("And tomorrow?")  # the follow-up's request carries the tool exchange, then the spoken reply
+        call = follow_up[-2]["tool_calls"]
+        assert llm.chats[2].body["messages"][-5:] == [
+            {"role": "user", "content": QUESTION}, {"role": "assistant", "content": "", "tool_calls": call},
+            follow_up[-1], {"role": "assistant", "content": spoken}, {"role": "user", "content": "And tomorrow?"}]
     with wave.open(str(tmp_path / "out.wav")) as wav:  # both parts of the reply were played
         assert wav.getnframes() / wav.getframerate() > len(spoken.strip()) * 0.02 - 0.3
     log = d.log.read_text()
@@ -177,6 +182,14 @@ def test_a_destructive_tool_asks_first_and_runs_on_yes(tmp_path, llm):
         assert llm.chats[1].body["messages"][-1]["content"] == "Deleted shopping."
         history = llm.chats[1].body["messages"]
         assert history[-3] == {"role": "user", "content": "Delete my shopping note."}
+        d.say("Thanks.")  # the question kept no half exchange; the yes turn keeps the whole one
+        request, result = history[-2], history[-1]
+        assert llm.chats[2].body["messages"][-7:] == [
+            {"role": "user", "content": "Delete my shopping note."},
+            {"role": "assistant", "content": "Shall I delete the note shopping?"},
+            {"role": "user", "content": "Yes, please."},
+            {"role": "assistant", "content": "", "tool_calls": request["tool_calls"]}, result,
+            {"role": "assistant", "content": "Done. Deleted shopping."}, {"role": "user", "content": "Thanks."}]
 
 
 @pytest.mark.parametrize("answer", ["No, leave it.", ""])

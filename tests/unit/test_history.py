@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.llm.history import MARKERS, Cut, History
+from daemon.llm.history import MARKERS, Cut, History, whole_exchanges
 
 SYSTEM = {"role": "system", "content": "Be brief."}
 
@@ -122,3 +122,41 @@ def test_empty_system_prompt_sends_no_system_message() -> None:
 def test_negative_max_turns_is_rejected_with_its_value() -> None:
     with pytest.raises(ValueError, match="max_turns must be >= 0, got -1"):
         History("x", max_turns=-1)
+
+
+def call(id_: str) -> dict:
+    return {"id": id_, "type": "function", "function": {"name": "weather", "arguments": "{}"}}
+
+
+def result(id_: str, text: str = "sunny") -> dict:
+    return {"role": "tool", "tool_call_id": id_, "content": text}
+
+
+def test_a_tool_turn_keeps_its_whole_exchanges_between_question_and_reply() -> None:
+    h = History("sys", max_turns=1)
+    h.add_user("Weather?", 0.0)
+    steps = [{"role": "assistant", "content": "Let me check. ", "tool_calls": [call("a"), call("b")]},
+             result("b"), result("a"),  # results in any order
+             {"role": "assistant", "content": "", "tool_calls": [call("c")]}, result("c", "rain later")]
+    h.add_assistant("Let me check. Sunny, rain later.", now=1.0, steps=steps)
+    h.add_user("And tomorrow?", 2.0)
+    assert h.messages() == [
+        {"role": "system", "content": "sys"}, {"role": "user", "content": "Weather?"},
+        {"role": "assistant", "content": "", "tool_calls": [call("a"), call("b")]}, result("b"), result("a"),
+        {"role": "assistant", "content": "", "tool_calls": [call("c")]}, result("c", "rain later"),
+        {"role": "assistant", "content": "Let me check. Sunny, rain later."},
+        {"role": "user", "content": "And tomorrow?"}]
+    h.add_assistant("Cloudy.", now=3.0)  # the exchange leaves with its turn
+    assert [m["role"] for m in h.messages()] == ["system", "user", "assistant"]
+
+
+@pytest.mark.parametrize("steps", [
+    [{"role": "assistant", "content": "", "tool_calls": [call("a")]}],  # asked about, or cut before the result
+    [{"role": "assistant", "content": "", "tool_calls": [call("a"), call("b")]}, result("a")],  # one result missing
+    [{"role": "assistant", "content": "", "tool_calls": [call("a")]}, result("z")],  # a result of another call
+    [result("a")],  # a result without its request
+])
+def test_a_half_exchange_is_not_kept(steps: list[dict]) -> None:
+    assert whole_exchanges(steps) == ()
+    kept = whole_exchanges([{"role": "assistant", "content": "x", "tool_calls": [call("k")]}, result("k")] + steps)
+    assert kept == ({"role": "assistant", "content": "", "tool_calls": [call("k")]}, result("k"))
