@@ -22,7 +22,6 @@ from typing import Any, AsyncGenerator, Sequence
 
 from daemon.config.schema import ToolsSettings
 from daemon.events import ErrorEvent, EventBus, State, StateChanged
-from daemon.tasks import cancel_and_wait
 
 from .calls import CallAssembler, ToolCall
 from .catalog import catalog, openai_tools
@@ -68,6 +67,7 @@ class ToolTurns:
         self.servers, self.settings, self.bus = servers, settings, bus
         self.pending: Pending | None = None
         self._allowed = set().union(*(server.allowed for server in servers.servers.values()))
+        self._stopping: set[asyncio.Future] = set()  # calls of cancelled turns, being stopped
         bus.subscribe(self._on_event)
 
     async def reply(self, llm: Any, messages: Sequence[dict], turn: int,
@@ -176,7 +176,10 @@ class ToolTurns:
                 self.bus.publish(ToolCallEvent(call.name, "slow", turn))
                 if self.settings.cue == "speech":
                     yield CUE
-            result = await task
+            # Wait without handing our cancellation to the call: a barge-in ends the wait at once, whatever
+            # the SDK then does with the call's own cancellation (see _stop_call).
+            await asyncio.wait({task})
+            result = task.result()
         except _Stop as stop:
             self.bus.publish(ToolCallEvent(call.name, "failed", turn, stop.text))
             raise
@@ -186,7 +189,9 @@ class ToolTurns:
             raise
         finally:
             if not task.done():
-                await cancel_and_wait(task)
+                stopping = asyncio.ensure_future(_stop_call(task, call.name))
+                self._stopping.add(stopping)
+                stopping.add_done_callback(self._stopping.discard)
         _LOG.info("turn %d: tool %s answered: %s", turn, call.name, for_log(result.text))
         if result.is_error:
             why = _reason(result.text)
@@ -224,6 +229,25 @@ class ToolTurns:
                 and event.turn > pending.turn):
             self.pending = None
             self._declined(pending, event.turn)
+
+
+async def _stop_call(task: asyncio.Future, name: str, tries: int = 5, wait_s: float = 1.0) -> None:
+    """Cancel the call of a turn that is gone (the SDK sends the server ``notifications/cancelled``).
+
+    Cancelled again if it is still running after ``wait_s``: a cancellation that reaches the SDK at
+    the wrong moment can be lost (seen under load: the call ran on to its end), and a call must not
+    outlive its turn by long. After ``tries`` it is left to the call's own timeout, saying so.
+    """
+    for _ in range(tries):
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=wait_s)
+        if done:
+            break
+    else:
+        _LOG.warning("tool %s did not stop when cancelled %d times; it ends at [tools] timeout_s", name, tries)
+        return
+    if not task.cancelled() and task.exception() is not None:
+        _LOG.debug("tool %s failed while being cancelled", name, exc_info=task.exception())
 
 
 def _last_user(messages: Sequence[dict]) -> str:

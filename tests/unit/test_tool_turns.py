@@ -99,10 +99,62 @@ def test_closing_the_reply_while_the_cue_is_spoken_cancels_the_call_at_once():
         reply = turns.reply(FakeLlm(("", [("look", "{}")]), ("never", [])), [{"role": "user", "content": "x"}], 1)
         assert await reply.__anext__() == CUE  # the consumer now speaks the cue: nothing inside runs
         await reply.aclose()
-        return [e.state for e in events if e.kind == "tool"]
+        states = [e.state for e in events if e.kind == "tool"]  # said at once
+        for _ in range(100):  # the call itself is stopped beside the turn, at once too
+            if cancelled:
+                break
+            await asyncio.sleep(0.01)
+        return states
 
     states = asyncio.run(barge_in())
     assert states == ["started", "slow", "cancelled"] and cancelled == ["look"]
+
+
+def test_a_call_that_lets_a_cancellation_pass_is_said_cancelled_at_once_and_cancelled_again():
+    """Seen under load with the MCP SDK: the turn's cancellation reached the call at a moment it was
+    lost, and the call ran on to its end while the turn waited on it, saying nothing. The turn no
+    longer hands its cancellation through the call: it ends at once, says so, and the call is
+    cancelled again until it stops."""
+    turns, server, events = make(cue_after_s=0.05, cue="none")
+    seen: list[str] = []
+
+    async def call(name, arguments):
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            seen.append("first cancel lost")
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            seen.append("stopped")
+            raise
+    server.call = call  # type: ignore[method-assign]
+
+    async def barge_in() -> tuple[float, list]:
+        async def consume() -> None:
+            async for _ in turns.reply(FakeLlm(("", [("look", "{}")]), ("never", [])),
+                                       [{"role": "user", "content": "x"}], 1):
+                pass
+        producer = asyncio.create_task(consume())
+        while not any(e.kind == "tool" and e.state == "slow" for e in events):
+            await asyncio.sleep(0.01)
+        began = asyncio.get_running_loop().time()
+        producer.cancel()  # as the assistant cancels its reply producer on a barge-in
+        try:
+            await producer
+        except asyncio.CancelledError:
+            pass
+        ended = asyncio.get_running_loop().time() - began
+        states = [e.state for e in events if e.kind == "tool"]
+        for _ in range(300):
+            if "stopped" in seen:
+                break
+            await asyncio.sleep(0.01)
+        return ended, states
+
+    ended, states = asyncio.run(barge_in())
+    assert states == ["started", "slow", "cancelled"] and ended < 1.0, (ended, states)
+    assert seen == ["first cancel lost", "stopped"]
 
 def test_the_question_waits_one_turn_only():
     turns, server, events = make()
