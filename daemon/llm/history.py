@@ -142,3 +142,8 @@ def whole_exchanges(steps: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], ..
             kept.append({"role": "assistant", "content": "", "tool_calls": step["tool_calls"]})
             kept.extend(results)
     return tuple(kept)
+
+
+def without_exchanges(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``messages`` without tool exchanges (``tool_calls`` requests and tool results)."""
+    return [m for m in messages if m.get("role") != "tool" and not m.get("tool_calls")]

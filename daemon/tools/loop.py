@@ -22,6 +22,7 @@ from typing import Any, AsyncGenerator, Sequence
 
 from daemon.config.schema import ToolsSettings
 from daemon.events import ErrorEvent, EventBus, State, StateChanged
+from daemon.llm.history import without_exchanges
 
 from .calls import CallAssembler, ToolCall
 from .catalog import catalog, openai_tools
@@ -116,7 +117,10 @@ class ToolTurns:
         offered = openai_tools(tools)
         while True:
             assembler, text = CallAssembler(), []
-            async with contextlib.aclosing(llm.stream(messages, tools=offered or None, calls=assembler)) as deltas:
+            # with no tool offered (its servers down), earlier turns' exchanges are left out: some servers
+            # refuse tool messages in a request that offers no tools
+            asked = messages if offered else without_exchanges(messages)
+            async with contextlib.aclosing(llm.stream(asked, tools=offered or None, calls=assembler)) as deltas:
                 async for delta in deltas:
                     text.append(delta)
                     yield delta

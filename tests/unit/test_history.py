@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.llm.history import MARKERS, Cut, History, whole_exchanges
+from daemon.llm.history import MARKERS, Cut, History, whole_exchanges, without_exchanges
 
 SYSTEM = {"role": "system", "content": "Be brief."}
 
@@ -160,3 +160,9 @@ def test_a_half_exchange_is_not_kept(steps: list[dict]) -> None:
     assert whole_exchanges(steps) == ()
     kept = whole_exchanges([{"role": "assistant", "content": "x", "tool_calls": [call("k")]}, result("k")] + steps)
     assert kept == ({"role": "assistant", "content": "", "tool_calls": [call("k")]}, result("k"))
+
+
+def test_without_exchanges_leaves_the_spoken_conversation() -> None:
+    spoken = [{"role": "user", "content": "Weather?"}, {"role": "assistant", "content": "Sunny."}]
+    exchange = [{"role": "assistant", "content": "", "tool_calls": [call("a")]}, result("a")]
+    assert without_exchanges(spoken[:1] + exchange + spoken[1:]) == spoken

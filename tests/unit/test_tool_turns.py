@@ -181,3 +181,22 @@ def test_yes_runs_the_call_and_continues_from_the_question():
     llm = FakeLlm(("Erased.", []))
     assert run(turns, llm, 2, "Yes, go ahead.") == "Erased." and server.called == [("erase", {})]
     assert [m["role"] for m in llm.requests[0][0]] == ["user", "assistant", "tool"]
+
+
+def test_a_turn_offered_no_tools_sends_no_earlier_exchange():
+    turns, server, _ = make()
+    history = [{"role": "user", "content": "Weather?"},
+               {"role": "assistant", "content": "", "tool_calls": [{"id": "c0", "type": "function",
+                                                                    "function": {"name": "look", "arguments": "{}"}}]},
+               {"role": "tool", "tool_call_id": "c0", "content": "sunny"},
+               {"role": "assistant", "content": "Sunny."}, {"role": "user", "content": "Thanks."}]
+    llm = FakeLlm(("You're welcome.", []))
+    turns.servers.tools = []  # every server down
+
+    async def collect() -> str:
+        return "".join([d async for d in turns.reply(llm, history, 2)])
+    assert asyncio.run(collect()) == "You're welcome."
+    assert llm.requests[0] == ([history[0], history[3], history[4]], None)
+    llm = FakeLlm(("Again sunny.", []))  # collect() asks this one
+    turns.servers.tools = [ToolInfo("s", "look", read_only=True)]  # back: the exchange goes with the tools
+    assert asyncio.run(collect()) == "Again sunny." and llm.requests[0][0] == history
